@@ -1,0 +1,36 @@
+//! The xAPI model: what a valid statement is, how statements compare, and how they are
+//! presented in each query format. Pure: no I/O, no async, so every rule here can be
+//! tested in isolation and reused by the server, the store and the load generator.
+//!
+//! - [`Statement::parse`] / [`parse_statements`]: validation for xAPI 1.0.3 and 2.0.0. The
+//!   structure is a JSON Schema (`schema/statement.schema.json`, module `validate`); the
+//!   cross-field rules are Rust (module `rules`); string formats (IRIs, UUIDs, language
+//!   tags, timestamps, durations) are the predicates exported here.
+//! - [`IndexFacts`] and [`AgentKey`]: what the store indexes about a statement.
+//! - [`equivalent`]: the statement comparison behind idempotent PUT/POST.
+//! - [`format_statement`]: the `ids`, `exact` and `canonical` formats.
+
+mod agent;
+mod equivalence;
+mod error;
+mod format;
+mod lang;
+mod rules;
+mod statement;
+mod syntax;
+mod timestamp;
+mod validate;
+mod version;
+
+pub use agent::{AgentKey, parse_agent_param};
+pub use equivalence::equivalent;
+pub use error::ValidationError;
+pub use format::{Format, format_statement};
+pub use lang::{LanguagePreferences, is_valid_language_tag};
+pub use statement::{IndexFacts, Statement, parse_statements};
+pub use syntax::{is_valid_iri, is_valid_mailto_iri, is_valid_uuid};
+pub use timestamp::{Timestamp, is_valid_duration};
+pub use version::Version;
+
+/// The verb whose statements void another statement (xAPI 1.0.3 Data §2.3.2 "Voiding").
+pub const VOIDED_VERB: &str = "http://adlnet.gov/expapi/verbs/voided";

@@ -1,0 +1,288 @@
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::agent::AgentKey;
+use crate::{Timestamp, VOIDED_VERB, ValidationError, Version, validate};
+
+/// A statement that passed validation, normalised for storage, with the facts the store
+/// indexes. It holds only what the client sent; the LRS's own properties are added by
+/// [`Statement::finalize`] once the store has assigned them.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    json: Map<String, Value>,
+    id: Option<Uuid>,
+    facts: IndexFacts,
+}
+
+/// What the store indexes about a statement so that every query filter is a lookup
+/// (DESIGN.md: "Query by index, not by scanning JSON").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexFacts {
+    /// `verb.id`.
+    pub verb: String,
+    /// `context.registration`.
+    pub registration: Option<Uuid>,
+    /// Agents and identified Groups that are the actor or the object (the `agent` filter).
+    pub agents: Vec<AgentKey>,
+    /// Every agent the `related_agents` filter matches, except the authority, which the
+    /// store adds because the LRS sets it.
+    pub related_agents: Vec<AgentKey>,
+    /// The object's Activity id (the `activity` filter).
+    pub activities: Vec<String>,
+    /// Every Activity id the `related_activities` filter matches.
+    pub related_activities: Vec<String>,
+    /// The target of a StatementRef object.
+    pub statement_ref: Option<Uuid>,
+    /// The statement this one voids, when its verb is `voided`.
+    pub voids: Option<Uuid>,
+}
+
+/// Parses a request body holding one statement or an array of statements.
+/// Errors inside an array carry the statement's index (`[2].verb.id`).
+pub fn parse_statements(body: &[u8], version: Version) -> Result<Vec<Statement>, ValidationError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ValidationError::new("", format!("request body is not valid JSON: {e}")))?;
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(ValidationError::new("", "the statement array is empty"));
+            }
+            let statements = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    Statement::parse(item, version).map_err(|e| e.within(&format!("[{i}]")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // A batch cannot hold the same statement id twice (xAPI 2.0.0 4.1.6.1; under 1.0.3
+            // the second would conflict with the first within one all-or-nothing write).
+            let mut seen = std::collections::HashMap::with_capacity(statements.len());
+            for (i, statement) in statements.iter().enumerate() {
+                let Some(id) = statement.id else { continue };
+                if let Some(first) = seen.insert(id, i) {
+                    return Err(ValidationError::new(
+                        format!("[{i}].id"),
+                        format!(
+                            "repeats the id of statement [{first}]; ids must be unique within a batch"
+                        ),
+                    ));
+                }
+            }
+            Ok(statements)
+        }
+        single => Ok(vec![Statement::parse(single, version)?]),
+    }
+}
+
+impl Statement {
+    /// Validates one statement and normalises it (contextActivities become arrays, as the
+    /// LRS must return them: xAPI 1.0.3 Data §2.4.6.2).
+    pub fn parse(value: Value, version: Version) -> Result<Statement, ValidationError> {
+        validate::statement(&value, version)?;
+        let Value::Object(mut json) = value else {
+            return Err(ValidationError::new(
+                "",
+                "a statement must be a JSON object",
+            ));
+        };
+        normalise(&mut json);
+        let id = json
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let facts = IndexFacts::of(&json);
+        Ok(Statement { json, id, facts })
+    }
+
+    /// The id the client gave, if any.
+    pub fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+
+    pub fn facts(&self) -> &IndexFacts {
+        &self.facts
+    }
+
+    /// The statement as received (normalised), without LRS properties.
+    pub fn json(&self) -> &Map<String, Value> {
+        &self.json
+    }
+
+    /// The statement as the LRS stores and returns it: the client's properties plus `id`,
+    /// `stored`, `authority` (always the credential's: xAPI 1.0.3 Data §2.4.9), `version`
+    /// and `timestamp` (set to `stored` when absent).
+    pub fn finalize(
+        &self,
+        id: Uuid,
+        stored: Timestamp,
+        authority: &Value,
+        version: Version,
+    ) -> Map<String, Value> {
+        let mut json = self.json.clone();
+        json.insert("id".into(), Value::String(id.to_string()));
+        if !json.contains_key("timestamp") {
+            json.insert("timestamp".into(), Value::String(stored.to_rfc3339()));
+        }
+        json.insert("stored".into(), Value::String(stored.to_rfc3339()));
+        json.insert("authority".into(), authority.clone());
+        if !json.contains_key("version") {
+            json.insert(
+                "version".into(),
+                Value::String(version.default_statement_version().into()),
+            );
+        }
+        json
+    }
+}
+
+fn normalise(json: &mut Map<String, Value>) {
+    if let Some(Value::Object(context)) = json.get_mut("context")
+        && let Some(Value::Object(activities)) = context.get_mut("contextActivities")
+    {
+        for list in activities.values_mut() {
+            if list.is_object() {
+                *list = Value::Array(vec![list.take()]);
+            }
+        }
+    }
+    if let Some(Value::Object(object)) = json.get_mut("object")
+        && object.get("objectType").and_then(Value::as_str) == Some("SubStatement")
+    {
+        normalise(object);
+    }
+}
+
+impl IndexFacts {
+    /// The facts of a statement JSON object (as received or as stored).
+    pub fn of(json: &Map<String, Value>) -> IndexFacts {
+        let mut facts = IndexFacts {
+            verb: json
+                .get("verb")
+                .and_then(|v| v.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            registration: json
+                .get("context")
+                .and_then(|c| c.get("registration"))
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok()),
+            ..IndexFacts::default()
+        };
+        if let Some(Value::Object(actor)) = json.get("actor") {
+            facts.add_actor(actor, true);
+        }
+        if let Some(Value::Object(object)) = json.get("object") {
+            match object
+                .get("objectType")
+                .and_then(Value::as_str)
+                .unwrap_or("Activity")
+            {
+                "Agent" | "Group" => facts.add_actor(object, true),
+                "StatementRef" => {
+                    let target = object
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|s| Uuid::parse_str(s).ok());
+                    facts.statement_ref = target;
+                    if facts.verb == VOIDED_VERB {
+                        facts.voids = target;
+                    }
+                }
+                "SubStatement" => facts.add_sub_statement(object),
+                _ => {
+                    if let Some(id) = object.get("id").and_then(Value::as_str) {
+                        facts.activities.push(id.to_string());
+                        facts.related_activities.push(id.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(Value::Object(context)) = json.get("context") {
+            facts.add_context(context);
+        }
+        facts.agents.sort();
+        facts.agents.dedup();
+        facts.related_agents.sort();
+        facts.related_agents.dedup();
+        facts.related_activities.sort();
+        facts.related_activities.dedup();
+        facts
+    }
+
+    /// Records an Agent or Group; a Group's members count as the Group's appearances too.
+    fn add_actor(&mut self, actor: &Map<String, Value>, direct: bool) {
+        let mut keys: Vec<AgentKey> = AgentKey::of(actor).into_iter().collect();
+        if let Some(Value::Array(members)) = actor.get("member") {
+            keys.extend(
+                members
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .filter_map(AgentKey::of),
+            );
+        }
+        if direct {
+            self.agents.extend(keys.iter().cloned());
+        }
+        self.related_agents.extend(keys);
+    }
+
+    fn add_context(&mut self, context: &Map<String, Value>) {
+        for key in ["instructor", "team"] {
+            if let Some(Value::Object(agent)) = context.get(key) {
+                self.add_actor(agent, false);
+            }
+        }
+        // xAPI 2.0.0 contextAgents / contextGroups are related agents too.
+        for key in ["contextAgents", "contextGroups"] {
+            for entry in context
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let field = if key == "contextAgents" {
+                    "agent"
+                } else {
+                    "group"
+                };
+                if let Some(Value::Object(agent)) = entry.get(field) {
+                    self.add_actor(agent, false);
+                }
+            }
+        }
+        if let Some(Value::Object(lists)) = context.get("contextActivities") {
+            for list in lists.values() {
+                for activity in list.as_array().into_iter().flatten() {
+                    if let Some(id) = activity.get("id").and_then(Value::as_str) {
+                        self.related_activities.push(id.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_sub_statement(&mut self, sub: &Map<String, Value>) {
+        if let Some(Value::Object(actor)) = sub.get("actor") {
+            self.add_actor(actor, false);
+        }
+        if let Some(Value::Object(object)) = sub.get("object") {
+            match object
+                .get("objectType")
+                .and_then(Value::as_str)
+                .unwrap_or("Activity")
+            {
+                "Agent" | "Group" => self.add_actor(object, false),
+                "StatementRef" => {}
+                _ => {
+                    if let Some(id) = object.get("id").and_then(Value::as_str) {
+                        self.related_activities.push(id.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(Value::Object(context)) = sub.get("context") {
+            self.add_context(context);
+        }
+    }
+}
