@@ -1,0 +1,106 @@
+//! Group commit: concurrent write requests share one transaction and one fsync.
+//!
+//! Requests queue on a channel; one task per backend takes everything queued (up to a
+//! bound), writes it in a single transaction, and only then answers each request with its
+//! own outcome. A batch that conflicts fails alone; the others still commit.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::model::StatementBatch;
+
+/// Statements gathered into one transaction at most (a single larger batch still goes
+/// through alone).
+const MAX_GROUP_STATEMENTS: usize = 2_000;
+
+/// Requests waiting at most; further writers wait for room (back-pressure).
+const QUEUE_DEPTH: usize = 4_096;
+
+pub(crate) type BatchOutcome = Result<Vec<Uuid>, StoreError>;
+
+/// A backend's side of group commit: write a whole group in one transaction.
+pub(crate) trait GroupWriter: Clone + Send + Sync + 'static {
+    /// Writes every batch that can be written and commits. `Ok` carries one outcome per
+    /// batch; `Err` means nothing was committed.
+    fn write_group(
+        &self,
+        batches: Vec<StatementBatch>,
+    ) -> impl Future<Output = Result<Vec<BatchOutcome>, StoreError>> + Send;
+}
+
+struct Pending {
+    batch: StatementBatch,
+    reply: oneshot::Sender<BatchOutcome>,
+}
+
+/// The handle writers submit batches through.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Committer {
+    /// Starts the commit task on the current tokio runtime.
+    pub(crate) fn spawn<W: GroupWriter>(writer: W) -> Committer {
+        let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(writer, requests));
+        Committer { queue }
+    }
+
+    /// Submits a batch and waits until it is committed (or refused).
+    pub(crate) async fn submit(&self, batch: StatementBatch) -> BatchOutcome {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send(Pending { batch, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?
+    }
+}
+
+async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
+    while let Some(first) = requests.recv().await {
+        let mut count = first.batch.statements.len();
+        let mut group = vec![first];
+        while count < MAX_GROUP_STATEMENTS {
+            match requests.try_recv() {
+                Ok(next) => {
+                    count += next.batch.statements.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|p| (p.batch, p.reply)).unzip();
+        let size = batches.len();
+        // A task of its own, so that even a panic fails only this group, not the writer.
+        let writer = writer.clone();
+        let written = tokio::spawn(async move { writer.write_group(batches).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Backend(format!(
+                    "the statement writer failed: {e}"
+                )))
+            });
+        match written {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // The requester may have gone away; its batch is committed regardless.
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, batches = size, "statement group not committed");
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}

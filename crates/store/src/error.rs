@@ -1,0 +1,66 @@
+use thiserror::Error;
+
+/// What can go wrong when the LRS reads or writes its data.
+#[derive(Clone, Debug, Error)]
+pub enum StoreError {
+    /// A statement id is already stored with different content (xAPI: 409 Conflict).
+    #[error("statement {id} already exists with different content")]
+    Conflict { id: uuid::Uuid },
+    /// The request is well-formed JSON but breaks a rule only the store can check
+    /// (for example voiding a voiding statement).
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    /// The thing asked for does not exist (or belongs to another store).
+    #[error("not found")]
+    NotFound,
+    /// The database cannot be reached or is shutting down; the client may retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the database reported; logged in full, answered with a short 500.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Backend(format!(
+                "{e}: {}",
+                e.as_db_error().map(|d| d.message()).unwrap_or_default()
+            ))
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}

@@ -1,0 +1,103 @@
+//! What the LRS remembers.
+//!
+//! One trait surface — [`StatementWriter`], [`StatementReader`], [`CredentialStore`],
+//! summed up in [`Store`] — and two backends behind it: [`SqliteStore`] (the embedded
+//! default, one directory) and [`PgStore`] (production). Backends own their SQL and
+//! their forward-only migrations; nothing outside this crate writes SQL for LRS tables.
+//! Consumers ask only for the capability they need: insights, for instance, needs a
+//! reader, never a writer.
+
+mod commit;
+mod error;
+mod keys;
+mod model;
+mod plan;
+pub mod postgres;
+mod query;
+pub mod sqlite;
+
+use std::future::Future;
+
+use uuid::Uuid;
+use xapi::Timestamp;
+
+pub use error::StoreError;
+pub use model::{
+    Credential, Cursor, DEFAULT_STORE, StatementBatch, StatementFilter, StatementPage,
+    StatementQuery, StoreId, StoredStatement, WriteMode,
+};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Writes statements. Each batch is atomic: all of its statements are stored, or none.
+/// The future resolves only after the transaction holding the batch has committed.
+pub trait StatementWriter: Send + Sync {
+    /// Stores a batch and returns the ids of its statements, in order (generated where the
+    /// client gave none). A re-sent statement equivalent to the stored one is accepted
+    /// and not stored again; a different statement under an existing id is a conflict.
+    fn write_statements(
+        &self,
+        batch: StatementBatch,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+}
+
+/// Reads statements.
+pub trait StatementReader: Send + Sync {
+    /// One statement by id, voided or not (the caller decides what voiding means for
+    /// the request).
+    fn statement(
+        &self,
+        store: StoreId,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<StoredStatement>, StoreError>> + Send;
+
+    /// A page of a filtered statement query (voided statements are never included).
+    fn query_statements(
+        &self,
+        store: StoreId,
+        query: StatementQuery,
+    ) -> impl Future<Output = Result<StatementPage, StoreError>> + Send;
+
+    /// The instant up to which every acknowledged statement is visible to queries: now,
+    /// when no write is in flight; otherwise the `stored` time of the last committed one.
+    fn consistent_through(
+        &self,
+        store: StoreId,
+    ) -> impl Future<Output = Result<Timestamp, StoreError>> + Send;
+}
+
+/// Keeps API credentials.
+pub trait CredentialStore: Send + Sync {
+    /// The credential with this key, revoked or not.
+    fn credential(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
+
+    /// Adds a credential; an existing key is an error.
+    fn create_credential(
+        &self,
+        credential: Credential,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Makes sure a credential with this key exists exactly as given (used for the
+    /// credential configured through the environment).
+    fn put_credential(
+        &self,
+        credential: Credential,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every credential, oldest first.
+    fn list_credentials(&self) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
+
+    /// Revokes a credential; false when no such key exists.
+    fn revoke_credential(&self, key: &str)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Everything the LRS needs from a backend.
+pub trait Store: StatementWriter + StatementReader + CredentialStore + Clone + 'static {
+    /// Checks that the database answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,378 @@
+//! The store behaviour suite: one set of tests, run unchanged against SQLite and
+//! PostgreSQL (DESIGN.md: "Both backends pass the same behaviour suite").
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use store::{
+    Credential, CredentialStore, DEFAULT_STORE, PgStore, SqliteStore, StatementBatch,
+    StatementFilter, StatementQuery, StatementReader, StatementWriter, Store, StoreError,
+    WriteMode,
+};
+use test_support::statements::{
+    activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
+};
+use test_support::{Backend, TestDatabase};
+use uuid::Uuid;
+use xapi::{Statement, Timestamp, Version};
+
+/// Expands each body once per backend, with `$store` bound to a fresh store.
+macro_rules! store_tests {
+    ($(async fn $name:ident($store:ident) $body:block)*) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = TestDatabase::new(Backend::Sqlite);
+                    let $store = SqliteStore::open(db.data_dir()).expect("open SQLite store");
+                    $body
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = TestDatabase::new(Backend::Postgres);
+                    let $store = PgStore::connect(db.database_url().unwrap()).await.expect("connect PostgreSQL store");
+                    $body
+                }
+            }
+        )*
+    };
+}
+
+fn authority() -> Value {
+    json!({ "objectType": "Agent", "account": { "homePage": "https://tally.invalid", "name": "tester" } })
+}
+
+fn batch(statements: Vec<Value>) -> StatementBatch {
+    StatementBatch {
+        store: DEFAULT_STORE,
+        mode: WriteMode::Post,
+        version: Version::V1_0,
+        authority: authority(),
+        statements: statements
+            .into_iter()
+            .map(|s| Statement::parse(s, Version::V1_0).expect("valid statement"))
+            .collect(),
+    }
+}
+
+async fn post<S: Store>(store: &S, statements: Vec<Value>) -> Result<Vec<Uuid>, StoreError> {
+    store.write_statements(batch(statements)).await
+}
+
+async fn post_one<S: Store>(store: &S, statement: Value) -> Uuid {
+    post(store, vec![statement]).await.expect("stored")[0]
+}
+
+fn with_id(mut statement: Value, id: Uuid) -> Value {
+    statement["id"] = json!(id.to_string());
+    statement
+}
+
+fn query(filter: StatementFilter) -> StatementQuery {
+    StatementQuery {
+        filter,
+        ascending: false,
+        limit: 100,
+        cursor: None,
+    }
+}
+
+async fn ids<S: Store>(store: &S, q: StatementQuery) -> Vec<Uuid> {
+    store
+        .query_statements(DEFAULT_STORE, q)
+        .await
+        .expect("query")
+        .statements
+        .iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+async fn json_of<S: Store>(store: &S, id: Uuid) -> Value {
+    let stored = store
+        .statement(DEFAULT_STORE, id)
+        .await
+        .expect("read")
+        .expect("present");
+    serde_json::from_str(&stored.body).expect("stored JSON")
+}
+
+fn verb_filter(verb: &str) -> StatementFilter {
+    StatementFilter {
+        verb: Some(verb.to_string()),
+        ..StatementFilter::default()
+    }
+}
+
+store_tests! {
+    async fn a_stored_statement_gets_the_lrs_properties(store) {
+        let id = post_one(&store, statement()).await;
+        let json = json_of(&store, id).await;
+        assert_eq!(json["id"], json!(id.to_string()));
+        assert_eq!(json["authority"], authority());
+        assert_eq!(json["version"], json!("1.0.0"));
+        assert_eq!(json["timestamp"], json["stored"], "timestamp defaults to stored, string-equal");
+        let stored = Timestamp::parse(json["stored"].as_str().unwrap()).unwrap();
+        assert!(stored.has_offset);
+    }
+
+    async fn a_batch_answers_ids_in_order_generating_missing_ones(store) {
+        let given = Uuid::new_v4();
+        let ids = post(&store, vec![statement(), with_id(statement(), given), statement()]).await.unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[1], given);
+        assert_ne!(ids[0], ids[2]);
+        for id in ids {
+            assert!(store.statement(DEFAULT_STORE, id).await.unwrap().is_some());
+        }
+    }
+
+    async fn an_equivalent_resend_is_accepted_and_stored_once(store) {
+        let id = Uuid::new_v4();
+        let s = with_id(statement(), id);
+        post(&store, vec![s.clone()]).await.unwrap();
+        let first = json_of(&store, id).await;
+        assert_eq!(post(&store, vec![s]).await.unwrap(), vec![id]);
+        assert_eq!(json_of(&store, id).await, first, "unchanged, not re-stored");
+        let verb = first["verb"]["id"].as_str().unwrap().to_string();
+        let found = ids(&store, query(StatementFilter { agent: xapi::AgentKey::of(first["actor"].as_object().unwrap()), ..verb_filter(&verb) })).await;
+        assert_eq!(found, vec![id]);
+    }
+
+    async fn a_different_statement_under_an_existing_id_conflicts_and_changes_nothing(store) {
+        let id = Uuid::new_v4();
+        post(&store, vec![with_id(statement(), id)]).await.unwrap();
+        let before = json_of(&store, id).await;
+        let err = post(&store, vec![with_id(statement(), id)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { id: conflicting } if conflicting == id), "{err:?}");
+        assert_eq!(json_of(&store, id).await, before);
+    }
+
+    async fn a_batch_with_a_conflict_stores_none_of_its_statements(store) {
+        let existing = Uuid::new_v4();
+        post(&store, vec![with_id(statement(), existing)]).await.unwrap();
+        let fresh = Uuid::new_v4();
+        let err = post(&store, vec![with_id(statement(), fresh), with_id(statement(), existing)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }));
+        assert!(store.statement(DEFAULT_STORE, fresh).await.unwrap().is_none(), "all or nothing");
+    }
+
+    async fn concurrent_writers_all_commit_and_one_conflict_fails_alone(store) {
+        let existing = Uuid::new_v4();
+        post(&store, vec![with_id(statement(), existing)]).await.unwrap();
+        let verb = verb_id();
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = store.clone();
+            let s = if i == 30 { with_id(statement(), existing) } else { statement_with(agent(), &verb, &activity_id()) };
+            tasks.push(tokio::spawn(async move { post(&store, vec![s]).await }));
+        }
+        let mut ok = 0;
+        let mut conflicts = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Conflict { .. }) => conflicts += 1,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!((ok, conflicts), (59, 1));
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await.len(), 59);
+    }
+
+    async fn writing_to_an_unknown_store_is_refused(store) {
+        let mut b = batch(vec![statement()]);
+        b.store = 999;
+        assert!(matches!(store.write_statements(b).await, Err(StoreError::NotFound)));
+    }
+
+    async fn a_voided_statement_is_marked_and_left_out_of_queries(store) {
+        let verb = verb_id();
+        let target = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let voider = post_one(&store, voiding(target)).await;
+        assert!(store.statement(DEFAULT_STORE, target).await.unwrap().unwrap().voided);
+        assert!(!store.statement(DEFAULT_STORE, voider).await.unwrap().unwrap().voided);
+        // The voiding statement targets a statement with the verb, so it matches the filter.
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await, vec![voider]);
+    }
+
+    async fn a_voiding_statement_cannot_be_voided(store) {
+        let target = post_one(&store, statement()).await;
+        let first = post_one(&store, voiding(target)).await;
+        post_one(&store, voiding(first)).await;
+        assert!(!store.statement(DEFAULT_STORE, first).await.unwrap().unwrap().voided);
+        assert!(store.statement(DEFAULT_STORE, target).await.unwrap().unwrap().voided);
+    }
+
+    async fn a_statement_voided_before_it_arrived_is_voided_on_arrival(store) {
+        let target = Uuid::new_v4();
+        post_one(&store, voiding(target)).await;
+        post(&store, vec![with_id(statement(), target)]).await.unwrap();
+        assert!(store.statement(DEFAULT_STORE, target).await.unwrap().unwrap().voided);
+    }
+
+    async fn filters_return_statements_that_reference_a_match(store) {
+        // The ADL scenario: V (verb X) voided, then R refers to V: verb=X gives [R, voiding].
+        let verb = verb_id();
+        let v = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let voider = post_one(&store, voiding(v)).await;
+        let r = post_one(&store, referring_to(v, "http://adlnet.gov/expapi/verbs/attended")).await;
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await, vec![r, voider]);
+        let mut limited = query(verb_filter(&verb));
+        limited.limit = 1;
+        assert_eq!(ids(&store, limited).await, vec![r]);
+    }
+
+    async fn references_are_followed_through_chains_and_late_targets(store) {
+        let verb = verb_id();
+        let target = Uuid::new_v4();
+        // The chain is stored before its target arrives.
+        let middle = post_one(&store, referring_to(target, "http://example.com/verbs/a")).await;
+        let outer = post_one(&store, referring_to(middle, "http://example.com/verbs/b")).await;
+        assert!(ids(&store, query(verb_filter(&verb))).await.is_empty());
+        post(&store, vec![with_id(statement_with(agent(), &verb, &activity_id()), target)]).await.unwrap();
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await, vec![target, outer, middle]);
+    }
+
+    async fn agent_filters_match_actor_and_object_and_related_ones_match_more(store) {
+        let learner = agent();
+        let key = xapi::AgentKey::of(learner.as_object().unwrap());
+        let as_actor = post_one(&store, statement_with(learner.clone(), "http://example.com/verbs/a", &activity_id())).await;
+        let mut s = statement();
+        s["object"] = learner.clone();
+        let as_object = post_one(&store, s).await;
+        let mut s = statement();
+        s["context"] = json!({ "instructor": learner });
+        let as_instructor = post_one(&store, s).await;
+        let direct = StatementFilter { agent: key.clone(), ..StatementFilter::default() };
+        assert_eq!(ids(&store, query(direct.clone())).await, vec![as_object, as_actor]);
+        let related = StatementFilter { related_agents: true, ..direct };
+        assert_eq!(ids(&store, query(related)).await, vec![as_instructor, as_object, as_actor]);
+    }
+
+    async fn the_authority_is_a_related_agent(store) {
+        let id = post_one(&store, statement()).await;
+        let key = xapi::AgentKey::of(authority().as_object().unwrap());
+        let related = StatementFilter { agent: key, related_agents: true, ..StatementFilter::default() };
+        assert!(ids(&store, query(related)).await.contains(&id));
+    }
+
+    async fn activity_filters_match_the_object_and_related_ones_match_context(store) {
+        let course = activity_id();
+        let direct = post_one(&store, statement_with(agent(), "http://example.com/verbs/a", &course)).await;
+        let mut s = statement();
+        s["context"] = json!({ "contextActivities": { "parent": { "id": course } } });
+        let in_context = post_one(&store, s).await;
+        let filter = StatementFilter { activity: Some(course.clone()), ..StatementFilter::default() };
+        assert_eq!(ids(&store, query(filter.clone())).await, vec![direct]);
+        let related = StatementFilter { related_activities: true, ..filter };
+        assert_eq!(ids(&store, query(related)).await, vec![in_context, direct]);
+    }
+
+    async fn registration_and_combined_filters_intersect(store) {
+        let registration = Uuid::new_v4();
+        let verb = verb_id();
+        let mut a = statement_with(agent(), &verb, &activity_id());
+        a["context"] = json!({ "registration": registration.to_string() });
+        let mut b = statement();
+        b["context"] = json!({ "registration": registration.to_string() });
+        let (a, b) = (post_one(&store, a).await, post_one(&store, b).await);
+        let by_registration = StatementFilter { registration: Some(registration), ..StatementFilter::default() };
+        assert_eq!(ids(&store, query(by_registration.clone())).await, vec![b, a]);
+        let both = StatementFilter { verb: Some(verb), ..by_registration };
+        assert_eq!(ids(&store, query(both)).await, vec![a]);
+    }
+
+    async fn since_is_exclusive_and_until_inclusive_on_stored(store) {
+        let verb = verb_id();
+        let first = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let second = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let stored_first = store.statement(DEFAULT_STORE, first).await.unwrap().unwrap().stored;
+        let since = StatementFilter { since: Some(stored_first), ..verb_filter(&verb) };
+        assert_eq!(ids(&store, query(since)).await, vec![second]);
+        let until = StatementFilter { until: Some(stored_first), ..verb_filter(&verb) };
+        assert_eq!(ids(&store, query(until)).await, vec![first]);
+    }
+
+    async fn ascending_reverses_the_order(store) {
+        let verb = verb_id();
+        let a = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let b = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let mut q = query(verb_filter(&verb));
+        q.ascending = true;
+        assert_eq!(ids(&store, q).await, vec![a, b]);
+    }
+
+    async fn pages_cover_a_stable_snapshot_whatever_is_written_meanwhile(store) {
+        let verb = verb_id();
+        let mut written = Vec::new();
+        for _ in 0..5 {
+            written.push(post_one(&store, statement_with(agent(), &verb, &activity_id())).await);
+        }
+        let mut q = query(verb_filter(&verb));
+        q.limit = 2;
+        let page = store.query_statements(DEFAULT_STORE, q.clone()).await.unwrap();
+        let mut seen: Vec<Uuid> = page.statements.iter().map(|s| s.id).collect();
+        // Written and voided after the first page: neither changes the result set.
+        post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        post_one(&store, voiding(written[0])).await;
+        let mut next = page.next;
+        while let Some(cursor) = next {
+            let page = store.query_statements(DEFAULT_STORE, StatementQuery { cursor: Some(cursor), ..q.clone() }).await.unwrap();
+            seen.extend(page.statements.iter().map(|s| s.id));
+            next = page.next;
+        }
+        written.reverse();
+        assert_eq!(seen, written);
+    }
+
+    async fn stored_has_millisecond_precision_and_never_decreases(store) {
+        let verb = verb_id();
+        for _ in 0..5 {
+            post(&store, vec![statement_with(agent(), &verb, &activity_id()), statement_with(agent(), &verb, &activity_id())]).await.unwrap();
+        }
+        let mut q = query(verb_filter(&verb));
+        q.ascending = true;
+        let page = store.query_statements(DEFAULT_STORE, q).await.unwrap();
+        let stored: Vec<i64> = page.statements.iter().map(|s| s.stored.as_micros()).collect();
+        assert!(stored.iter().all(|us| us % 1_000 == 0), "{stored:?}");
+        assert!(stored.windows(2).all(|w| w[0] <= w[1]), "{stored:?}");
+    }
+
+    async fn consistent_through_is_now_when_idle_and_covers_every_write(store) {
+        let id = post_one(&store, statement()).await;
+        let stored = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;
+        let before = Timestamp::now();
+        let through = store.consistent_through(DEFAULT_STORE).await.unwrap();
+        assert!(through >= stored);
+        // "now" on the database's clock, which may differ slightly from ours.
+        assert!((through.as_micros() - before.as_micros()).abs() < 2_000_000, "{through} vs {before}");
+    }
+
+    async fn credentials_are_created_found_updated_and_revoked(store) {
+        let credential = Credential {
+            key: "key-1".into(),
+            store: DEFAULT_STORE,
+            name: "LMS".into(),
+            scopes: vec!["statements/write".into(), "statements/read".into()],
+            secret_sha256: [7; 32],
+            created: Timestamp::now(),
+            revoked: false,
+        };
+        store.create_credential(credential.clone()).await.unwrap();
+        assert!(matches!(store.create_credential(credential.clone()).await, Err(StoreError::Invalid { .. })));
+        let found = store.credential("key-1").await.unwrap().unwrap();
+        assert_eq!((found.scopes.clone(), found.secret_sha256, found.revoked), (credential.scopes.clone(), [7; 32], false));
+        store.put_credential(Credential { secret_sha256: [9; 32], ..credential }).await.unwrap();
+        assert_eq!(store.credential("key-1").await.unwrap().unwrap().secret_sha256, [9; 32]);
+        assert!(store.revoke_credential("key-1").await.unwrap());
+        assert!(store.credential("key-1").await.unwrap().unwrap().revoked);
+        assert!(!store.revoke_credential("no-such-key").await.unwrap());
+        assert_eq!(store.list_credentials().await.unwrap().len(), 1);
+        assert!(store.credential("no-such-key").await.unwrap().is_none());
+    }
+}
