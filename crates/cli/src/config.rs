@@ -1,0 +1,116 @@
+//! Command-line flags and their environment variables (flags override the environment).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use server::AppConfig;
+use xapi::Version;
+
+/// Tally: an xAPI Learning Record Store with a measure-and-update loop.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives.
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Directory of the embedded SQLite store (used when no database URL is given).
+    #[arg(
+        long,
+        env = "TALLY_DATA_DIR",
+        default_value = "./tally-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user@host:port/db); selects the PostgreSQL store.
+    #[arg(long, env = "TALLY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the LRS.
+    Serve(ServeArgs),
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Manages API credentials.
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TALLY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Key of a credential with every scope to create or update at start-up.
+    #[arg(long, env = "TALLY_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Secret of that credential.
+    #[arg(long, env = "TALLY_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<String>,
+    /// account.homePage of the authority given to stored statements.
+    #[arg(
+        long,
+        env = "TALLY_AUTHORITY_HOME_PAGE",
+        default_value = "https://tally.invalid"
+    )]
+    pub authority_home_page: String,
+    /// Most statements per page of a query (and what limit=0 means).
+    #[arg(long, env = "TALLY_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TALLY_WORKERS")]
+    pub workers: Option<usize>,
+    /// The xAPI version named in responses to requests that name none.
+    #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "1.0.3")]
+    pub default_xapi_version: String,
+}
+
+impl ServeArgs {
+    pub fn app_config(&self) -> Result<AppConfig> {
+        let defaults = AppConfig::default();
+        let default_version =
+            Version::from_header(&self.default_xapi_version).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unsupported default xAPI version {:?}",
+                    self.default_xapi_version
+                )
+            })?;
+        Ok(AppConfig {
+            authority_home_page: self.authority_home_page.clone(),
+            max_page_size: self.max_page_size.max(1),
+            max_body_bytes: self.max_body_bytes,
+            workers: self.workers.unwrap_or(defaults.workers),
+            default_version,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Creates a credential and prints its key and secret (the secret only this once).
+    Create {
+        /// A label for people.
+        #[arg(long, default_value = "credential")]
+        name: String,
+        /// Scopes, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "all")]
+        scopes: Vec<String>,
+    },
+    /// Lists credentials (never their secrets).
+    List,
+    /// Revokes a credential.
+    Revoke { key: String },
+}

@@ -1,0 +1,175 @@
+//! The `tally` binary: the only place that reads configuration.
+
+mod config;
+
+use std::net::TcpListener;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use server::credentials::{self, ALL_SCOPES};
+use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
+
+use crate::config::{Cli, Command, CredentialsCommand, ServeArgs, StorageArgs};
+
+/// The store a command runs against, picked by the database URL's scheme.
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Runs `$body` with `$store` bound to the concrete backend.
+macro_rules! with_store {
+    ($backend:expr, |$store:ident| $body:expr) => {
+        match $backend {
+            Backend::Sqlite($store) => $body,
+            Backend::Postgres($store) => $body,
+        }
+    };
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => {
+            let backend = open(&cli.storage, Purpose::Serve).await?;
+            with_store!(backend, |store| serve(store, args).await)
+        }
+        Command::Migrate => {
+            open(&cli.storage, Purpose::Administer).await?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Credentials { command } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| manage_credentials(&store, command).await)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Whether a command serves the LRS or administers a store (possibly beside a server).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Serve,
+    Administer,
+}
+
+/// Opens (and migrates) the configured store.
+async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
+    match &storage.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PgStore::connect(url)
+                .await
+                .context("cannot open the PostgreSQL store")?;
+            Ok(Backend::Postgres(store))
+        }
+        Some(url) => anyhow::bail!(
+            "unsupported database URL {url:?}: use postgres://… (or no URL for the embedded store)"
+        ),
+        None => {
+            let dir = &storage.data_dir;
+            let store = match purpose {
+                Purpose::Serve => SqliteStore::open(dir),
+                Purpose::Administer => SqliteStore::open_for_admin(dir),
+            }
+            .with_context(|| {
+                format!(
+                    "cannot open the embedded store in {}",
+                    storage.data_dir.display()
+                )
+            })?;
+            Ok(Backend::Sqlite(store))
+        }
+    }
+}
+
+async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
+    ensure_credential(&store, &args).await?;
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let address = listener.local_addr()?;
+    let config = args.app_config()?;
+    tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
+    server::serve(store, config, listener)?.await?;
+    Ok(())
+}
+
+/// With `TALLY_ADMIN_KEY` and `TALLY_ADMIN_SECRET`, makes sure that credential exists; on
+/// an empty store otherwise, creates one credential and prints it once.
+async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> {
+    let scopes: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    match (&args.admin_key, &args.admin_secret) {
+        (Some(key), Some(secret)) => {
+            let credential = credentials::with_secret(
+                key,
+                secret,
+                "admin (from environment)",
+                DEFAULT_STORE,
+                scopes,
+            );
+            store.put_credential(credential).await?;
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("set both TALLY_ADMIN_KEY and TALLY_ADMIN_SECRET, or neither")
+        }
+        (None, None) => {
+            if store.list_credentials().await?.is_empty() {
+                let new = credentials::generate("first credential", DEFAULT_STORE, scopes)?;
+                store.create_credential(new.credential.clone()).await?;
+                println!("Created the first credential (shown only this once):");
+                println!("  key:    {}", new.credential.key);
+                println!("  secret: {}", new.secret);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) -> Result<()> {
+    match command {
+        CredentialsCommand::Create { name, scopes } => {
+            for scope in &scopes {
+                if !ALL_SCOPES.contains(&scope.as_str()) {
+                    anyhow::bail!(
+                        "unknown scope {scope:?}; known scopes: {}",
+                        ALL_SCOPES.join(", ")
+                    );
+                }
+            }
+            let new = credentials::generate(&name, DEFAULT_STORE, scopes)?;
+            store.create_credential(new.credential.clone()).await?;
+            println!("key:    {}", new.credential.key);
+            println!("secret: {}", new.secret);
+        }
+        CredentialsCommand::List => {
+            for c in store.list_credentials().await? {
+                let state = if c.revoked { "revoked" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.key,
+                    c.name,
+                    c.scopes.join(","),
+                    state,
+                    c.created
+                );
+            }
+        }
+        CredentialsCommand::Revoke { key } => {
+            if !store.revoke_credential(&key).await? {
+                anyhow::bail!("no credential with key {key}");
+            }
+            println!("revoked {key}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The HTTP face of the LRS. Handlers translate HTTP into calls on `xapi` (parse,
+//! validate, format) and `store` (read, write); they hold no storage logic.
+
+mod about;
+mod auth;
+pub mod credentials;
+mod error;
+mod params;
+mod statements;
+mod version;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpResponse, HttpServer};
+use store::Store;
+
+pub use error::ApiError;
+
+/// What the HTTP layer needs to know; the CLI builds it from flags and environment.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// `account.homePage` of the `authority` given to statements (the credential's key is
+    /// the account name).
+    pub authority_home_page: String,
+    /// The most statements one page of a query returns (also what `limit=0` means).
+    pub max_page_size: usize,
+    /// The largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// The version named in responses to requests that name none (or a bad one).
+    pub default_version: xapi::Version,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            authority_home_page: "https://tally.invalid".into(),
+            max_page_size: 100,
+            max_body_bytes: 16 * 1024 * 1024,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            default_version: xapi::Version::V1_0,
+        }
+    }
+}
+
+/// Registers the xAPI resources under `/xapi`.
+pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, store: S, config: AppConfig) {
+    let payload = web::PayloadConfig::new(config.max_body_bytes);
+    cfg.app_data(Data::new(store))
+        .app_data(Data::new(config))
+        .app_data(payload)
+        .service(
+            web::scope("/xapi")
+                .wrap(from_fn(version::negotiate))
+                .route("/about", web::get().to(about::about))
+                .route("/about", web::head().to(about::about))
+                .service(
+                    web::resource("/statements")
+                        .route(web::put().to(statements::put::<S>))
+                        .route(web::post().to(statements::post::<S>))
+                        .route(web::get().to(statements::get::<S>))
+                        .route(web::head().to(statements::get::<S>)),
+                )
+                .default_service(web::to(|| async { ApiError::NotFound.into_response() })),
+        );
+}
+
+/// Starts the HTTP server on an already bound listener.
+pub fn serve<S: Store>(
+    store: S,
+    config: AppConfig,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let workers = config.workers;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
+            .configure(|cfg| configure(cfg, store.clone(), config.clone()))
+            .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+impl ApiError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
