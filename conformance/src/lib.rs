@@ -1,0 +1,248 @@
+//! Tally's conformance suite: HTTP tests organised by xAPI specification section, each
+//! named after the requirement it checks.
+//!
+//! By default every test spawns a Tally server on a fresh database (once per backend).
+//! Set `TALLY_CONFORMANCE_URL` (the xAPI base, e.g. `http://127.0.0.1:8080/xapi`),
+//! `TALLY_CONFORMANCE_KEY` and `TALLY_CONFORMANCE_SECRET` to run the same tests against
+//! any LRS instead.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use test_support::{Backend, TestServer};
+
+pub use test_support::backend_tests;
+pub use test_support::statements;
+
+/// The xAPI version requests carry unless a test says otherwise.
+pub const VERSION: &str = "1.0.3";
+
+/// An LRS under test and a client for it.
+pub struct Lrs {
+    pub base_url: String,
+    authorization: String,
+    agent: ureq::Agent,
+    server: Option<TestServer>,
+}
+
+impl Lrs {
+    /// The LRS named by `TALLY_CONFORMANCE_URL`, or a fresh Tally on `backend`.
+    pub fn start(backend: Backend) -> Lrs {
+        match std::env::var("TALLY_CONFORMANCE_URL") {
+            Ok(url) => {
+                let key = std::env::var("TALLY_CONFORMANCE_KEY").unwrap_or_default();
+                let secret = std::env::var("TALLY_CONFORMANCE_SECRET").unwrap_or_default();
+                Lrs::new(url.trim_end_matches('/').to_string(), &key, &secret, None)
+            }
+            Err(_) => {
+                let server = TestServer::start(backend);
+                Lrs::new(
+                    server.base_url.clone(),
+                    &server.key.clone(),
+                    &server.secret.clone(),
+                    Some(server),
+                )
+            }
+        }
+    }
+
+    /// A client for a running server (e.g. one a test restarts).
+    pub fn for_server(server: TestServer) -> Lrs {
+        Lrs::new(
+            server.base_url.clone(),
+            &server.key.clone(),
+            &server.secret.clone(),
+            Some(server),
+        )
+    }
+
+    fn new(base_url: String, key: &str, secret: &str, server: Option<TestServer>) -> Lrs {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let authorization = format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")));
+        Lrs {
+            base_url,
+            authorization,
+            agent,
+            server,
+        }
+    }
+
+    /// Hands back the spawned server (to stop and restart it).
+    pub fn into_server(self) -> Option<TestServer> {
+        self.server
+    }
+
+    /// A request with the version and authorization headers set.
+    pub fn request(&self, method: &str, path: &str) -> Request<'_> {
+        Request {
+            lrs: self,
+            method: method.to_string(),
+            url: format!("{}{path}", self.base_url),
+            headers: vec![
+                ("X-Experience-API-Version".into(), VERSION.into()),
+                ("Authorization".into(), self.authorization.clone()),
+            ],
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path).send()
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.request("POST", path).json(body)
+    }
+
+    pub fn put_json(&self, path: &str, body: &Value) -> Reply {
+        self.request("PUT", path).json(body)
+    }
+
+    /// POSTs statements that must be accepted, returning their ids.
+    pub fn store(&self, statements: &Value) -> Vec<String> {
+        let reply = self.post_json("/statements", statements);
+        assert_eq!(reply.status, 200, "POST /statements: {}", reply.body);
+        serde_json::from_value(reply.json()).expect("an array of ids")
+    }
+
+    /// Stores one statement and returns its id.
+    pub fn store_one(&self, statement: &Value) -> String {
+        self.store(statement).remove(0)
+    }
+
+    /// GET `/statements` with a query string, expecting 200; the StatementResult.
+    pub fn query(&self, query: &str) -> Value {
+        let reply = self.get(&format!("/statements?{query}"));
+        assert_eq!(reply.status, 200, "GET /statements?{query}: {}", reply.body);
+        reply.json()
+    }
+
+    /// The ids of a query's first page, in order.
+    pub fn query_ids(&self, query: &str) -> Vec<String> {
+        self.query(query)["statements"]
+            .as_array()
+            .expect("statements array")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+}
+
+/// A request being built.
+pub struct Request<'a> {
+    lrs: &'a Lrs,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Request<'_> {
+    /// Sets (or replaces) a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Removes a header the request would otherwise carry.
+    pub fn without(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    pub fn json(self, body: &Value) -> Reply {
+        self.header("Content-Type", "application/json")
+            .body(body.to_string().as_bytes())
+    }
+
+    pub fn body(self, body: &[u8]) -> Reply {
+        let mut builder = http_request(&self);
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("Content-Type", "application/octet-stream");
+        }
+        let request = builder.body(body.to_vec()).expect("a valid request");
+        Reply::from(self.lrs.agent.run(request))
+    }
+
+    pub fn send(self) -> Reply {
+        let request = http_request(&self)
+            .body(Vec::new())
+            .expect("a valid request");
+        Reply::from(self.lrs.agent.run(request))
+    }
+}
+
+fn http_request(request: &Request<'_>) -> ureq::http::request::Builder {
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.url.as_str());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    fn from(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let response = result.unwrap_or_else(|e| panic!("the LRS did not answer: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response.into_body().read_to_string().unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A header's value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts a 4xx JSON error naming `path`.
+    pub fn assert_error(&self, status: u16, path: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let error = &self.json()["error"];
+        assert_eq!(error["status"], status, "{}", self.body);
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
+        if !path.is_empty() {
+            assert_eq!(error["path"].as_str(), Some(path), "{}", self.body);
+        }
+    }
+}
