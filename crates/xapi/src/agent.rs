@@ -21,23 +21,14 @@ impl AgentKey {
             return Some(AgentKey(format!("mbox:{}", canonical_mbox(mbox))));
         }
         if let Some(Value::String(sha)) = actor.get("mbox_sha1sum") {
-            return Some(AgentKey(format!(
-                "mbox_sha1sum:{}",
-                sha.to_ascii_lowercase()
-            )));
+            return Some(AgentKey(format!("mbox_sha1sum:{}", sha.to_ascii_lowercase())));
         }
         if let Some(Value::String(openid)) = actor.get("openid") {
             return Some(AgentKey(format!("openid:{openid}")));
         }
         if let Some(Value::Object(account)) = actor.get("account") {
-            let home = account
-                .get("homePage")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let name = account
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let home = account.get("homePage").and_then(Value::as_str).unwrap_or_default();
+            let name = account.get("name").and_then(Value::as_str).unwrap_or_default();
             // A space cannot appear in an IRI, so it separates homePage from name unambiguously.
             return Some(AgentKey(format!("account:{home} {name}")));
         }
@@ -53,10 +44,7 @@ impl AgentKey {
 /// address lowercased, since both are case-insensitive (xAPI 1.0.3 Data §2.4.2.3, §2.3.1);
 /// the local part is kept as written.
 pub(crate) fn canonical_mbox(mbox: &str) -> Cow<'_, str> {
-    let Some(address) = mbox
-        .get(..7)
-        .filter(|s| s.eq_ignore_ascii_case("mailto:"))
-        .map(|_| &mbox[7..])
+    let Some(address) = mbox.get(..7).filter(|s| s.eq_ignore_ascii_case("mailto:")).map(|_| &mbox[7..])
     else {
         return Cow::Borrowed(mbox);
     };

@@ -58,9 +58,7 @@ fn all_keys(
     same: impl Fn(&str, Option<&Value>, Option<&Value>) -> bool,
 ) -> bool {
     a.iter().all(|(k, v)| same(k, Some(v), b.get(k)))
-        && b.iter()
-            .filter(|(k, _)| !a.contains_key(*k))
-            .all(|(k, v)| same(k, None, Some(v)))
+        && b.iter().filter(|(k, _)| !a.contains_key(*k)).all(|(k, v)| same(k, None, Some(v)))
 }
 
 /// Both present and equal under `eq`, or both absent.
@@ -72,11 +70,7 @@ fn both(a: Option<&Value>, b: Option<&Value>, eq: impl Fn(&Value, &Value) -> boo
     }
 }
 
-fn objects(
-    a: &Value,
-    b: &Value,
-    eq: impl Fn(&Map<String, Value>, &Map<String, Value>) -> bool,
-) -> bool {
+fn objects(a: &Value, b: &Value, eq: impl Fn(&Map<String, Value>, &Map<String, Value>) -> bool) -> bool {
     match (a, b) {
         (Value::Object(a), Value::Object(b)) => eq(a, b),
         _ => values_equal(a, b),
@@ -85,18 +79,13 @@ fn objects(
 
 fn arrays_equal(a: &Value, b: &Value, eq: impl Fn(&Value, &Value) -> bool) -> bool {
     match (a, b) {
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(x, y))
-        }
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(x, y)),
         _ => values_equal(a, b),
     }
 }
 
 fn timestamps_equal(a: &Value, b: &Value) -> bool {
-    match (
-        a.as_str().and_then(Timestamp::parse),
-        b.as_str().and_then(Timestamp::parse),
-    ) {
+    match (a.as_str().and_then(Timestamp::parse), b.as_str().and_then(Timestamp::parse)) {
         (Some(a), Some(b)) => a.instant == b.instant,
         _ => values_equal(a, b),
     }
@@ -135,30 +124,19 @@ fn members_equal(a: &Value, b: &Value) -> bool {
     // Match each member of `a` to a distinct, equal member of `b`; groups are small.
     let mut taken = vec![false; b.len()];
     a.iter().all(|x| {
-        let found = b
-            .iter()
-            .enumerate()
-            .find(|(i, y)| !taken[*i] && actors_equal(x, y));
+        let found = b.iter().enumerate().find(|(i, y)| !taken[*i] && actors_equal(x, y));
         found.map(|(i, _)| taken[i] = true).is_some()
     })
 }
 
 /// The Verb's `display` is not part of the statement (Data §2.3.1).
 fn verbs_equal(a: &Value, b: &Value) -> bool {
-    objects(a, b, |a, b| {
-        all_keys(a, b, |key, x, y| {
-            key == "display" || both(x, y, values_equal)
-        })
-    })
+    objects(a, b, |a, b| all_keys(a, b, |key, x, y| key == "display" || both(x, y, values_equal)))
 }
 
 /// An Activity's `definition` is not part of the statement (Data §2.3.1).
 fn activities_equal(a: &Value, b: &Value) -> bool {
-    objects(a, b, |a, b| {
-        all_keys(a, b, |key, x, y| {
-            key == "definition" || both(x, y, values_equal)
-        })
-    })
+    objects(a, b, |a, b| all_keys(a, b, |key, x, y| key == "definition" || both(x, y, values_equal)))
 }
 
 fn statement_refs_equal(a: &Value, b: &Value) -> bool {
@@ -175,11 +153,7 @@ fn objects_equal(a: &Value, b: &Value) -> bool {
     if a.get("objectType") != b.get("objectType") {
         return false;
     }
-    match a
-        .get("objectType")
-        .and_then(Value::as_str)
-        .unwrap_or("Activity")
-    {
+    match a.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
         "Agent" | "Group" => actors_equal(a, b),
         "StatementRef" => statement_refs_equal(a, b),
         "SubStatement" => objects(a, b, |a, b| statements_equal(a, b, false)),
@@ -211,11 +185,7 @@ fn comparable_duration(duration: &str) -> std::borrow::Cow<'_, str> {
     };
     let (whole, fraction) = (&body[..dot], &body[dot + 1..]);
     let fraction = fraction[..fraction.len().min(2)].trim_end_matches('0');
-    if fraction.is_empty() {
-        format!("{whole}S").into()
-    } else {
-        format!("{whole}.{fraction}S").into()
-    }
+    if fraction.is_empty() { format!("{whole}S").into() } else { format!("{whole}.{fraction}S").into() }
 }
 
 fn contexts_equal(a: &Value, b: &Value) -> bool {
@@ -276,10 +246,8 @@ fn attachments_equal(a: &Value, b: &Value) -> bool {
 fn language_maps_equal(a: &Value, b: &Value) -> bool {
     objects(a, b, |a, b| {
         a.len() == b.len()
-            && a.iter().all(|(tag, text)| {
-                b.iter()
-                    .any(|(other, t)| other.eq_ignore_ascii_case(tag) && t == text)
-            })
+            && a.iter()
+                .all(|(tag, text)| b.iter().any(|(other, t)| other.eq_ignore_ascii_case(tag) && t == text))
     })
 }
 
@@ -292,9 +260,7 @@ fn values_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
         }
         _ => a == b,
     }

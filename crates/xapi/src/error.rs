@@ -13,10 +13,7 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationError {
-            path: path.into(),
-            message: message.into(),
-        }
+        ValidationError { path: path.into(), message: message.into() }
     }
 
     /// Prefixes the path with an outer segment (an array index or a property name).

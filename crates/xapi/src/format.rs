@@ -40,11 +40,7 @@ impl Format {
 ///   `Accept-Language` picks ([`LanguagePreferences::best_key`]). Agents and Groups stay as
 ///   in `exact`. An LRS that keeps canonical Activity definitions substitutes them before
 ///   calling this.
-pub fn format_statement(
-    statement: &mut Map<String, Value>,
-    format: Format,
-    languages: &LanguagePreferences,
-) {
+pub fn format_statement(statement: &mut Map<String, Value>, format: Format, languages: &LanguagePreferences) {
     match format {
         Format::Exact => {}
         Format::Ids => ids_statement(statement),
@@ -55,10 +51,7 @@ pub fn format_statement(
 const IFIS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
 
 fn object_type(object: &Map<String, Value>) -> &str {
-    object
-        .get("objectType")
-        .and_then(Value::as_str)
-        .unwrap_or("Activity")
+    object.get("objectType").and_then(Value::as_str).unwrap_or("Activity")
 }
 
 fn ids_statement(statement: &mut Map<String, Value>) {
@@ -94,12 +87,7 @@ fn ids_actor(actor: &mut Map<String, Value>) {
     if anonymous {
         // Anonymous Groups are identified by their members (Communication §2.1.3).
         actor.retain(|k, _| k == "objectType" || k == "member");
-        for member in actor
-            .get_mut("member")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for member in actor.get_mut("member").and_then(Value::as_array_mut).into_iter().flatten() {
             if let Value::Object(member) = member {
                 ids_actor(member);
             }
@@ -116,12 +104,7 @@ fn ids_context(context: &mut Map<String, Value>) {
         }
     }
     for (list, field) in [("contextAgents", "agent"), ("contextGroups", "group")] {
-        for entry in context
-            .get_mut(list)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for entry in context.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
             if let Some(Value::Object(actor)) = entry.get_mut(field) {
                 ids_actor(actor);
             }
@@ -164,12 +147,7 @@ fn canonical_statement(statement: &mut Map<String, Value>, languages: &LanguageP
     if let Some(Value::Object(context)) = statement.get_mut("context") {
         for_each_context_activity(context, |activity| canonical_activity(activity, languages));
     }
-    for attachment in statement
-        .get_mut("attachments")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for attachment in statement.get_mut("attachments").and_then(Value::as_array_mut).into_iter().flatten() {
         if let Value::Object(attachment) = attachment {
             reduce(attachment, "display", languages);
             reduce(attachment, "description", languages);
@@ -184,12 +162,7 @@ fn canonical_activity(activity: &mut Map<String, Value>, languages: &LanguagePre
     reduce(definition, "name", languages);
     reduce(definition, "description", languages);
     for list in ["choices", "scale", "source", "target", "steps"] {
-        for component in definition
-            .get_mut(list)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for component in definition.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
             if let Value::Object(component) = component {
                 reduce(component, "description", languages);
             }

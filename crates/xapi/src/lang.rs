@@ -68,12 +68,8 @@ pub fn is_valid_language_tag(tag: &str) -> bool {
             if singleton == b'x' {
                 return private_use(subtags);
             }
-            let bit = 1u64
-                << if singleton.is_ascii_digit() {
-                    singleton - b'0'
-                } else {
-                    singleton - b'a' + 10
-                };
+            let bit =
+                1u64 << if singleton.is_ascii_digit() { singleton - b'0' } else { singleton - b'a' + 10 };
             if singletons & bit != 0 {
                 return false;
             }
@@ -172,9 +168,7 @@ impl LanguagePreferences {
             })
             .collect();
         weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        LanguagePreferences {
-            ranges: weighted.into_iter().map(|(_, _, r)| r).collect(),
-        }
+        LanguagePreferences { ranges: weighted.into_iter().map(|(_, _, r)| r).collect() }
     }
 
     /// The language ranges, best first, lowercased.
@@ -237,9 +231,7 @@ impl LanguagePreferences {
 fn has_prefix_subtags(tag: &str, range: &str) -> bool {
     tag.len() > range.len()
         && tag.as_bytes()[range.len()] == b'-'
-        && tag
-            .get(..range.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(range))
+        && tag.get(..range.len()).is_some_and(|head| head.eq_ignore_ascii_case(range))
 }
 
 #[cfg(test)]
@@ -322,78 +314,48 @@ mod tests {
     #[test]
     fn an_exact_tag_match_wins_case_insensitively() {
         let m = map(json!({"en-US": "a", "en-GB": "b", "fr": "c"}));
-        assert_eq!(
-            LanguagePreferences::from_header("en-gb").best_key(&m),
-            Some("en-GB")
-        );
-        assert_eq!(
-            LanguagePreferences::from_header("FR, en-GB").best_key(&m),
-            Some("fr")
-        );
+        assert_eq!(LanguagePreferences::from_header("en-gb").best_key(&m), Some("en-GB"));
+        assert_eq!(LanguagePreferences::from_header("FR, en-GB").best_key(&m), Some("fr"));
     }
 
     #[test]
     fn a_range_matches_a_longer_tag_it_prefixes() {
         let m = map(json!({"de-DE": "a", "en-GB": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("en").best_key(&m),
-            Some("en-GB")
-        );
+        assert_eq!(LanguagePreferences::from_header("en").best_key(&m), Some("en-GB"));
         // "e" is not a prefix of "en-GB" on a subtag boundary.
         let m = map(json!({"de-DE": "a", "es": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("e").best_key(&m),
-            Some("de-DE")
-        );
+        assert_eq!(LanguagePreferences::from_header("e").best_key(&m), Some("de-DE"));
     }
 
     #[test]
     fn a_longer_range_falls_back_to_its_shorter_forms() {
         let m = map(json!({"fr": "a", "en": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("en-GB-oed").best_key(&m),
-            Some("en")
-        );
+        assert_eq!(LanguagePreferences::from_header("en-GB-oed").best_key(&m), Some("en"));
         let m = map(json!({"fr": "a", "zh": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("zh-Hant-x-abc").best_key(&m),
-            Some("zh")
-        );
+        assert_eq!(LanguagePreferences::from_header("zh-Hant-x-abc").best_key(&m), Some("zh"));
     }
 
     #[test]
     fn later_ranges_are_tried_when_earlier_ones_match_nothing() {
         let m = map(json!({"de": "a", "fr-CA": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("ja, fr;q=0.5").best_key(&m),
-            Some("fr-CA")
-        );
+        assert_eq!(LanguagePreferences::from_header("ja, fr;q=0.5").best_key(&m), Some("fr-CA"));
     }
 
     #[test]
     fn the_wildcard_takes_the_first_entry() {
         let m = map(json!({"de": "a", "en-US": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("ja, *;q=0.1").best_key(&m),
-            Some("de")
-        );
+        assert_eq!(LanguagePreferences::from_header("ja, *;q=0.1").best_key(&m), Some("de"));
     }
 
     #[test]
     fn without_a_match_english_then_the_first_entry_is_used() {
         let m = map(json!({"de": "a", "en-US": "b", "en": "c"}));
-        assert_eq!(
-            LanguagePreferences::from_header("ja").best_key(&m),
-            Some("en-US")
-        );
+        assert_eq!(LanguagePreferences::from_header("ja").best_key(&m), Some("en-US"));
         assert_eq!(LanguagePreferences::default().best_key(&m), Some("en-US"));
         let m = map(json!({"de": "a", "en-AU": "b"}));
         assert_eq!(LanguagePreferences::default().best_key(&m), Some("en-AU"));
         let m = map(json!({"de": "a", "fr": "b"}));
-        assert_eq!(
-            LanguagePreferences::from_header("ja").best_key(&m),
-            Some("de")
-        );
+        assert_eq!(LanguagePreferences::from_header("ja").best_key(&m), Some("de"));
         assert_eq!(LanguagePreferences::default().best_key(&Map::new()), None);
     }
 

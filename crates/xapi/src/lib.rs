@@ -11,6 +11,7 @@
 //! - [`format_statement`]: the `ids`, `exact` and `canonical` formats.
 
 mod agent;
+mod definitions;
 mod equivalence;
 mod error;
 mod format;
@@ -23,6 +24,7 @@ mod validate;
 mod version;
 
 pub use agent::{AgentKey, parse_agent_param};
+pub use definitions::{activity_definitions, activity_ids, merge_definition, use_held_definitions};
 pub use equivalence::equivalent;
 pub use error::ValidationError;
 pub use format::{Format, format_statement};

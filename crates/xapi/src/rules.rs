@@ -34,11 +34,7 @@ impl<'a> Path<'a> {
             Path::Root => String::new(),
             Path::Key(parent, key) => {
                 let parent = parent.render();
-                if parent.is_empty() {
-                    (*key).to_string()
-                } else {
-                    format!("{parent}.{key}")
-                }
+                if parent.is_empty() { (*key).to_string() } else { format!("{parent}.{key}") }
             }
             Path::Index(parent, index) => format!("{}[{index}]", parent.render()),
         }
@@ -61,15 +57,10 @@ pub(crate) fn statement(statement: &Map<String, Value>) -> Rule {
         authority_rules(authority, &root.key("authority"))?;
     }
     // xAPI 1.0.3 Data §2.3.2: the object of a voiding statement MUST be a StatementRef.
-    let verb = statement
-        .get("verb")
-        .and_then(|v| v.get("id"))
-        .and_then(Value::as_str);
+    let verb = statement.get("verb").and_then(|v| v.get("id")).and_then(Value::as_str);
     if verb == Some(VOIDED_VERB) && object_type(statement.get("object")) != "StatementRef" {
         let path = root.key("object");
-        return Err(path
-            .key("objectType")
-            .error("must be \"StatementRef\" when the verb is voided"));
+        return Err(path.key("objectType").error("must be \"StatementRef\" when the verb is voided"));
     }
     Ok(())
 }
@@ -101,10 +92,7 @@ fn statement_body(statement: &Map<String, Value>, path: &Path) -> Rule {
 
 /// The objectType of a statement's object, defaulting to Activity (xAPI 1.0.3 Data §2.4.4).
 fn object_type(object: Option<&Value>) -> &str {
-    object
-        .and_then(|o| o.get("objectType"))
-        .and_then(Value::as_str)
-        .unwrap_or("Activity")
+    object.and_then(|o| o.get("objectType")).and_then(Value::as_str).unwrap_or("Activity")
 }
 
 fn is_group(actor: &Map<String, Value>) -> bool {
@@ -123,9 +111,9 @@ pub(crate) fn actor_rules(actor: &Map<String, Value>, path: &Path) -> Rule {
     if !is_group(actor) {
         return match ifis {
             1 => Ok(()),
-            0 => Err(path.error(
-                "an Agent must be identified by one of mbox, mbox_sha1sum, openid or account",
-            )),
+            0 => {
+                Err(path.error("an Agent must be identified by one of mbox, mbox_sha1sum, openid or account"))
+            }
             _ => Err(path.error(format!(
                 "an Agent must have exactly one inverse functional identifier, found {}",
                 present_ifis(actor)
@@ -140,7 +128,8 @@ pub(crate) fn actor_rules(actor: &Map<String, Value>, path: &Path) -> Rule {
     }
     let members = actor.get("member").and_then(Value::as_array);
     if ifis == 0 && members.is_none_or(Vec::is_empty) {
-        let message = "an anonymous Group (one without mbox, mbox_sha1sum, openid or account) must list its members";
+        let message =
+            "an anonymous Group (one without mbox, mbox_sha1sum, openid or account) must list its members";
         return Err(path.key("member").error(message));
     }
     let member_path = path.key("member");
@@ -153,11 +142,7 @@ pub(crate) fn actor_rules(actor: &Map<String, Value>, path: &Path) -> Rule {
 }
 
 fn present_ifis(actor: &Map<String, Value>) -> String {
-    IFIS.iter()
-        .filter(|k| actor.contains_key(**k))
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" and ")
+    IFIS.iter().filter(|k| actor.contains_key(**k)).copied().collect::<Vec<_>>().join(" and ")
 }
 
 /// xAPI 1.0.3 Data §2.4.9: the authority is an Agent, or, for 3-legged OAuth, an anonymous
@@ -172,14 +157,11 @@ fn authority_rules(authority: &Map<String, Value>, path: &Path) -> Rule {
             "a Group authority must be anonymous: the OAuth consumer and the user, identified only by its two members",
         ));
     }
-    let members = authority
-        .get("member")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
+    let members = authority.get("member").and_then(Value::as_array).map_or(0, Vec::len);
     if members != 2 {
-        return Err(path
-            .key("member")
-            .error(format!("a Group authority must have exactly two members (OAuth consumer and user), found {members}")));
+        return Err(path.key("member").error(format!(
+            "a Group authority must have exactly two members (OAuth consumer and user), found {members}"
+        )));
     }
     Ok(())
 }
@@ -211,9 +193,9 @@ fn activity_rules(activity: &Map<String, Value>, path: &Path) -> Rule {
             .chain(COMPONENT_LISTS)
             .find(|k| definition.contains_key(*k));
         return match used {
-            Some(used) => Err(path
-                .key("interactionType")
-                .error(format!("is required when {used} is present"))),
+            Some(used) => {
+                Err(path.key("interactionType").error(format!("is required when {used} is present")))
+            }
             None => Ok(()),
         };
     };
@@ -224,20 +206,17 @@ fn activity_rules(activity: &Map<String, Value>, path: &Path) -> Rule {
         };
         let list_path = path.key(list);
         if !allowed.contains(&list) {
-            return Err(list_path.error(format!(
-                "is not allowed when interactionType is \"{interaction_type}\""
-            )));
+            return Err(
+                list_path.error(format!("is not allowed when interactionType is \"{interaction_type}\""))
+            );
         }
         // Within an array of interaction components, all id values MUST be distinct.
         for (i, component) in components.iter().enumerate() {
             let id = component.get("id").and_then(Value::as_str);
-            let earlier = components[..i]
-                .iter()
-                .position(|c| c.get("id").and_then(Value::as_str) == id);
+            let earlier = components[..i].iter().position(|c| c.get("id").and_then(Value::as_str) == id);
             if let Some(j) = earlier {
-                let message = format!(
-                    "duplicates the id of {list}[{j}]; component ids must be distinct within a list"
-                );
+                let message =
+                    format!("duplicates the id of {list}[{j}]; component ids must be distinct within a list");
                 return Err(list_path.index(i).key("id").error(message));
             }
         }
@@ -256,23 +235,17 @@ fn result_rules(result: &Map<String, Value>, path: &Path) -> Rule {
     if let (Some(min), Some(max)) = (min, max)
         && min >= max
     {
-        return Err(path
-            .key("min")
-            .error(format!("must be less than max ({max})")));
+        return Err(path.key("min").error(format!("must be less than max ({max})")));
     }
     if let (Some(raw), Some(min)) = (raw, min)
         && raw < min
     {
-        return Err(path
-            .key("raw")
-            .error(format!("must not be less than min ({min})")));
+        return Err(path.key("raw").error(format!("must not be less than min ({min})")));
     }
     if let (Some(raw), Some(max)) = (raw, max)
         && raw > max
     {
-        return Err(path
-            .key("raw")
-            .error(format!("must not be greater than max ({max})")));
+        return Err(path.key("raw").error(format!("must not be greater than max ({max})")));
     }
     Ok(())
 }
@@ -295,13 +268,7 @@ fn context_rules(context: &Map<String, Value>, object_is_activity: bool, path: &
     }
     for (list, field) in [("contextAgents", "agent"), ("contextGroups", "group")] {
         let list_path = path.key(list);
-        for (i, entry) in context
-            .get(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, entry) in context.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
             if let Some(actor) = entry.get(field).and_then(Value::as_object) {
                 actor_rules(actor, &list_path.index(i).key(field))?;
             }

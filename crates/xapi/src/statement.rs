@@ -50,9 +50,7 @@ pub fn parse_statements(body: &[u8], version: Version) -> Result<Vec<Statement>,
             let statements = items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    Statement::parse(item, version).map_err(|e| e.within(&format!("[{i}]")))
-                })
+                .map(|(i, item)| Statement::parse(item, version).map_err(|e| e.within(&format!("[{i}]"))))
                 .collect::<Result<Vec<_>, _>>()?;
             // A batch cannot hold the same statement id twice (xAPI 2.0.0 4.1.6.1; under 1.0.3
             // the second would conflict with the first within one all-or-nothing write).
@@ -62,9 +60,7 @@ pub fn parse_statements(body: &[u8], version: Version) -> Result<Vec<Statement>,
                 if let Some(first) = seen.insert(id, i) {
                     return Err(ValidationError::new(
                         format!("[{i}].id"),
-                        format!(
-                            "repeats the id of statement [{first}]; ids must be unique within a batch"
-                        ),
+                        format!("repeats the id of statement [{first}]; ids must be unique within a batch"),
                     ));
                 }
             }
@@ -80,16 +76,10 @@ impl Statement {
     pub fn parse(value: Value, version: Version) -> Result<Statement, ValidationError> {
         validate::statement(&value, version)?;
         let Value::Object(mut json) = value else {
-            return Err(ValidationError::new(
-                "",
-                "a statement must be a JSON object",
-            ));
+            return Err(ValidationError::new("", "a statement must be a JSON object"));
         };
         normalise(&mut json);
-        let id = json
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok());
+        let id = json.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
         let facts = IndexFacts::of(&json);
         Ok(Statement { json, id, facts })
     }
@@ -126,10 +116,7 @@ impl Statement {
         json.insert("stored".into(), Value::String(stored.to_rfc3339()));
         json.insert("authority".into(), authority.clone());
         if !json.contains_key("version") {
-            json.insert(
-                "version".into(),
-                Value::String(version.default_statement_version().into()),
-            );
+            json.insert("version".into(), Value::String(version.default_statement_version().into()));
         }
         json
     }
@@ -173,17 +160,11 @@ impl IndexFacts {
             facts.add_actor(actor, true);
         }
         if let Some(Value::Object(object)) = json.get("object") {
-            match object
-                .get("objectType")
-                .and_then(Value::as_str)
-                .unwrap_or("Activity")
-            {
+            match object.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
                 "Agent" | "Group" => facts.add_actor(object, true),
                 "StatementRef" => {
-                    let target = object
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .and_then(|s| Uuid::parse_str(s).ok());
+                    let target =
+                        object.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
                     facts.statement_ref = target;
                     if facts.verb == VOIDED_VERB {
                         facts.voids = target;
@@ -214,12 +195,7 @@ impl IndexFacts {
     fn add_actor(&mut self, actor: &Map<String, Value>, direct: bool) {
         let mut keys: Vec<AgentKey> = AgentKey::of(actor).into_iter().collect();
         if let Some(Value::Array(members)) = actor.get("member") {
-            keys.extend(
-                members
-                    .iter()
-                    .filter_map(Value::as_object)
-                    .filter_map(AgentKey::of),
-            );
+            keys.extend(members.iter().filter_map(Value::as_object).filter_map(AgentKey::of));
         }
         if direct {
             self.agents.extend(keys.iter().cloned());
@@ -235,17 +211,8 @@ impl IndexFacts {
         }
         // xAPI 2.0.0 contextAgents / contextGroups are related agents too.
         for key in ["contextAgents", "contextGroups"] {
-            for entry in context
-                .get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let field = if key == "contextAgents" {
-                    "agent"
-                } else {
-                    "group"
-                };
+            for entry in context.get(key).and_then(Value::as_array).into_iter().flatten() {
+                let field = if key == "contextAgents" { "agent" } else { "group" };
                 if let Some(Value::Object(agent)) = entry.get(field) {
                     self.add_actor(agent, false);
                 }
@@ -267,11 +234,7 @@ impl IndexFacts {
             self.add_actor(actor, false);
         }
         if let Some(Value::Object(object)) = sub.get("object") {
-            match object
-                .get("objectType")
-                .and_then(Value::as_str)
-                .unwrap_or("Activity")
-            {
+            match object.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
                 "Agent" | "Group" => self.add_actor(object, false),
                 "StatementRef" => {}
                 _ => {

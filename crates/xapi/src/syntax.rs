@@ -24,15 +24,10 @@ pub fn is_valid_iri(text: &str) -> bool {
         let Some(after_slashes) = rest.as_bytes().strip_prefix(b"//") else {
             return false;
         };
-        let authority_end = after_slashes
-            .iter()
-            .position(|b| matches!(b, b'/' | b'?' | b'#'));
+        let authority_end = after_slashes.iter().position(|b| matches!(b, b'/' | b'?' | b'#'));
         let authority = &after_slashes[..authority_end.unwrap_or(after_slashes.len())];
         // The host is what follows any userinfo; a port alone is not a host.
-        let host = authority
-            .iter()
-            .rposition(|&b| b == b'@')
-            .map_or(authority, |at| &authority[at + 1..]);
+        let host = authority.iter().rposition(|&b| b == b'@').map_or(authority, |at| &authority[at + 1..]);
         if host.first().is_none_or(|&b| b == b':') {
             return false;
         }
@@ -43,9 +38,7 @@ pub fn is_valid_iri(text: &str) -> bool {
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
 fn is_scheme(scheme: &[u8]) -> bool {
     scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && scheme.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// How each byte may appear in an IRI: 0 never (ASCII controls, space, `"<>\^`{|}`), 1 freely,
@@ -123,10 +116,7 @@ fn has_iri_characters(text: &str) -> bool {
 /// Whether `text` is a `mailto:` IRI naming one e-mail address (the `mbox` IFI:
 /// xAPI 1.0.3 Data §2.4.2.3, "mailto:email address").
 pub fn is_valid_mailto_iri(text: &str) -> bool {
-    let Some(address) = text
-        .get(..7)
-        .filter(|s| s.eq_ignore_ascii_case("mailto:"))
-        .map(|_| &text[7..])
+    let Some(address) = text.get(..7).filter(|s| s.eq_ignore_ascii_case("mailto:")).map(|_| &text[7..])
     else {
         return false;
     };
@@ -195,9 +185,9 @@ pub(crate) fn is_accepted_statement_version(text: &str, version: Version) -> boo
     let accepts = |prefix: &str| {
         text.strip_prefix(prefix).is_some_and(|rest| {
             rest.is_empty()
-                || rest.strip_prefix('.').is_some_and(|patch| {
-                    !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit())
-                })
+                || rest
+                    .strip_prefix('.')
+                    .is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()))
         })
     };
     accepts("1.0") || (version == Version::V2_0 && accepts("2.0"))
@@ -257,11 +247,9 @@ mod tests {
 
     #[test]
     fn mailto_iris_name_one_address() {
-        for good in [
-            "mailto:a@example.com",
-            "mailto:first.last+tag@sub.example.co.uk",
-            "MAILTO:a@example.com",
-        ] {
+        for good in
+            ["mailto:a@example.com", "mailto:first.last+tag@sub.example.co.uk", "MAILTO:a@example.com"]
+        {
             assert!(is_valid_mailto_iri(good), "{good}");
         }
         for bad in [
@@ -301,9 +289,7 @@ mod tests {
         assert!(is_sha1_hex("cd9b00a5611f94eaa7b1661edab976068e364975"));
         assert!(!is_sha1_hex("cd9b00a5611f94eaa7b1661edab976068e36497"));
         assert!(!is_sha1_hex("zd9b00a5611f94eaa7b1661edab976068e364975"));
-        assert!(is_sha2_hex(
-            "495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a"
-        ));
+        assert!(is_sha2_hex("495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a"));
         assert!(is_sha2_hex(&"a".repeat(128)));
         assert!(!is_sha2_hex(""));
         assert!(!is_sha2_hex(&"a".repeat(40)));
@@ -311,12 +297,7 @@ mod tests {
 
     #[test]
     fn media_types_need_a_type_and_a_subtype() {
-        for good in [
-            "text/plain",
-            "text/plain; charset=ascii",
-            "application/vnd.api+json",
-            "image/svg+xml",
-        ] {
+        for good in ["text/plain", "text/plain; charset=ascii", "application/vnd.api+json", "image/svg+xml"] {
             assert!(is_media_type(good), "{good}");
         }
         for bad in ["", "text", "text/", "/plain", "text plain", "text/pl ain"] {
@@ -330,16 +311,7 @@ mod tests {
             for good in ["1.0", "1.0.0", "1.0.3", "1.0.9"] {
                 assert!(is_accepted_statement_version(good, v), "{good}");
             }
-            for bad in [
-                "",
-                "1",
-                "1.0.",
-                "1.0.x",
-                "0.9.9",
-                "1.1.0",
-                "should fail",
-                "1.0.0-beta",
-            ] {
+            for bad in ["", "1", "1.0.", "1.0.x", "0.9.9", "1.1.0", "should fail", "1.0.0-beta"] {
                 assert!(!is_accepted_statement_version(bad, v), "{bad}");
             }
         }

@@ -69,31 +69,19 @@ impl Timestamp {
         let mut pos = t + 5 + sep;
         let mut second = 0;
         let mut micros = 0u32;
-        let seconds_follow = if extended {
-            bytes.get(pos) == Some(&b':')
-        } else {
-            number(pos, 2).is_some()
-        };
+        let seconds_follow = if extended { bytes.get(pos) == Some(&b':') } else { number(pos, 2).is_some() };
         if seconds_follow {
             second = number(pos + sep, 2)?;
             pos += 2 + sep;
             if matches!(bytes.get(pos), Some(b'.' | b',')) {
                 let start = pos + 1;
-                let end = start
-                    + bytes[start..]
-                        .iter()
-                        .take_while(|b| b.is_ascii_digit())
-                        .count();
+                let end = start + bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
                 if end == start {
                     return None;
                 }
                 // Keep microseconds; finer digits are truncated.
                 for i in 0..6 {
-                    let digit = if start + i < end {
-                        u32::from(bytes[start + i] - b'0')
-                    } else {
-                        0
-                    };
+                    let digit = if start + i < end { u32::from(bytes[start + i] - b'0') } else { 0 };
                     micros = micros * 10 + digit;
                 }
                 pos = end;
@@ -167,9 +155,8 @@ impl Timestamp {
     pub fn to_http_date(self) -> String {
         let t = self.to_offset_date_time();
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         format!(
             "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
             DAYS[t.weekday().number_days_from_monday() as usize],
@@ -226,8 +213,7 @@ pub fn is_valid_duration(text: &str) -> bool {
         }
         None => (body, None),
     };
-    designators_ok(date, &['Y', 'M', 'D'])
-        && time.is_none_or(|t| designators_ok(t, &['H', 'M', 'S']))
+    designators_ok(date, &['Y', 'M', 'D']) && time.is_none_or(|t| designators_ok(t, &['H', 'M', 'S']))
 }
 
 /// Checks a run like `1Y2M3D` where each designator appears at most once and in order.
@@ -291,11 +277,7 @@ mod tests {
     fn a_missing_offset_is_reported() {
         let t = Timestamp::parse("2024-03-12T09:41:00.5").unwrap();
         assert!(!t.has_offset);
-        assert!(
-            Timestamp::parse("2024-03-12T09:41:00-00:00")
-                .unwrap()
-                .negative_zero_offset
-        );
+        assert!(Timestamp::parse("2024-03-12T09:41:00-00:00").unwrap().negative_zero_offset);
     }
 
     #[test]
@@ -312,14 +294,7 @@ mod tests {
             assert_eq!(parsed.instant, reference, "{same}");
             assert!(parsed.has_offset, "{same}");
         }
-        assert_eq!(
-            Timestamp::parse("20240312T094100.25Z")
-                .unwrap()
-                .instant
-                .as_micros()
-                % 1_000_000,
-            250_000
-        );
+        assert_eq!(Timestamp::parse("20240312T094100.25Z").unwrap().instant.as_micros() % 1_000_000, 250_000);
     }
 
     #[test]
@@ -351,13 +326,9 @@ mod tests {
 
     #[test]
     fn rfc3339_shows_milliseconds_and_round_trips_them() {
-        let t = Timestamp::parse("2024-03-12T09:41:00.000001Z")
-            .unwrap()
-            .instant;
+        let t = Timestamp::parse("2024-03-12T09:41:00.000001Z").unwrap().instant;
         assert_eq!(t.to_rfc3339(), "2024-03-12T09:41:00.000Z");
-        let ms = Timestamp::parse("2024-03-12T09:41:00.123Z")
-            .unwrap()
-            .instant;
+        let ms = Timestamp::parse("2024-03-12T09:41:00.123Z").unwrap().instant;
         assert_eq!(Timestamp::parse(&ms.to_rfc3339()).unwrap().instant, ms);
     }
 
@@ -369,19 +340,10 @@ mod tests {
 
     #[test]
     fn durations_follow_iso_8601() {
-        for good in [
-            "PT1H",
-            "P1Y2M3DT4H5M6.5S",
-            "PT0.5S",
-            "P2W",
-            "P1D",
-            "PT1M30S",
-        ] {
+        for good in ["PT1H", "P1Y2M3DT4H5M6.5S", "PT0.5S", "P2W", "P1D", "PT1M30S"] {
             assert!(is_valid_duration(good), "{good}");
         }
-        for bad in [
-            "", "P", "PT", "1H", "PT1H2H", "PM1Y", "P1.S", "PTS", "P1H", "PT-1S", "P1W2D",
-        ] {
+        for bad in ["", "P", "PT", "1H", "PT1H2H", "PM1Y", "P1.S", "PTS", "P1H", "PT-1S", "P1W2D"] {
             assert!(!is_valid_duration(bad), "{bad}");
         }
     }

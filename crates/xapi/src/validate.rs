@@ -17,9 +17,7 @@ use serde_json::Value;
 
 use crate::error::join_path;
 use crate::rules::{self, Path};
-use crate::{
-    Timestamp, ValidationError, Version, is_valid_duration, is_valid_language_tag, syntax,
-};
+use crate::{Timestamp, ValidationError, Version, is_valid_duration, is_valid_language_tag, syntax};
 
 const STATEMENT_SCHEMA: &str = include_str!("../schema/statement.schema.json");
 
@@ -42,8 +40,7 @@ fn validators(version: Version) -> &'static Validators {
 
 fn build(version: Version) -> Validators {
     // The schema is embedded and covered by tests; failing to compile it is a build defect.
-    let schema: Value =
-        serde_json::from_str(STATEMENT_SCHEMA).expect("statement.schema.json is JSON");
+    let schema: Value = serde_json::from_str(STATEMENT_SCHEMA).expect("statement.schema.json is JSON");
     let actor_schema = serde_json::json!({
         "$schema": schema["$schema"],
         "$defs": schema["$defs"],
@@ -54,10 +51,7 @@ fn build(version: Version) -> Validators {
             .build(schema)
             .unwrap_or_else(|e| panic!("statement.schema.json does not compile: {e}"))
     };
-    Validators {
-        statement: compile(&schema),
-        actor: compile(&actor_schema),
-    }
+    Validators { statement: compile(&schema), actor: compile(&actor_schema) }
 }
 
 fn options(version: Version) -> jsonschema::ValidationOptions<'static> {
@@ -75,19 +69,13 @@ fn options(version: Version) -> jsonschema::ValidationOptions<'static> {
         .with_format("xapi-language-tag", is_valid_language_tag)
         .with_format("xapi-duration", is_valid_duration)
         .with_format("xapi-media-type", syntax::is_media_type)
-        .with_format("xapi-timestamp", move |text| {
-            is_valid_timestamp(text, version)
-        })
-        .with_format("xapi-version", move |text| {
-            syntax::is_accepted_statement_version(text, version)
-        })
+        .with_format("xapi-timestamp", move |text| is_valid_timestamp(text, version))
+        .with_format("xapi-version", move |text| syntax::is_accepted_statement_version(text, version))
         .with_keyword("xapiSince", move |_, since, _| {
             let allowed = match since.as_str() {
                 Some("2.0.0") => version == Version::V2_0,
                 _ => {
-                    return Err(jsonschema::ValidationError::custom(
-                        "xapiSince must be \"2.0.0\"",
-                    ));
+                    return Err(jsonschema::ValidationError::custom("xapiSince must be \"2.0.0\""));
                 }
             };
             Ok(Box::new(Since { allowed }) as Box<dyn for<'i> Keyword<'i>>)
@@ -105,9 +93,7 @@ impl<'i> Keyword<'i> for Since {
         if self.allowed {
             Ok(())
         } else {
-            Err(jsonschema::ValidationError::custom(
-                "is not allowed in xAPI 1.0.3 (it was added in 2.0.0)",
-            ))
+            Err(jsonschema::ValidationError::custom("is not allowed in xAPI 1.0.3 (it was added in 2.0.0)"))
         }
     }
 
@@ -131,10 +117,7 @@ pub(crate) fn statement(value: &Value, version: Version) -> Result<(), Validatio
     }
     match value {
         Value::Object(map) => rules::statement(map),
-        _ => Err(ValidationError::new(
-            "",
-            "a statement must be a JSON object",
-        )),
+        _ => Err(ValidationError::new("", "a statement must be a JSON object")),
     }
 }
 
@@ -186,12 +169,7 @@ fn explain(error: &jsonschema::ValidationError<'_>, root: &Value) -> ValidationE
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let key = unexpected.first().map(String::as_str).unwrap_or_default();
             let untyped = error.instance().get("objectType").is_none();
-            if untyped
-                && matches!(
-                    key,
-                    "mbox" | "mbox_sha1sum" | "openid" | "account" | "member"
-                )
-            {
+            if untyped && matches!(key, "mbox" | "mbox_sha1sum" | "openid" | "account" | "member") {
                 // An object without objectType is read as an Activity (Data 2.4.4).
                 let message = "is not a property of an Activity; an Agent or Group used as an object must have objectType";
                 return ValidationError::new(at(key), message);
@@ -203,10 +181,7 @@ fn explain(error: &jsonschema::ValidationError<'_>, root: &Value) -> ValidationE
             ValidationError::new(at(key), message)
         }
         ValidationErrorKind::Type { .. }
-            if error
-                .evaluation_path()
-                .as_str()
-                .contains("/contextActivities/")
+            if error.evaluation_path().as_str().contains("/contextActivities/")
                 && error.evaluation_path().as_str().contains("/else/") =>
         {
             ValidationError::new(path, "must be an Activity or an array of Activities")
@@ -219,16 +194,9 @@ fn explain(error: &jsonschema::ValidationError<'_>, root: &Value) -> ValidationE
             ValidationError::new(path, format!("must be {expected_value}"))
         }
         ValidationErrorKind::Enum { options } => {
-            let options = options.as_array().map(|o| {
-                o.iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            });
-            ValidationError::new(
-                path,
-                format!("must be one of {}", options.unwrap_or_default()),
-            )
+            let options =
+                options.as_array().map(|o| o.iter().map(Value::to_string).collect::<Vec<_>>().join(", "));
+            ValidationError::new(path, format!("must be one of {}", options.unwrap_or_default()))
         }
         ValidationErrorKind::Minimum { limit } => {
             ValidationError::new(path, format!("must be at least {limit}"))
@@ -253,12 +221,7 @@ fn explain(error: &jsonschema::ValidationError<'_>, root: &Value) -> ValidationE
 
 /// The `$defs` entry of the schema whose keyword failed (`subStatement`, `agent`, ...).
 fn defined_in<'e>(error: &'e jsonschema::ValidationError<'_>) -> Option<&'e str> {
-    error
-        .schema_path()
-        .as_str()
-        .strip_prefix("/$defs/")?
-        .split('/')
-        .next()
+    error.schema_path().as_str().strip_prefix("/$defs/")?.split('/').next()
 }
 
 /// What a `$defs` entry describes, for messages.
@@ -317,11 +280,7 @@ fn describe_type(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => article(t.as_str()),
-        TypeKind::Multiple(set) => set
-            .iter()
-            .map(|t| article(t.as_str()))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Multiple(set) => set.iter().map(|t| article(t.as_str())).collect::<Vec<_>>().join(" or "),
     }
 }
 
@@ -332,12 +291,8 @@ fn format_rule(format: &str) -> String {
         "xapi-irl" => "must be an absolute IRL (with a scheme, e.g. https://…)",
         "xapi-mailto-iri" => "must be a mailto IRI (mailto:name@example.com)",
         "xapi-sha1-hex" => "must be a hex-encoded SHA-1 digest (40 hexadecimal characters)",
-        "xapi-sha2-hex" => {
-            "must be a hex-encoded SHA-2 digest (64, 96 or 128 hexadecimal characters)"
-        }
-        "xapi-uuid" => {
-            "must be a UUID in standard string form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
-        }
+        "xapi-sha2-hex" => "must be a hex-encoded SHA-2 digest (64, 96 or 128 hexadecimal characters)",
+        "xapi-uuid" => "must be a UUID in standard string form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
         "xapi-language-tag" => "must be a well-formed RFC 5646 language tag",
         "xapi-duration" => "must be an ISO 8601 duration (e.g. PT1H30M)",
         "xapi-media-type" => "must be an Internet media type (type/subtype)",

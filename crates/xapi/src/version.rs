@@ -17,9 +17,7 @@ impl Version {
     pub fn from_header(value: &str) -> Option<Version> {
         let value = value.trim();
         let patch = |prefix: &str| {
-            value
-                .strip_prefix(prefix)
-                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            value.strip_prefix(prefix).is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         };
         if value == "1.0" || patch("1.0.") {
             Some(Version::V1_0)

@@ -39,19 +39,15 @@ fn sent() -> Value {
 /// The statement as the LRS stores it: parsed, then finalized with the LRS's properties.
 fn stored_from(statement: Value) -> Map<String, Value> {
     let parsed = Statement::parse(statement, Version::V2_0).expect("valid");
-    let stored = Timestamp::parse("2024-03-12T09:45:00.123456Z")
-        .expect("a timestamp")
-        .instant;
-    let authority = json!({"objectType": "Agent", "account": {"homePage": "https://lrs.example.com", "name": "key-1"}});
+    let stored = Timestamp::parse("2024-03-12T09:45:00.123456Z").expect("a timestamp").instant;
+    let authority =
+        json!({"objectType": "Agent", "account": {"homePage": "https://lrs.example.com", "name": "key-1"}});
     let id = parsed.id().unwrap_or_else(Uuid::new_v4);
     parsed.finalize(id, stored, &authority, Version::V2_0)
 }
 
 fn candidate(statement: Value) -> Map<String, Value> {
-    Statement::parse(statement, Version::V2_0)
-        .expect("valid")
-        .json()
-        .clone()
+    Statement::parse(statement, Version::V2_0).expect("valid").json().clone()
 }
 
 fn same(resent: Value) -> bool {
@@ -67,11 +63,7 @@ fn the_same_statement_sent_again_is_equivalent() {
 fn properties_the_lrs_sets_are_ignored() {
     let resent = edit(sent(), "/stored", json!("2020-01-01T00:00:00Z"));
     let resent = edit(resent, "/version", json!("1.0.0"));
-    let resent = edit(
-        resent,
-        "/authority",
-        json!({"mbox": "mailto:someone-else@example.com"}),
-    );
+    let resent = edit(resent, "/authority", json!({"mbox": "mailto:someone-else@example.com"}));
     assert!(same(resent));
 }
 
@@ -95,25 +87,13 @@ fn two_statements_not_yet_stored_compare_alike_either_way() {
 
 #[test]
 fn a_different_timestamp_is_a_difference() {
-    assert!(!same(edit(
-        sent(),
-        "/timestamp",
-        json!("2024-03-12T09:41:01.500Z")
-    )));
+    assert!(!same(edit(sent(), "/timestamp", json!("2024-03-12T09:41:01.500Z"))));
 }
 
 #[test]
 fn the_same_instant_written_differently_is_not_a_difference() {
-    assert!(same(edit(
-        sent(),
-        "/timestamp",
-        json!("2024-03-12T10:41:00.5+01:00")
-    )));
-    assert!(same(edit(
-        sent(),
-        "/timestamp",
-        json!("2024-03-12T09:41:00.500000Z")
-    )));
+    assert!(same(edit(sent(), "/timestamp", json!("2024-03-12T10:41:00.5+01:00"))));
+    assert!(same(edit(sent(), "/timestamp", json!("2024-03-12T09:41:00.500000Z"))));
 }
 
 #[test]
@@ -137,83 +117,40 @@ fn activity_definitions_and_verb_display_are_not_part_of_the_statement() {
         "/object/definition",
         json!({"name": {"en-US": "Course (2nd edition)"}, "type": "http://example.com/t"}),
     );
-    let resent = edit(
-        resent,
-        "/verb/display",
-        json!({"en-GB": "completed", "fr": "a terminé"}),
-    );
-    let resent = edit(
-        resent,
-        "/context/contextActivities/parent/0/definition",
-        json!({"name": {"en": "Program"}}),
-    );
+    let resent = edit(resent, "/verb/display", json!({"en-GB": "completed", "fr": "a terminé"}));
+    let resent =
+        edit(resent, "/context/contextActivities/parent/0/definition", json!({"name": {"en": "Program"}}));
     assert!(same(resent));
     assert!(same(without(sent(), "/object/definition")));
 }
 
 #[test]
 fn a_different_verb_or_activity_id_is_a_difference() {
-    assert!(!same(edit(
-        sent(),
-        "/verb/id",
-        json!("http://adlnet.gov/expapi/verbs/passed")
-    )));
-    assert!(!same(edit(
-        sent(),
-        "/object/id",
-        json!("http://example.com/course-2")
-    )));
+    assert!(!same(edit(sent(), "/verb/id", json!("http://adlnet.gov/expapi/verbs/passed"))));
+    assert!(!same(edit(sent(), "/object/id", json!("http://example.com/course-2"))));
 }
 
 #[test]
 fn the_case_of_uuids_is_not_a_difference() {
-    let resent = edit(
-        sent(),
-        "/context/registration",
-        json!("EC531277-B57B-4C15-8D91-D292C5B2B8F7"),
-    );
-    let resent = edit(
-        resent,
-        "/context/statement/id",
-        json!("6690E6C9-3EF0-4ED3-8B37-7F3964730BEE"),
-    );
+    let resent = edit(sent(), "/context/registration", json!("EC531277-B57B-4C15-8D91-D292C5B2B8F7"));
+    let resent = edit(resent, "/context/statement/id", json!("6690E6C9-3EF0-4ED3-8B37-7F3964730BEE"));
     assert!(same(resent));
-    assert!(!same(edit(
-        sent(),
-        "/context/registration",
-        json!("ec531277-b57b-4c15-8d91-d292c5b2b8f8")
-    )));
+    assert!(!same(edit(sent(), "/context/registration", json!("ec531277-b57b-4c15-8d91-d292c5b2b8f8"))));
 }
 
 #[test]
 fn the_case_of_an_email_domain_is_not_a_difference_but_the_local_part_is() {
     let members = |first: &str| json!([{"mbox": first}, {"mbox": "mailto:bob@example.com"}, {"openid": "http://openid.example.org/cy"}]);
-    assert!(same(edit(
-        sent(),
-        "/actor/member",
-        members("mailto:ann@EXAMPLE.com")
-    )));
-    assert!(!same(edit(
-        sent(),
-        "/actor/member",
-        members("mailto:Ann@example.com")
-    )));
+    assert!(same(edit(sent(), "/actor/member", members("mailto:ann@EXAMPLE.com"))));
+    assert!(!same(edit(sent(), "/actor/member", members("mailto:Ann@example.com"))));
 }
 
 #[test]
 fn the_case_of_language_tags_is_not_a_difference() {
     let resent = edit(sent(), "/context/language", json!("en-us"));
-    let resent = edit(
-        resent,
-        "/attachments/0/display",
-        json!({"EN-us": "Certificate"}),
-    );
+    let resent = edit(resent, "/attachments/0/display", json!({"EN-us": "Certificate"}));
     assert!(same(resent));
-    assert!(!same(edit(
-        sent(),
-        "/attachments/0/display",
-        json!({"en-US": "Certificate!"})
-    )));
+    assert!(!same(edit(sent(), "/attachments/0/display", json!({"en-US": "Certificate!"}))));
 }
 
 #[test]
@@ -225,11 +162,7 @@ fn the_spelling_of_numbers_is_not_a_difference() {
 
 #[test]
 fn durations_compare_to_the_hundredth_of_a_second_only() {
-    assert!(same(edit(
-        sent(),
-        "/result/duration",
-        json!("PT1M30.1237S")
-    )));
+    assert!(same(edit(sent(), "/result/duration", json!("PT1M30.1237S"))));
     assert!(same(edit(sent(), "/result/duration", json!("PT1M30.120S"))));
     assert!(!same(edit(sent(), "/result/duration", json!("PT1M30.13S"))));
     // A duration in other units is a different string (Data 2.3.1: not an exception).
@@ -239,11 +172,8 @@ fn durations_compare_to_the_hundredth_of_a_second_only() {
 #[test]
 fn a_single_context_activity_equals_an_array_of_one() {
     let stored = stored_from(sent());
-    let resent = edit(
-        sent(),
-        "/context/contextActivities/parent",
-        json!({"id": "http://example.com/program"}),
-    );
+    let resent =
+        edit(sent(), "/context/contextActivities/parent", json!({"id": "http://example.com/program"}));
     let resent = object(resent);
     assert!(equivalent(&resent, &stored));
 }
@@ -267,16 +197,8 @@ fn an_added_or_removed_property_is_a_difference() {
 
 #[test]
 fn extension_values_are_part_of_the_statement() {
-    assert!(!same(edit(
-        sent(),
-        "/result/extensions",
-        json!({"http://example.com/ext": {"a": 2}})
-    )));
-    assert!(same(edit(
-        sent(),
-        "/result/extensions",
-        json!({"http://example.com/ext": {"a": 1.0}})
-    )));
+    assert!(!same(edit(sent(), "/result/extensions", json!({"http://example.com/ext": {"a": 2}}))));
+    assert!(same(edit(sent(), "/result/extensions", json!({"http://example.com/ext": {"a": 1.0}}))));
 }
 
 #[test]
@@ -297,22 +219,10 @@ fn sub_statements_are_compared_by_the_same_rules() {
     });
     let original = with("/object", sub.clone());
     let stored = stored_from(original);
-    let resent = edit(
-        with("/object", sub.clone()),
-        "/object/verb/display",
-        json!({"de": "geplant"}),
-    );
-    let resent = edit(
-        resent,
-        "/object/timestamp",
-        json!("2030-01-01T01:00:00+01:00"),
-    );
+    let resent = edit(with("/object", sub.clone()), "/object/verb/display", json!({"de": "geplant"}));
+    let resent = edit(resent, "/object/timestamp", json!("2030-01-01T01:00:00+01:00"));
     assert!(equivalent(&candidate(resent), &stored));
-    let later = edit(
-        with("/object", sub.clone()),
-        "/object/timestamp",
-        json!("2031-01-01T00:00:00Z"),
-    );
+    let later = edit(with("/object", sub.clone()), "/object/timestamp", json!("2031-01-01T00:00:00Z"));
     assert!(!equivalent(&candidate(later), &stored));
     let no_timestamp = without(with("/object", sub), "/object/timestamp");
     assert!(!equivalent(&candidate(no_timestamp), &stored));

@@ -52,11 +52,7 @@ fn stored() -> Value {
 
 fn formatted(statement: Value, format: Format, accept_language: &str) -> Value {
     let mut map: Map<String, Value> = statement.as_object().cloned().expect("an object");
-    format_statement(
-        &mut map,
-        format,
-        &LanguagePreferences::from_header(accept_language),
-    );
+    format_statement(&mut map, format, &LanguagePreferences::from_header(accept_language));
     Value::Object(map)
 }
 
@@ -77,40 +73,22 @@ fn exact_leaves_the_statement_unchanged() {
 #[test]
 fn ids_keeps_only_identifiers() {
     let ids = formatted(stored(), Format::Ids, "");
-    assert_eq!(
-        ids["actor"],
-        json!({"objectType": "Agent", "mbox": "mailto:ann@example.com"})
-    );
-    assert_eq!(
-        ids["verb"],
-        json!({"id": "http://adlnet.gov/expapi/verbs/answered"})
-    );
+    assert_eq!(ids["actor"], json!({"objectType": "Agent", "mbox": "mailto:ann@example.com"}));
+    assert_eq!(ids["verb"], json!({"id": "http://adlnet.gov/expapi/verbs/answered"}));
     assert_eq!(ids["object"], json!({"id": "http://example.com/quiz/q1"}));
     assert_eq!(
         ids["context"]["instructor"],
         json!({"objectType": "Agent", "account": {"homePage": "https://lms.example.com", "name": "t1"}})
     );
-    assert_eq!(
-        ids["context"]["contextActivities"]["parent"],
-        json!([{"id": "http://example.com/quiz"}])
-    );
-    assert_eq!(
-        ids["context"]["contextAgents"][0]["agent"],
-        json!({"mbox": "mailto:p@example.com"})
-    );
-    assert_eq!(
-        ids["context"]["contextAgents"][0]["relevantTypes"],
-        json!(["http://example.com/proctor"])
-    );
+    assert_eq!(ids["context"]["contextActivities"]["parent"], json!([{"id": "http://example.com/quiz"}]));
+    assert_eq!(ids["context"]["contextAgents"][0]["agent"], json!({"mbox": "mailto:p@example.com"}));
+    assert_eq!(ids["context"]["contextAgents"][0]["relevantTypes"], json!(["http://example.com/proctor"]));
 }
 
 #[test]
 fn ids_drops_the_members_of_identified_groups() {
     let ids = formatted(stored(), Format::Ids, "");
-    assert_eq!(
-        ids["context"]["team"],
-        json!({"objectType": "Group", "mbox": "mailto:blue@example.com"})
-    );
+    assert_eq!(ids["context"]["team"], json!({"objectType": "Group", "mbox": "mailto:blue@example.com"}));
 }
 
 #[test]
@@ -133,24 +111,11 @@ fn ids_keeps_anonymous_groups_members_in_ids_form() {
 fn ids_leaves_everything_else_alone() {
     let ids = formatted(stored(), Format::Ids, "");
     let original = stored();
-    for key in [
-        "id",
-        "result",
-        "timestamp",
-        "stored",
-        "version",
-        "attachments",
-    ] {
+    for key in ["id", "result", "timestamp", "stored", "version", "attachments"] {
         assert_eq!(ids[key], original[key], "{key}");
     }
-    assert_eq!(
-        ids["context"]["registration"],
-        original["context"]["registration"]
-    );
-    assert_eq!(
-        ids["context"]["extensions"],
-        original["context"]["extensions"]
-    );
+    assert_eq!(ids["context"]["registration"], original["context"]["registration"]);
+    assert_eq!(ids["context"]["extensions"], original["context"]["extensions"]);
 }
 
 #[test]
@@ -187,13 +152,9 @@ fn ids_keeps_agent_and_statement_ref_objects_identifiable() {
         formatted(agent_object, Format::Ids, "")["object"],
         json!({"objectType": "Agent", "mbox": "mailto:jeff@example.com"})
     );
-    let reference =
-        json!({"objectType": "StatementRef", "id": "8f87ccde-bb56-4c2e-ab83-44982ef22df0"});
+    let reference = json!({"objectType": "StatementRef", "id": "8f87ccde-bb56-4c2e-ab83-44982ef22df0"});
     let statement_ref = json!({"actor": {"mbox": "mailto:a@example.com"}, "verb": {"id": "http://example.com/v"}, "object": reference});
-    assert_eq!(
-        formatted(statement_ref, Format::Ids, "")["object"],
-        reference
-    );
+    assert_eq!(formatted(statement_ref, Format::Ids, "")["object"], reference);
 }
 
 #[test]
@@ -203,15 +164,9 @@ fn canonical_keeps_one_language_in_every_language_map() {
     let definition = &c["object"]["definition"];
     assert_eq!(definition["name"], json!({"fr": "Question 1 (fr)"}));
     assert_eq!(definition["description"], json!({"fr": "Choisissez"}));
-    assert_eq!(
-        definition["choices"][0]["description"],
-        json!({"fr": "Pomme"})
-    );
+    assert_eq!(definition["choices"][0]["description"], json!({"fr": "Pomme"}));
     // A map without the preferred language still keeps exactly one entry.
-    assert_eq!(
-        definition["choices"][1]["description"],
-        json!({"en-US": "Pear"})
-    );
+    assert_eq!(definition["choices"][1]["description"], json!({"en-US": "Pear"}));
     assert_eq!(
         c["context"]["contextActivities"]["parent"][0]["definition"]["name"],
         json!({"fr": "Quiz (fr)"})
@@ -227,14 +182,8 @@ fn canonical_keeps_everything_that_is_not_a_language_map() {
     assert_eq!(c["actor"], original["actor"]);
     assert_eq!(c["authority"], original["authority"]);
     assert_eq!(c["context"]["team"], original["context"]["team"]);
-    assert_eq!(
-        c["object"]["definition"]["extensions"],
-        original["object"]["definition"]["extensions"]
-    );
-    assert_eq!(
-        c["object"]["definition"]["correctResponsesPattern"],
-        json!(["a"])
-    );
+    assert_eq!(c["object"]["definition"]["extensions"], original["object"]["definition"]["extensions"]);
+    assert_eq!(c["object"]["definition"]["correctResponsesPattern"], json!(["a"]));
     assert_eq!(
         c["verb"],
         json!({"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"en-GB": "answered (GB)"}})
@@ -255,14 +204,8 @@ fn canonical_applies_inside_a_sub_statement() {
     });
     let c = formatted(statement, Format::Canonical, "en-GB");
     assert_eq!(c["verb"]["display"], json!({"en-GB": "planned (GB)"}));
-    assert_eq!(
-        c["object"]["verb"]["display"],
-        json!({"en-GB": "visit (GB)"})
-    );
-    assert_eq!(
-        c["object"]["object"]["definition"]["name"],
-        json!({"en-GB": "Site (GB)"})
-    );
+    assert_eq!(c["object"]["verb"]["display"], json!({"en-GB": "visit (GB)"}));
+    assert_eq!(c["object"]["object"]["definition"]["name"], json!({"en-GB": "Site (GB)"}));
 }
 
 #[test]
@@ -270,8 +213,5 @@ fn canonical_without_accept_language_prefers_english() {
     let c = formatted(stored(), Format::Canonical, "");
     assert_eq!(c["verb"]["display"], json!({"en-US": "answered"}));
     let c = formatted(stored(), Format::Canonical, "ja");
-    assert_eq!(
-        c["object"]["definition"]["name"],
-        json!({"en-US": "Question 1"})
-    );
+    assert_eq!(c["object"]["definition"]["name"], json!({"en-US": "Question 1"}));
 }

@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use xapi::{AgentKey, Statement, Version, parse_agent_param, parse_statements};
 
 fn fixtures(dir: &str) -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(dir);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
@@ -24,15 +22,8 @@ fn fixtures(dir: &str) -> Vec<(String, Value)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("a readable fixture");
-            let value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (
-                path.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                value,
-            )
+            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().unwrap_or_default().to_string_lossy().into_owned(), value)
         })
         .collect()
 }
@@ -56,19 +47,13 @@ fn real_world_xapi_2_0_statements_are_valid_in_2_0_only() {
         if let Err(e) = Statement::parse(statement.clone(), Version::V2_0) {
             panic!("{name}: {e}");
         }
-        assert!(
-            Statement::parse(statement, Version::V1_0).is_err(),
-            "{name} must be rejected under 1.0.3"
-        );
+        assert!(Statement::parse(statement, Version::V1_0).is_err(), "{name} must be rejected under 1.0.3");
     }
 }
 
 #[test]
 fn every_interaction_type_has_a_fixture() {
-    let names: Vec<String> = fixtures("valid")
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
+    let names: Vec<String> = fixtures("valid").into_iter().map(|(name, _)| name).collect();
     for kind in [
         "true-false",
         "choice",
@@ -81,10 +66,7 @@ fn every_interaction_type_has_a_fixture() {
         "numeric",
         "other",
     ] {
-        assert!(
-            names.contains(&format!("interaction-{kind}.json")),
-            "{kind}"
-        );
+        assert!(names.contains(&format!("interaction-{kind}.json")), "{kind}");
     }
 }
 
@@ -92,12 +74,7 @@ fn every_interaction_type_has_a_fixture() {
 fn a_batch_of_all_fixtures_parses() {
     let all: Vec<Value> = fixtures("valid").into_iter().map(|(_, v)| v).collect();
     let body = serde_json::to_vec(&all).expect("JSON");
-    assert_eq!(
-        parse_statements(&body, Version::V2_0)
-            .expect("valid batch")
-            .len(),
-        all.len()
-    );
+    assert_eq!(parse_statements(&body, Version::V2_0).expect("valid batch").len(), all.len());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -108,10 +85,7 @@ fn key(agent: Value) -> AgentKey {
 }
 
 fn fixture(name: &str) -> Statement {
-    let (_, statement) = fixtures("valid")
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .expect("fixture");
+    let (_, statement) = fixtures("valid").into_iter().find(|(n, _)| n == name).expect("fixture");
     accept_in(statement, Version::V2_0)
 }
 
@@ -124,10 +98,7 @@ fn facts_record_verb_registration_and_activities() {
         facts.registration.map(|r| r.to_string()).as_deref(),
         Some("ec531277-b57b-4c15-8d91-d292c5b2b8f7")
     );
-    assert_eq!(
-        facts.activities,
-        ["https://courses.example.com/safety-101/au/1"]
-    );
+    assert_eq!(facts.activities, ["https://courses.example.com/safety-101/au/1"]);
     assert_eq!(
         facts.related_activities,
         [
@@ -139,9 +110,7 @@ fn facts_record_verb_registration_and_activities() {
     );
     assert_eq!(
         facts.agents,
-        [key(
-            json!({"account": {"homePage": "https://lms.example.com", "name": "ana.silva"}})
-        )]
+        [key(json!({"account": {"homePage": "https://lms.example.com", "name": "ana.silva"}}))]
     );
 }
 
@@ -149,8 +118,7 @@ fn facts_record_verb_registration_and_activities() {
 fn a_groups_members_count_as_the_groups_appearances() {
     let parsed = fixture("group-actor-identified.json");
     let facts = parsed.facts();
-    let group =
-        key(json!({"account": {"homePage": "https://teams.example.com", "name": "kestrel"}}));
+    let group = key(json!({"account": {"homePage": "https://teams.example.com", "name": "kestrel"}}));
     let sam = key(json!({"mbox": "mailto:sam@example.com"}));
     assert!(facts.agents.contains(&group) && facts.agents.contains(&sam));
     // Context instructor and team are related agents, not agents.
@@ -169,27 +137,14 @@ fn a_sub_statement_contributes_related_agents_and_activities_only() {
     assert!(!facts.agents.contains(&ola));
     assert!(facts.related_agents.contains(&ola));
     assert!(facts.activities.is_empty());
-    assert!(
-        facts
-            .related_activities
-            .contains(&"https://events.example.com/drills/2024-09-fire".to_string())
-    );
-    assert!(
-        facts
-            .related_activities
-            .contains(&"https://events.example.com/drills".to_string())
-    );
+    assert!(facts.related_activities.contains(&"https://events.example.com/drills/2024-09-fire".to_string()));
+    assert!(facts.related_activities.contains(&"https://events.example.com/drills".to_string()));
 }
 
 #[test]
 fn an_agent_object_is_an_agent_of_the_statement() {
     let parsed = fixture("agent-as-object.json");
-    assert!(
-        parsed
-            .facts()
-            .agents
-            .contains(&key(json!({"mbox": "mailto:jeff@example.com"})))
-    );
+    assert!(parsed.facts().agents.contains(&key(json!({"mbox": "mailto:jeff@example.com"}))));
 }
 
 #[test]
@@ -202,23 +157,14 @@ fn context_agents_and_groups_are_related_agents() {
     let related = &parsed.facts().related_agents;
     assert!(related.contains(&key(json!({"mbox": "mailto:player-2@example.com"}))));
     assert!(related.contains(&key(json!({"mbox": "mailto:team-1@example.com"}))));
-    assert!(
-        !parsed
-            .facts()
-            .agents
-            .contains(&key(json!({"mbox": "mailto:player-2@example.com"})))
-    );
+    assert!(!parsed.facts().agents.contains(&key(json!({"mbox": "mailto:player-2@example.com"}))));
 }
 
 #[test]
 fn a_statement_ref_is_recorded_and_only_voided_verbs_void() {
     let comment = fixture("statement-ref-comment.json");
     assert_eq!(
-        comment
-            .facts()
-            .statement_ref
-            .map(|id| id.to_string())
-            .as_deref(),
+        comment.facts().statement_ref.map(|id| id.to_string()).as_deref(),
         Some("8f87ccde-bb56-4c2e-ab83-44982ef22df0")
     );
     assert_eq!(comment.facts().voids, None);
@@ -230,10 +176,7 @@ fn a_statement_ref_is_recorded_and_only_voided_verbs_void() {
 #[test]
 fn the_client_id_is_kept() {
     let parsed = fixture("cmi5-launched.json");
-    assert_eq!(
-        parsed.id().map(|id| id.to_string()).as_deref(),
-        Some("2a41c918-b88b-4b20-a0a5-a4c32391aaa1")
-    );
+    assert_eq!(parsed.id().map(|id| id.to_string()).as_deref(), Some("2a41c918-b88b-4b20-a0a5-a4c32391aaa1"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,23 +210,16 @@ fn the_agent_parameter_accepts_an_agent_or_identified_group() {
     );
     assert_eq!(
         agent.unwrap(),
-        key(
-            json!({"account": {"homePage": "http://www.example.com/agentId/1", "name": "Rick James"}})
-        )
+        key(json!({"account": {"homePage": "http://www.example.com/agentId/1", "name": "Rick James"}}))
     );
     let group = parse_agent_param(r#"{"objectType":"Group","mbox":"mailto:team@example.com"}"#);
-    assert_eq!(
-        group.unwrap(),
-        key(json!({"mbox": "mailto:team@example.com"}))
-    );
+    assert_eq!(group.unwrap(), key(json!({"mbox": "mailto:team@example.com"})));
 }
 
 #[test]
 fn the_agent_parameter_rejects_invalid_agents_with_their_path() {
-    let e = parse_agent_param(
-        r#"{"mbox":"mailto:a@example.com","openid":"http://openid.example.org/a"}"#,
-    )
-    .unwrap_err();
+    let e = parse_agent_param(r#"{"mbox":"mailto:a@example.com","openid":"http://openid.example.org/a"}"#)
+        .unwrap_err();
     assert_eq!(e.path, "agent");
     let e = parse_agent_param(r#"{"mbox":"a@example.com"}"#).unwrap_err();
     assert_eq!(e.path, "agent.mbox");
@@ -297,8 +233,7 @@ fn the_agent_parameter_rejects_invalid_agents_with_their_path() {
 
 #[test]
 fn the_agent_parameter_rejects_an_anonymous_group() {
-    let e =
-        parse_agent_param(r#"{"objectType":"Group","member":[{"mbox":"mailto:a@example.com"}]}"#)
-            .unwrap_err();
+    let e = parse_agent_param(r#"{"objectType":"Group","member":[{"mbox":"mailto:a@example.com"}]}"#)
+        .unwrap_err();
     assert_eq!(e.path, "agent");
 }

@@ -91,11 +91,7 @@ pub fn reject(statement: Value, path: &str) -> ValidationError {
 
 /// Asserts the message of `error` mentions `needle`.
 pub fn says(error: &ValidationError, needle: &str) {
-    assert!(
-        error.message.contains(needle),
-        "expected `{}` to mention `{needle}`",
-        error.message
-    );
+    assert!(error.message.contains(needle), "expected `{}` to mention `{needle}`", error.message);
 }
 
 /// An interaction Activity definition of the given type with the given extra properties.
