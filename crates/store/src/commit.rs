@@ -57,9 +57,7 @@ impl Committer {
             .send(Pending { batch, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?
+        outcome.await.map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?
     }
 }
 
@@ -76,18 +74,13 @@ async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let (batches, replies): (Vec<_>, Vec<_>) =
-            group.into_iter().map(|p| (p.batch, p.reply)).unzip();
+        let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
         let size = batches.len();
         // A task of its own, so that even a panic fails only this group, not the writer.
         let writer = writer.clone();
         let written = tokio::spawn(async move { writer.write_group(batches).await })
             .await
-            .unwrap_or_else(|e| {
-                Err(StoreError::Backend(format!(
-                    "the statement writer failed: {e}"
-                )))
-            });
+            .unwrap_or_else(|e| Err(StoreError::Backend(format!("the statement writer failed: {e}"))));
         match written {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

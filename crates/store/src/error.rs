@@ -3,9 +3,13 @@ use thiserror::Error;
 /// What can go wrong when the LRS reads or writes its data.
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
-    /// A statement id is already stored with different content (xAPI: 409 Conflict).
-    #[error("statement {id} already exists with different content")]
-    Conflict { id: uuid::Uuid },
+    /// The write contradicts what is stored: a statement id already holding a different
+    /// statement, or a document replaced without a precondition (409 Conflict).
+    #[error("{0}")]
+    Conflict(String),
+    /// An `If-Match` / `If-None-Match` precondition does not hold (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The request is well-formed JSON but breaks a rule only the store can check
     /// (for example voiding a voiding statement).
     #[error("{path}: {message}")]
@@ -22,11 +26,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub(crate) fn statement_conflict(id: uuid::Uuid) -> Self {
+        StoreError::Conflict(format!("statement {id} already exists with different content"))
+    }
+
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid {
-            path: path.into(),
-            message: message.into(),
-        }
+        StoreError::Invalid { path: path.into(), message: message.into() }
     }
 }
 
@@ -51,10 +56,7 @@ impl From<tokio_postgres::Error> for StoreError {
         if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
             StoreError::Unavailable(e.to_string())
         } else {
-            StoreError::Backend(format!(
-                "{e}: {}",
-                e.as_db_error().map(|d| d.message()).unwrap_or_default()
-            ))
+            StoreError::Backend(format!("{e}: {}", e.as_db_error().map(|d| d.message()).unwrap_or_default()))
         }
     }
 }

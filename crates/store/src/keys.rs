@@ -45,26 +45,12 @@ pub(crate) fn statement_keys(facts: &IndexFacts, authority: Option<&AgentKey>) -
     if let Some(registration) = facts.registration {
         keys.push(key(IndexKind::Registration, &registration.to_string()));
     }
+    keys.extend(facts.agents.iter().map(|a| key(IndexKind::Agent, a.as_str())));
     keys.extend(
-        facts
-            .agents
-            .iter()
-            .map(|a| key(IndexKind::Agent, a.as_str())),
-    );
-    keys.extend(
-        facts
-            .related_agents
-            .iter()
-            .chain(authority)
-            .map(|a| key(IndexKind::RelatedAgent, a.as_str())),
+        facts.related_agents.iter().chain(authority).map(|a| key(IndexKind::RelatedAgent, a.as_str())),
     );
     keys.extend(facts.activities.iter().map(|a| key(IndexKind::Activity, a)));
-    keys.extend(
-        facts
-            .related_activities
-            .iter()
-            .map(|a| key(IndexKind::RelatedActivity, a)),
-    );
+    keys.extend(facts.related_activities.iter().map(|a| key(IndexKind::RelatedActivity, a)));
     keys.sort_unstable();
     keys.dedup();
     keys
@@ -77,9 +63,6 @@ mod tests {
     #[test]
     fn keys_are_stable_across_releases() {
         // Stored index rows depend on these exact numbers: SHA-256("abc") starts ba7816bf8f01cfea.
-        assert_eq!(
-            key(IndexKind::Activity, "abc"),
-            (5, 0xba78_16bf_8f01_cfea_u64 as i64)
-        );
+        assert_eq!(key(IndexKind::Activity, "abc"), (5, 0xba78_16bf_8f01_cfea_u64 as i64));
     }
 }

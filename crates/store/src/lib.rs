@@ -8,6 +8,7 @@
 //! reader, never a writer.
 
 mod commit;
+mod documents;
 mod error;
 mod keys;
 mod model;
@@ -16,15 +17,18 @@ pub mod postgres;
 mod query;
 pub mod sqlite;
 
+use std::collections::HashMap;
 use std::future::Future;
 
+use serde_json::{Map, Value};
 use uuid::Uuid;
 use xapi::Timestamp;
 
 pub use error::StoreError;
 pub use model::{
-    Credential, Cursor, DEFAULT_STORE, StatementBatch, StatementFilter, StatementPage,
-    StatementQuery, StoreId, StoredStatement, WriteMode,
+    Credential, Cursor, DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite,
+    DocumentWriteMode, Preconditions, StatementBatch, StatementFilter, StatementPage, StatementQuery,
+    StoreId, StoredStatement, WriteMode,
 };
 
 pub use postgres::PgStore;
@@ -70,10 +74,7 @@ pub trait StatementReader: Send + Sync {
 /// Keeps API credentials.
 pub trait CredentialStore: Send + Sync {
     /// The credential with this key, revoked or not.
-    fn credential(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
+    fn credential(&self, key: &str) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
 
     /// Adds a credential; an existing key is an error.
     fn create_credential(
@@ -83,21 +84,64 @@ pub trait CredentialStore: Send + Sync {
 
     /// Makes sure a credential with this key exists exactly as given (used for the
     /// credential configured through the environment).
-    fn put_credential(
-        &self,
-        credential: Credential,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_credential(&self, credential: Credential) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every credential, oldest first.
     fn list_credentials(&self) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
 
     /// Revokes a credential; false when no such key exists.
-    fn revoke_credential(&self, key: &str)
-    -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn revoke_credential(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Keeps state, activity profile and agent profile documents. Every write is decided and
+/// applied under a lock on its document, so concurrent writers never lose an update.
+pub trait DocumentStore: Send + Sync {
+    /// One document.
+    fn document(
+        &self,
+        scope: DocumentScope,
+        id: String,
+    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send;
+
+    /// The ids of the scope's documents updated after `since` (all when `None`).
+    fn document_ids(
+        &self,
+        scope: DocumentScope,
+        since: Option<Timestamp>,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Stores (PUT) or merges into (POST) a document; answers the document as stored.
+    fn write_document(
+        &self,
+        write: DocumentWrite,
+    ) -> impl Future<Output = Result<Document, StoreError>> + Send;
+
+    /// Deletes one document (absent is fine, unless a precondition says otherwise).
+    fn delete_document(
+        &self,
+        scope: DocumentScope,
+        id: String,
+        preconditions: Preconditions,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes every document of the scope; answers how many.
+    fn delete_documents(&self, scope: DocumentScope) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Reads the activity definitions merged from accepted statements.
+pub trait ActivityReader: Send + Sync {
+    /// The held definitions of these activities; activities without one are absent.
+    fn activity_definitions(
+        &self,
+        store: StoreId,
+        ids: Vec<String>,
+    ) -> impl Future<Output = Result<HashMap<String, Map<String, Value>>, StoreError>> + Send;
 }
 
 /// Everything the LRS needs from a backend.
-pub trait Store: StatementWriter + StatementReader + CredentialStore + Clone + 'static {
+pub trait Store:
+    StatementWriter + StatementReader + CredentialStore + DocumentStore + ActivityReader + Clone + 'static
+{
     /// Checks that the database answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

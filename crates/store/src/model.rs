@@ -116,3 +116,75 @@ impl std::fmt::Debug for Credential {
             .finish_non_exhaustive()
     }
 }
+
+/// The three document resources (xAPI 1.0.3 Communication §2.3, §2.6, §2.7). The numbers
+/// are stored: never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i16)]
+pub enum DocumentKind {
+    State = 1,
+    ActivityProfile = 2,
+    AgentProfile = 3,
+}
+
+/// The documents of one context: an activity and/or an agent, and for state a
+/// registration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentScope {
+    pub store: StoreId,
+    pub kind: DocumentKind,
+    /// The activity id; empty for agent profiles.
+    pub activity_id: String,
+    /// The agent's key ([`xapi::AgentKey`]); empty for activity profiles.
+    pub agent: String,
+    /// State only. For one document, `None` names the document kept without a
+    /// registration; for lists and bulk deletes, `None` means every registration.
+    pub registration: Option<Uuid>,
+}
+
+/// A stored document: its bytes and content type exactly as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    pub id: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// SHA-1 of the body, hex, unquoted.
+    pub etag: String,
+    pub updated: Timestamp,
+}
+
+/// `If-Match` / `If-None-Match` entity tags (unquoted; `*` matches any document).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    pub if_match: Option<Vec<String>>,
+    pub if_none_match: Option<Vec<String>>,
+}
+
+impl Preconditions {
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none() && self.if_none_match.is_none()
+    }
+}
+
+/// How a write combines with the document already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentWriteMode {
+    /// PUT: the new document replaces the old.
+    Replace,
+    /// POST: JSON objects merge their top-level properties, newer values winning.
+    Merge,
+}
+
+/// A document write.
+#[derive(Clone, Debug)]
+pub struct DocumentWrite {
+    pub scope: DocumentScope,
+    pub id: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub mode: DocumentWriteMode,
+    pub preconditions: Preconditions,
+    /// Replacing an existing document without `If-Match`/`If-None-Match` is a conflict
+    /// (xAPI 1.0.3 Communication §3.1 for profiles).
+    pub replace_needs_precondition: bool,
+}

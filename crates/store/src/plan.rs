@@ -66,6 +66,17 @@ pub(crate) struct Voiding {
     pub by_seq: i64,
 }
 
+/// Activity definitions the store holds, by store and activity id.
+pub(crate) type HeldDefinitions = HashMap<(StoreId, String), Map<String, Value>>;
+
+/// An activity definition to store (insert or replace), as JSON text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DefinitionRow {
+    pub store: StoreId,
+    pub activity_id: String,
+    pub definition: String,
+}
+
 /// Everything one group transaction writes, and what each batch is answered.
 #[derive(Debug)]
 pub(crate) struct GroupWrite {
@@ -73,6 +84,8 @@ pub(crate) struct GroupWrite {
     pub rows: Vec<NewRow>,
     pub index_rows: Vec<IndexRow>,
     pub voidings: Vec<Voiding>,
+    /// Activity definitions that changed (xAPI 1.0.3 Communication §2.5).
+    pub definitions: Vec<DefinitionRow>,
     /// The new head of every store that receives rows: (last seq, last stored).
     pub heads: BTreeMap<StoreId, (i64, Timestamp)>,
 }
@@ -92,11 +105,7 @@ pub(crate) fn next_stored(now: Timestamp, last_stored: Timestamp) -> Timestamp {
 /// `stored` time. An in-flight write will get a `stored` time no earlier than the last
 /// committed one, so everything strictly before that is visible; with no write in flight,
 /// any later write gets a `stored` time at or after now.
-pub(crate) fn consistent_through(
-    now: Timestamp,
-    write_in_flight: bool,
-    last_stored: Timestamp,
-) -> Timestamp {
+pub(crate) fn consistent_through(now: Timestamp, write_in_flight: bool, last_stored: Timestamp) -> Timestamp {
     if write_in_flight {
         Timestamp::from_micros(last_stored.as_micros() - 1_000)
     } else {
@@ -108,33 +117,36 @@ pub(crate) fn consistent_through(
 pub(crate) fn assign_ids(batches: &[StatementBatch]) -> Vec<Vec<Uuid>> {
     batches
         .iter()
-        .map(|b| {
-            b.statements
-                .iter()
-                .map(|s| s.id().unwrap_or_else(Uuid::new_v4))
-                .collect()
-        })
+        .map(|b| b.statements.iter().map(|s| s.id().unwrap_or_else(Uuid::new_v4)).collect())
         .collect()
 }
 
 /// The ids whose stored statements the plan needs first: every statement id of the group
 /// and every StatementRef target. (Backends then follow targets' own targets and fetch
 /// the statements that refer to any of these, see [`Known`].)
-pub(crate) fn ids_to_look_up(
-    batches: &[StatementBatch],
-    ids: &[Vec<Uuid>],
-) -> Vec<(StoreId, Uuid)> {
+pub(crate) fn ids_to_look_up(batches: &[StatementBatch], ids: &[Vec<Uuid>]) -> Vec<(StoreId, Uuid)> {
     let mut wanted: Vec<(StoreId, Uuid)> = Vec::new();
     for (batch, ids) in batches.iter().zip(ids) {
         wanted.extend(ids.iter().map(|id| (batch.store, *id)));
         wanted.extend(
-            batch
-                .statements
-                .iter()
-                .filter_map(|s| s.facts().statement_ref)
-                .map(|id| (batch.store, id)),
+            batch.statements.iter().filter_map(|s| s.facts().statement_ref).map(|id| (batch.store, id)),
         );
     }
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
+/// The activities whose held definitions the plan needs: those the group defines.
+pub(crate) fn activities_to_look_up(batches: &[StatementBatch]) -> Vec<(StoreId, String)> {
+    let mut wanted: Vec<(StoreId, String)> = batches
+        .iter()
+        .flat_map(|b| {
+            b.statements.iter().flat_map(move |s| {
+                xapi::activity_definitions(s.json()).into_iter().map(move |(id, _)| (b.store, id.to_string()))
+            })
+        })
+        .collect();
     wanted.sort_unstable();
     wanted.dedup();
     wanted
@@ -148,10 +160,10 @@ pub(crate) fn plan_group(
     batches: &[StatementBatch],
     ids: &[Vec<Uuid>],
     known: &[Known],
+    held_definitions: &HeldDefinitions,
     heads: &HashMap<StoreId, Head>,
 ) -> GroupWrite {
-    let known_by_id: HashMap<(StoreId, Uuid), &Known> =
-        known.iter().map(|k| ((k.store, k.id), k)).collect();
+    let known_by_id: HashMap<(StoreId, Uuid), &Known> = known.iter().map(|k| ((k.store, k.id), k)).collect();
 
     // 1. Which batches succeed, and which of their statements are new.
     let mut outcomes = Vec::with_capacity(batches.len());
@@ -177,8 +189,7 @@ pub(crate) fn plan_group(
     // 2. Sequence numbers, bodies and own index keys of the new statements.
     let mut next_seq: HashMap<StoreId, i64> = heads.iter().map(|(s, h)| (*s, h.last_seq)).collect();
     let mut rows = Vec::with_capacity(accepted.len());
-    let mut own_keys: HashMap<(StoreId, Uuid), Vec<IndexKey>> =
-        HashMap::with_capacity(accepted.len());
+    let mut own_keys: HashMap<(StoreId, Uuid), Vec<IndexKey>> = HashMap::with_capacity(accepted.len());
     for &(b, j) in &accepted {
         let batch = &batches[b];
         let statement = &batch.statements[j];
@@ -187,10 +198,7 @@ pub(crate) fn plan_group(
         *seq += 1;
         let id = ids[b][j];
         let body = statement.finalize(id, head.stored, &batch.authority, batch.version);
-        own_keys.insert(
-            (batch.store, id),
-            statement_keys(statement.facts(), batch.authority_key().as_ref()),
-        );
+        own_keys.insert((batch.store, id), statement_keys(statement.facts(), batch.authority_key().as_ref()));
         rows.push(NewRow {
             store: batch.store,
             seq: *seq,
@@ -202,11 +210,8 @@ pub(crate) fn plan_group(
             body: Value::Object(body).to_string(),
         });
     }
-    let new_by_id: HashMap<(StoreId, Uuid), usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.store, r.id), i))
-        .collect();
+    let new_by_id: HashMap<(StoreId, Uuid), usize> =
+        rows.iter().enumerate().map(|(i, r)| ((r.store, r.id), i)).collect();
 
     // 3. Voiding (xAPI 1.0.3 Data §2.3.2): a statement is voided when it is not itself a
     //    voiding statement and the LRS holds a voiding statement that targets it, whichever
@@ -218,14 +223,10 @@ pub(crate) fn plan_group(
         if is_voiding {
             continue;
         }
-        let earlier = known
-            .iter()
-            .filter(|k| k.store == store && k.is_voiding && k.ref_id == Some(id))
-            .map(|k| k.seq);
-        let in_group = rows
-            .iter()
-            .filter(|r| r.store == store && r.is_voiding && r.ref_id == Some(id))
-            .map(|r| r.seq);
+        let earlier =
+            known.iter().filter(|k| k.store == store && k.is_voiding && k.ref_id == Some(id)).map(|k| k.seq);
+        let in_group =
+            rows.iter().filter(|r| r.store == store && r.is_voiding && r.ref_id == Some(id)).map(|r| r.seq);
         rows[i].voided_by = earlier.chain(in_group).min();
     }
     for row in rows.iter().filter(|r| r.is_voiding) {
@@ -235,11 +236,7 @@ pub(crate) fn plan_group(
             && !k.voided
             && voided_now.insert((row.store, target))
         {
-            voidings.push(Voiding {
-                store: row.store,
-                target_seq: k.seq,
-                by_seq: row.seq,
-            });
+            voidings.push(Voiding { store: row.store, target_seq: k.seq, by_seq: row.seq });
         }
     }
 
@@ -298,17 +295,33 @@ pub(crate) fn plan_group(
     inherited.dedup();
     index_rows.extend(inherited);
 
+    // 5. Activity definitions: each accepted statement's, merged in order into the held one.
+    let mut merged: BTreeMap<(StoreId, String), Map<String, Value>> = BTreeMap::new();
+    for &(b, j) in &accepted {
+        let store = batches[b].store;
+        for (id, definition) in xapi::activity_definitions(batches[b].statements[j].json()) {
+            let key = (store, id.to_string());
+            let held = merged
+                .entry(key.clone())
+                .or_insert_with(|| held_definitions.get(&key).cloned().unwrap_or_default());
+            xapi::merge_definition(held, definition);
+        }
+    }
+    let definitions = merged
+        .into_iter()
+        .filter(|(key, definition)| held_definitions.get(key) != Some(definition))
+        .map(|((store, activity_id), definition)| DefinitionRow {
+            store,
+            activity_id,
+            definition: Value::Object(definition).to_string(),
+        })
+        .collect();
+
     let mut new_heads = BTreeMap::new();
     for row in &rows {
         new_heads.insert(row.store, (row.seq, row.stored));
     }
-    GroupWrite {
-        outcomes,
-        rows,
-        index_rows,
-        voidings,
-        heads: new_heads,
-    }
+    GroupWrite { outcomes, rows, index_rows, voidings, definitions, heads: new_heads }
 }
 
 /// Checks one batch against what is stored and what earlier batches of the group add.
@@ -332,15 +345,14 @@ fn accept_batch(
         }
         let candidate = batch.statements[j].json();
         if let Some(stored) = known.get(&(batch.store, *id)) {
-            let stored: Map<String, Value> = serde_json::from_str(&stored.body).map_err(|e| {
-                StoreError::Backend(format!("stored statement {id} is not JSON: {e}"))
-            })?;
+            let stored: Map<String, Value> = serde_json::from_str(&stored.body)
+                .map_err(|e| StoreError::Backend(format!("stored statement {id} is not JSON: {e}")))?;
             if !xapi::equivalent(candidate, &stored) {
-                return Err(StoreError::Conflict { id: *id });
+                return Err(StoreError::statement_conflict(*id));
             }
         } else if let Some(&(pb, pj)) = pending.get(&(batch.store, *id)) {
             if !xapi::equivalent(candidate, batches[pb].statements[pj].json()) {
-                return Err(StoreError::Conflict { id: *id });
+                return Err(StoreError::statement_conflict(*id));
             }
         } else {
             new.push(j);
@@ -390,10 +402,7 @@ fn stored_keys(body: &str) -> Vec<IndexKey> {
     let Ok(Value::Object(json)) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
     };
-    let authority = json
-        .get("authority")
-        .and_then(Value::as_object)
-        .and_then(AgentKey::of);
+    let authority = json.get("authority").and_then(Value::as_object).and_then(AgentKey::of);
     statement_keys(&IndexFacts::of(&json), authority.as_ref())
 }
 
@@ -412,10 +421,7 @@ mod tests {
     #[test]
     fn consistent_through_stays_below_an_in_flight_write() {
         let t = |us| Timestamp::from_micros(us);
-        assert_eq!(
-            consistent_through(t(9_000_000), false, t(5_000_000)),
-            t(9_000_000)
-        );
+        assert_eq!(consistent_through(t(9_000_000), false, t(5_000_000)), t(9_000_000));
         assert!(consistent_through(t(9_000_000), true, t(5_000_000)) < t(5_000_000));
     }
 }

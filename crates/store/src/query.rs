@@ -11,19 +11,11 @@ pub(crate) fn filter_keys(filter: &StatementFilter) -> Vec<IndexKey> {
         keys.push(key(IndexKind::Registration, &registration.to_string()));
     }
     if let Some(agent) = &filter.agent {
-        let kind = if filter.related_agents {
-            IndexKind::RelatedAgent
-        } else {
-            IndexKind::Agent
-        };
+        let kind = if filter.related_agents { IndexKind::RelatedAgent } else { IndexKind::Agent };
         keys.push(key(kind, agent.as_str()));
     }
     if let Some(activity) = &filter.activity {
-        let kind = if filter.related_activities {
-            IndexKind::RelatedActivity
-        } else {
-            IndexKind::Activity
-        };
+        let kind = if filter.related_activities { IndexKind::RelatedActivity } else { IndexKind::Activity };
         keys.push(key(kind, activity));
     }
     if let Some(verb) = &filter.verb {
@@ -54,17 +46,15 @@ pub(crate) fn page_range(
 
 /// SQL for one page. Parameters, in order: store, lo, hi, bound, limit, then each
 /// key's kind and value. `placeholder(n)` renders the n-th (1-based) parameter.
-pub(crate) fn page_sql(
-    key_count: usize,
-    ascending: bool,
-    placeholder: impl Fn(usize) -> String,
-) -> String {
+pub(crate) fn page_sql(key_count: usize, ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
     let p = placeholder;
     let order = if ascending { "ASC" } else { "DESC" };
     let mut sql = String::with_capacity(512);
     let key_param = |i: usize| (p(6 + 2 * i), p(7 + 2 * i));
     if key_count == 0 {
-        sql.push_str("SELECT s.seq, s.id, s.stored, s.body, s.voided_by FROM statements s WHERE s.store_id = ");
+        sql.push_str(
+            "SELECT s.seq, s.id, s.stored, s.body, s.voided_by FROM statements s WHERE s.store_id = ",
+        );
         sql.push_str(&p(1));
         sql.push_str(&format!(" AND s.seq > {} AND s.seq <= {}", p(2), p(3)));
     } else {
@@ -89,10 +79,7 @@ pub(crate) fn page_sql(
         }
     }
     // A statement voided after the snapshot was taken still belongs to the snapshot.
-    sql.push_str(&format!(
-        " AND (s.voided_by IS NULL OR s.voided_by > {})",
-        p(4)
-    ));
+    sql.push_str(&format!(" AND (s.voided_by IS NULL OR s.voided_by > {})", p(4)));
     let order_column = if key_count == 0 { "s.seq" } else { "i0.seq" };
     sql.push_str(&format!(" ORDER BY {order_column} {order} LIMIT {}", p(5)));
     sql
@@ -104,35 +91,18 @@ mod tests {
     use crate::model::Cursor;
 
     fn query(ascending: bool, cursor: Option<Cursor>) -> StatementQuery {
-        StatementQuery {
-            filter: StatementFilter::default(),
-            ascending,
-            limit: 10,
-            cursor,
-        }
+        StatementQuery { filter: StatementFilter::default(), ascending, limit: 10, cursor }
     }
 
     #[test]
     fn a_descending_page_resumes_below_the_last_returned_statement() {
-        let q = query(
-            false,
-            Some(Cursor {
-                bound: 100,
-                after: 40,
-            }),
-        );
+        let q = query(false, Some(Cursor { bound: 100, after: 40 }));
         assert_eq!(page_range(&q, 100, None, None), (0, 39));
     }
 
     #[test]
     fn an_ascending_page_resumes_above_the_last_returned_statement() {
-        let q = query(
-            true,
-            Some(Cursor {
-                bound: 100,
-                after: 40,
-            }),
-        );
+        let q = query(true, Some(Cursor { bound: 100, after: 40 }));
         assert_eq!(page_range(&q, 100, Some(10), None), (40, 100));
     }
 
