@@ -17,6 +17,17 @@ pub use test_support::statements;
 /// The xAPI version requests carry unless a test says otherwise.
 pub const VERSION: &str = "1.0.3";
 
+/// Percent-encodes a query parameter value (JSON agents, IRIs, timestamps with `+`).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// An LRS under test and a client for it.
 pub struct Lrs {
     pub base_url: String,
@@ -36,38 +47,26 @@ impl Lrs {
             }
             Err(_) => {
                 let server = TestServer::start(backend);
-                Lrs::new(
-                    server.base_url.clone(),
-                    &server.key.clone(),
-                    &server.secret.clone(),
-                    Some(server),
-                )
+                Lrs::new(server.base_url.clone(), &server.key.clone(), &server.secret.clone(), Some(server))
             }
         }
     }
 
     /// A client for a running server (e.g. one a test restarts).
     pub fn for_server(server: TestServer) -> Lrs {
-        Lrs::new(
-            server.base_url.clone(),
-            &server.key.clone(),
-            &server.secret.clone(),
-            Some(server),
-        )
+        Lrs::new(server.base_url.clone(), &server.key.clone(), &server.secret.clone(), Some(server))
     }
 
     fn new(base_url: String, key: &str, secret: &str, server: Option<TestServer>) -> Lrs {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let authorization = format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")));
-        Lrs {
-            base_url,
-            authorization,
-            agent,
-            server,
-        }
+        Lrs { base_url, authorization, agent, server }
+    }
+
+    /// The `Authorization` header value of the test credential (for tests that send it
+    /// some other way, e.g. as a form field).
+    pub fn authorization(&self) -> &str {
+        &self.authorization
     }
 
     /// Hands back the spawned server (to stop and restart it).
@@ -153,17 +152,18 @@ impl Request<'_> {
     }
 
     pub fn json(self, body: &Value) -> Reply {
-        self.header("Content-Type", "application/json")
-            .body(body.to_string().as_bytes())
+        self.header("Content-Type", "application/json").body(body.to_string().as_bytes())
+    }
+
+    /// Sends `fields` as an `application/x-www-form-urlencoded` body.
+    pub fn form(self, fields: &[(&str, &str)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.header("Content-Type", "application/x-www-form-urlencoded").body(body.as_bytes())
     }
 
     pub fn body(self, body: &[u8]) -> Reply {
         let mut builder = http_request(&self);
-        if !self
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-        {
+        if !self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
             builder = builder.header("Content-Type", "application/octet-stream");
         }
         let request = builder.body(body.to_vec()).expect("a valid request");
@@ -171,17 +171,14 @@ impl Request<'_> {
     }
 
     pub fn send(self) -> Reply {
-        let request = http_request(&self)
-            .body(Vec::new())
-            .expect("a valid request");
+        let request = http_request(&self).body(Vec::new()).expect("a valid request");
         Reply::from(self.lrs.agent.run(request))
     }
 }
 
 fn http_request(request: &Request<'_>) -> ureq::http::request::Builder {
-    let mut builder = ureq::http::Request::builder()
-        .method(request.method.as_str())
-        .uri(request.url.as_str());
+    let mut builder =
+        ureq::http::Request::builder().method(request.method.as_str()).uri(request.url.as_str());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -203,27 +200,15 @@ impl Reply {
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let body = response.into_body().read_to_string().unwrap_or_default();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     /// A header's value (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON (panics with the body when it is not).
@@ -236,11 +221,7 @@ impl Reply {
         assert_eq!(self.status, status, "{}", self.body);
         let error = &self.json()["error"];
         assert_eq!(error["status"], status, "{}", self.body);
-        assert!(
-            error["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{}",
-            self.body
-        );
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.body);
         if !path.is_empty() {
             assert_eq!(error["path"].as_str(), Some(path), "{}", self.body);
         }

@@ -80,15 +80,8 @@ mod framework_errors {
         if std::env::var("TALLY_CONFORMANCE_URL").is_ok() {
             return; // Needs a server started with a small limit.
         }
-        let config = server::AppConfig {
-            max_body_bytes: 2_000,
-            workers: 1,
-            ..Default::default()
-        };
-        let lrs = Lrs::for_server(TestServer::start_with(
-            TestDatabase::new(Backend::Sqlite),
-            config,
-        ));
+        let config = server::AppConfig { max_body_bytes: 2_000, workers: 1, ..Default::default() };
+        let lrs = Lrs::for_server(TestServer::start_with(TestDatabase::new(Backend::Sqlite), config));
         let big: Vec<_> = (0..20).map(|_| statement()).collect();
         let reply = lrs.post_json("/statements", &serde_json::Value::Array(big));
         reply.assert_error(413, "");
@@ -98,8 +91,6 @@ mod framework_errors {
     #[test]
     fn a_method_the_resource_lacks_is_405_json() {
         let lrs = Lrs::start(Backend::Sqlite);
-        lrs.request("DELETE", "/statements")
-            .send()
-            .assert_error(405, "");
+        lrs.request("DELETE", "/statements").send().assert_error(405, "");
     }
 }

@@ -3,21 +3,9 @@
 use conformance::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
 };
-use conformance::{Lrs, backend_tests};
+use conformance::{Lrs, backend_tests, encode as enc};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-fn enc(text: &str) -> String {
-    // Percent-encode a query value (JSON agents, IRIs, timestamps with '+').
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn with_id(mut s: Value, id: &str) -> Value {
     s["id"] = json!(id);

@@ -21,12 +21,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct StorageArgs {
     /// Directory of the embedded SQLite store (used when no database URL is given).
-    #[arg(
-        long,
-        env = "TALLY_DATA_DIR",
-        default_value = "./tally-data",
-        global = true
-    )]
+    #[arg(long, env = "TALLY_DATA_DIR", default_value = "./tally-data", global = true)]
     pub data_dir: PathBuf,
     /// PostgreSQL URL (postgres://user@host:port/db); selects the PostgreSQL store.
     #[arg(long, env = "TALLY_DATABASE_URL", global = true)]
@@ -58,11 +53,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TALLY_ADMIN_SECRET", hide_env_values = true)]
     pub admin_secret: Option<String>,
     /// account.homePage of the authority given to stored statements.
-    #[arg(
-        long,
-        env = "TALLY_AUTHORITY_HOME_PAGE",
-        default_value = "https://tally.invalid"
-    )]
+    #[arg(long, env = "TALLY_AUTHORITY_HOME_PAGE", default_value = "https://tally.invalid")]
     pub authority_home_page: String,
     /// Most statements per page of a query (and what limit=0 means).
     #[arg(long, env = "TALLY_MAX_PAGE_SIZE", default_value_t = 100)]
@@ -76,24 +67,34 @@ pub struct ServeArgs {
     /// The xAPI version named in responses to requests that name none.
     #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "1.0.3")]
     pub default_xapi_version: String,
+    /// Origins whose web pages may call the xAPI, comma separated
+    /// (https://lms.example.com,http://localhost:3000); none given allows every origin.
+    #[arg(long, env = "TALLY_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl ServeArgs {
     pub fn app_config(&self) -> Result<AppConfig> {
         let defaults = AppConfig::default();
-        let default_version =
-            Version::from_header(&self.default_xapi_version).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unsupported default xAPI version {:?}",
-                    self.default_xapi_version
-                )
-            })?;
+        let default_version = Version::from_header(&self.default_xapi_version).ok_or_else(|| {
+            anyhow::anyhow!("unsupported default xAPI version {:?}", self.default_xapi_version)
+        })?;
+        let cors_allowed_origins = self
+            .cors_allowed_origins
+            .iter()
+            .filter(|origin| !origin.trim().is_empty())
+            .map(|origin| {
+                server::cors::normalize_origin(origin)
+                    .map_err(|e| anyhow::anyhow!("--cors-allowed-origins: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(AppConfig {
             authority_home_page: self.authority_home_page.clone(),
             max_page_size: self.max_page_size.max(1),
             max_body_bytes: self.max_body_bytes,
             workers: self.workers.unwrap_or(defaults.workers),
             default_version,
+            cors_allowed_origins,
         })
     }
 }
@@ -113,4 +114,36 @@ pub enum CredentialsCommand {
     List,
     /// Revokes a credential.
     Revoke { key: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["tally", "serve"].iter().chain(args)).expect("valid flags");
+        match cli.command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list_of_origins() {
+        let config =
+            serve_args(&["--cors-allowed-origins", "https://LMS.example.com/,http://localhost:3000"])
+                .app_config()
+                .unwrap();
+        assert_eq!(config.cors_allowed_origins, ["https://lms.example.com", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn no_cors_origins_allow_every_origin_and_bad_ones_are_refused() {
+        let config = serve_args(&["--cors-allowed-origins", ""]).app_config().unwrap();
+        assert!(config.cors_allowed_origins.is_empty());
+        let error = serve_args(&["--cors-allowed-origins", "https://lms.example.com/login"])
+            .app_config()
+            .unwrap_err();
+        assert!(error.to_string().contains("--cors-allowed-origins"), "{error}");
+    }
 }

@@ -51,10 +51,7 @@ async fn main() -> Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// Whether a command serves the LRS or administers a store (possibly beside a server).
@@ -68,9 +65,7 @@ enum Purpose {
 async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
     match &storage.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = PgStore::connect(url)
-                .await
-                .context("cannot open the PostgreSQL store")?;
+            let store = PgStore::connect(url).await.context("cannot open the PostgreSQL store")?;
             Ok(Backend::Postgres(store))
         }
         Some(url) => anyhow::bail!(
@@ -82,12 +77,7 @@ async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
                 Purpose::Serve => SqliteStore::open(dir),
                 Purpose::Administer => SqliteStore::open_for_admin(dir),
             }
-            .with_context(|| {
-                format!(
-                    "cannot open the embedded store in {}",
-                    storage.data_dir.display()
-                )
-            })?;
+            .with_context(|| format!("cannot open the embedded store in {}", storage.data_dir.display()))?;
             Ok(Backend::Sqlite(store))
         }
     }
@@ -110,13 +100,8 @@ async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> 
     let scopes: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     match (&args.admin_key, &args.admin_secret) {
         (Some(key), Some(secret)) => {
-            let credential = credentials::with_secret(
-                key,
-                secret,
-                "admin (from environment)",
-                DEFAULT_STORE,
-                scopes,
-            );
+            let credential =
+                credentials::with_secret(key, secret, "admin (from environment)", DEFAULT_STORE, scopes);
             store.put_credential(credential).await?;
         }
         (Some(_), None) | (None, Some(_)) => {
@@ -140,10 +125,7 @@ async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) ->
         CredentialsCommand::Create { name, scopes } => {
             for scope in &scopes {
                 if !ALL_SCOPES.contains(&scope.as_str()) {
-                    anyhow::bail!(
-                        "unknown scope {scope:?}; known scopes: {}",
-                        ALL_SCOPES.join(", ")
-                    );
+                    anyhow::bail!("unknown scope {scope:?}; known scopes: {}", ALL_SCOPES.join(", "));
                 }
             }
             let new = credentials::generate(&name, DEFAULT_STORE, scopes)?;
@@ -154,14 +136,7 @@ async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) ->
         CredentialsCommand::List => {
             for c in store.list_credentials().await? {
                 let state = if c.revoked { "revoked" } else { "active" };
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    c.key,
-                    c.name,
-                    c.scopes.join(","),
-                    state,
-                    c.created
-                );
+                println!("{}\t{}\t{}\t{}\t{}", c.key, c.name, c.scopes.join(","), state, c.created);
             }
         }
         CredentialsCommand::Revoke { key } => {

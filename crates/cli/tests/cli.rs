@@ -8,10 +8,7 @@ use test_support::{Backend, TestDatabase, backend_tests};
 
 fn tally(db: &TestDatabase) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-    command
-        .env_remove("TALLY_ADMIN_KEY")
-        .env_remove("TALLY_ADMIN_SECRET")
-        .env("TALLY_LOG", "info");
+    command.env_remove("TALLY_ADMIN_KEY").env_remove("TALLY_ADMIN_SECRET").env("TALLY_LOG", "info");
     match db.database_url() {
         Some(url) => command.args(["--database-url", url]),
         None => command.arg("--data-dir").arg(db.data_dir()),
@@ -21,11 +18,7 @@ fn tally(db: &TestDatabase) -> Command {
 
 fn stdout_of(command: &mut Command) -> String {
     let output = command.output().expect("tally runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
@@ -48,13 +41,7 @@ impl Serving {
         for line in stderr.by_ref().lines() {
             let line = line.expect("log line");
             if let Some(at) = line.find("xAPI at ") {
-                base_url = Some(
-                    line[at + 8..]
-                        .split_whitespace()
-                        .next()
-                        .expect("url")
-                        .to_string(),
-                );
+                base_url = Some(line[at + 8..].split_whitespace().next().expect("url").to_string());
                 break;
             }
         }
@@ -71,10 +58,7 @@ impl Serving {
 
     /// Sends a request (a POST of `body` when it is not empty); answers status and body.
     fn request(&self, method: &str, key: &str, secret: &str, body: &str) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
         let request = ureq::http::Request::builder()
             .method(method)
@@ -86,10 +70,7 @@ impl Serving {
             .expect("a request");
         let response = agent.run(request).expect("the server answers");
         let status = response.status().as_u16();
-        (
-            status,
-            response.into_body().read_to_string().unwrap_or_default(),
-        )
+        (status, response.into_body().read_to_string().unwrap_or_default())
     }
 }
 
@@ -102,11 +83,7 @@ impl Drop for Serving {
 
 fn field(text: &str, name: &str) -> String {
     text.lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix(&format!("{name}:"))
-                .map(|v| v.trim().to_string())
-        })
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
         .unwrap_or_else(|| panic!("no {name} in {text:?}"))
 }
 
@@ -180,10 +157,7 @@ backend_tests! {
 #[test]
 fn an_unsupported_database_url_is_refused_with_advice() {
     let db = TestDatabase::new(Backend::Sqlite);
-    let output = tally(&db)
-        .args(["--database-url", "mysql://x", "migrate"])
-        .output()
-        .unwrap();
+    let output = tally(&db).args(["--database-url", "mysql://x", "migrate"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("postgres://"));
 }

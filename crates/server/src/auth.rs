@@ -29,10 +29,7 @@ pub async fn authenticate<S: CredentialStore>(
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::Unauthorized)?;
     let (key, secret) = parse_basic(header).ok_or(ApiError::Unauthorized)?;
-    let credential = store
-        .credential(&key)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let credential = store.credential(&key).await?.ok_or(ApiError::Unauthorized)?;
     if credential.revoked || !verify(&credential, &secret) {
         return Err(ApiError::Unauthorized);
     }
@@ -41,27 +38,16 @@ pub async fn authenticate<S: CredentialStore>(
         "name": credential.name,
         "account": { "homePage": authority_home_page, "name": credential.key },
     });
-    Ok(Principal {
-        store: credential.store,
-        scopes: credential.scopes,
-        authority,
-    })
+    Ok(Principal { store: credential.store, scopes: credential.scopes, authority })
 }
 
 impl Principal {
     /// 403 unless the credential holds one of `scopes` (the first names the one to ask for).
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if self
-            .scopes
-            .iter()
-            .any(|held| scopes.contains(&held.as_str()))
-        {
+        if self.scopes.iter().any(|held| scopes.contains(&held.as_str())) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "this credential needs the {} scope",
-                scopes[0]
-            )))
+            Err(ApiError::Forbidden(format!("this credential needs the {} scope", scopes[0])))
         }
     }
 }

@@ -37,31 +37,18 @@ impl std::fmt::Debug for NewCredential {
 }
 
 /// Generates a credential with a random key and a random 256-bit secret.
-pub fn generate(
-    name: &str,
-    store: StoreId,
-    scopes: Vec<String>,
-) -> Result<NewCredential, getrandom::Error> {
+pub fn generate(name: &str, store: StoreId, scopes: Vec<String>) -> Result<NewCredential, getrandom::Error> {
     let mut key = [0u8; 12];
     let mut secret = [0u8; 32];
     getrandom::fill(&mut key)?;
     getrandom::fill(&mut secret)?;
     let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let secret = URL_SAFE_NO_PAD.encode(secret);
-    Ok(NewCredential {
-        credential: with_secret(&key, &secret, name, store, scopes),
-        secret,
-    })
+    Ok(NewCredential { credential: with_secret(&key, &secret, name, store, scopes), secret })
 }
 
 /// A credential with a given key and secret (for the one configured through the environment).
-pub fn with_secret(
-    key: &str,
-    secret: &str,
-    name: &str,
-    store: StoreId,
-    scopes: Vec<String>,
-) -> Credential {
+pub fn with_secret(key: &str, secret: &str, name: &str, store: StoreId, scopes: Vec<String>) -> Credential {
     Credential {
         key: key.to_string(),
         store,

@@ -16,10 +16,7 @@ use xapi::ValidationError;
 pub enum ApiError {
     /// The request breaks a rule: names the property or parameter (`path`) and the rule.
     #[error("{message}")]
-    BadRequest {
-        path: Option<String>,
-        message: String,
-    },
+    BadRequest { path: Option<String>, message: String },
     #[error("authentication required")]
     Unauthorized,
     #[error("{0}")]
@@ -28,6 +25,8 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("the database is unavailable; try again shortly")]
@@ -39,10 +38,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(path: impl Into<String>, message: impl Into<String>) -> Self {
         let path = path.into();
-        ApiError::BadRequest {
-            path: (!path.is_empty()).then_some(path),
-            message: message.into(),
-        }
+        ApiError::BadRequest { path: (!path.is_empty()).then_some(path), message: message.into() }
     }
 }
 
@@ -55,9 +51,8 @@ impl From<ValidationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { id } => ApiError::Conflict(format!(
-                "statement {id} already exists with different content"
-            )),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::PreconditionFailed(message) => ApiError::PreconditionFailed(message),
             StoreError::Invalid { path, message } => {
                 ApiError::bad_request(path.clone(), format!("{path}: {message}"))
             }
@@ -76,6 +71,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,10 +86,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut error = json!({ "status": status.as_u16(), "message": self.to_string() });
-        if let ApiError::BadRequest {
-            path: Some(path), ..
-        } = self
-        {
+        if let ApiError::BadRequest { path: Some(path), .. } = self {
             error["path"] = json!(path);
         }
         let mut response = HttpResponse::build(status);
@@ -124,9 +117,7 @@ pub fn json_framework_errors<B: MessageBody + 'static>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if is_json {
-        return Ok(ErrorHandlerResponse::Response(
-            response.map_into_left_body(),
-        ));
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();
     let (req, original) = response.into_parts();
@@ -137,9 +128,6 @@ pub fn json_framework_errors<B: MessageBody + 'static>(
         }
     }
     let message = status.canonical_reason().unwrap_or("error");
-    let response =
-        rebuilt.json(json!({ "error": { "status": status.as_u16(), "message": message } }));
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, response).map_into_right_body(),
-    ))
+    let response = rebuilt.json(json!({ "error": { "status": status.as_u16(), "message": message } }));
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
 }

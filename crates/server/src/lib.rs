@@ -2,10 +2,16 @@
 //! validate, format) and `store` (read, write); they hold no storage logic.
 
 mod about;
+mod activities;
+mod agents;
+mod alternate;
 mod auth;
+pub mod cors;
 pub mod credentials;
+mod documents;
 mod error;
 mod params;
+mod query;
 mod statements;
 mod version;
 
@@ -33,6 +39,9 @@ pub struct AppConfig {
     pub workers: usize,
     /// The version named in responses to requests that name none (or a bad one).
     pub default_version: xapi::Version,
+    /// Origins whose web pages may call the xAPI (`https://lms.example.com`); empty allows
+    /// every origin (see [`cors::policy`]).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -43,6 +52,7 @@ impl Default for AppConfig {
             max_body_bytes: 16 * 1024 * 1024,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V1_0,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -50,31 +60,36 @@ impl Default for AppConfig {
 /// Registers the xAPI resources under `/xapi`.
 pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, store: S, config: AppConfig) {
     let payload = web::PayloadConfig::new(config.max_body_bytes);
-    cfg.app_data(Data::new(store))
-        .app_data(Data::new(config))
-        .app_data(payload)
-        .service(
-            web::scope("/xapi")
-                .wrap(from_fn(version::negotiate))
-                .route("/about", web::get().to(about::about))
-                .route("/about", web::head().to(about::about))
-                .service(
-                    web::resource("/statements")
-                        .route(web::put().to(statements::put::<S>))
-                        .route(web::post().to(statements::post::<S>))
-                        .route(web::get().to(statements::get::<S>))
-                        .route(web::head().to(statements::get::<S>)),
-                )
-                .default_service(web::to(|| async { ApiError::NotFound.into_response() })),
-        );
+    let cors = cors::policy(&config.cors_allowed_origins);
+    cfg.app_data(Data::new(store)).app_data(Data::new(config)).app_data(payload).service(
+        // The last `wrap` runs first: CORS (it answers preflights itself), then the
+        // alternate request syntax (its form may carry the version), then the version.
+        web::scope("/xapi")
+            .wrap(from_fn(version::negotiate))
+            .wrap(from_fn(alternate::translate))
+            .wrap(cors)
+            .route("/about", web::get().to(about::about))
+            .route("/about", web::head().to(about::about))
+            .service(
+                web::resource("/statements")
+                    .route(web::put().to(statements::put::<S>))
+                    .route(web::post().to(statements::post::<S>))
+                    .route(web::get().to(statements::get::<S>))
+                    .route(web::head().to(statements::get::<S>)),
+            )
+            .service(documents::service::<S>("/activities/state", documents::Resource::State))
+            .service(documents::service::<S>("/activities/profile", documents::Resource::ActivityProfile))
+            .service(documents::service::<S>("/agents/profile", documents::Resource::AgentProfile))
+            .route("/activities", web::get().to(activities::get::<S>))
+            .route("/activities", web::head().to(activities::get::<S>))
+            .route("/agents", web::get().to(agents::get::<S>))
+            .route("/agents", web::head().to(agents::get::<S>))
+            .default_service(web::to(|| async { ApiError::NotFound.into_response() })),
+    );
 }
 
 /// Starts the HTTP server on an already bound listener.
-pub fn serve<S: Store>(
-    store: S,
-    config: AppConfig,
-    listener: TcpListener,
-) -> std::io::Result<Server> {
+pub fn serve<S: Store>(store: S, config: AppConfig, listener: TcpListener) -> std::io::Result<Server> {
     let workers = config.workers;
     let server = HttpServer::new(move || {
         App::new()

@@ -1,6 +1,8 @@
 //! The Statement resource: `PUT`, `POST`, `GET` and `HEAD` on `/xapi/statements`
 //! (xAPI 1.0.3 Communication §2.1).
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -11,6 +13,7 @@ use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
 
 use crate::auth::{Principal, authenticate};
 use crate::params::{StatementsGet, encode_more, parse_statements_get};
+use crate::query::QueryParams;
 use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
 
@@ -34,55 +37,23 @@ pub async fn put<S: Store>(
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
     principal.require(WRITE_SCOPES)?;
     require_json(&req)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "statementId") {
-        return Err(ApiError::bad_request(
-            name,
-            format!("unknown parameter {name}"),
-        ));
-    }
-    let id = pairs
-        .iter()
-        .find(|(k, _)| k == "statementId")
-        .ok_or_else(|| {
-            ApiError::bad_request("statementId", "the statementId parameter is required")
-        })?;
-    let id = Uuid::parse_str(&id.1)
-        .map_err(|_| ApiError::bad_request("statementId", "must be a UUID"))?;
+    let params = QueryParams::parse(req.query_string(), &["statementId"])?;
+    let id = params.require_uuid("statementId")?;
     let mut json: Value = parse_json(&body)?;
     let Value::Object(object) = &mut json else {
-        return Err(ApiError::bad_request(
-            "",
-            "PUT takes a single statement object",
-        ));
+        return Err(ApiError::bad_request("", "PUT takes a single statement object"));
     };
-    match object
-        .get("id")
-        .and_then(Value::as_str)
-        .map(Uuid::parse_str)
-    {
+    match object.get("id").and_then(Value::as_str).map(Uuid::parse_str) {
         None if !object.contains_key("id") => {
             object.insert("id".into(), Value::String(id.to_string()));
         }
         Some(Ok(given)) if given == id => {}
         _ => {
-            return Err(ApiError::bad_request(
-                "id",
-                "must equal the statementId parameter",
-            ));
+            return Err(ApiError::bad_request("id", "must equal the statementId parameter"));
         }
     }
     let statement = Statement::parse(json, version)?;
-    write(
-        store.get_ref(),
-        &principal,
-        version,
-        WriteMode::Put,
-        vec![statement],
-    )
-    .await?;
+    write(store.get_ref(), &principal, version, WriteMode::Put, vec![statement]).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -98,21 +69,9 @@ pub async fn post<S: Store>(
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
     principal.require(WRITE_SCOPES)?;
     require_json(&req)?;
-    if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes()).next() {
-        return Err(ApiError::bad_request(
-            name.as_ref(),
-            format!("unknown parameter {name}"),
-        ));
-    }
+    QueryParams::parse(req.query_string(), &[])?;
     let statements = xapi::parse_statements(&body, version)?;
-    let ids = write(
-        store.get_ref(),
-        &principal,
-        version,
-        WriteMode::Post,
-        statements,
-    )
-    .await?;
+    let ids = write(store.get_ref(), &principal, version, WriteMode::Post, statements).await?;
     Ok(HttpResponse::Ok().json(ids))
 }
 
@@ -145,23 +104,13 @@ pub async fn get<S: Store>(
     principal.require(READ_SCOPES)?;
     // Read before the query, so it never claims more than the query could see.
     let consistent_through = store.consistent_through(principal.store).await?;
-    let mut response = match read(
-        &req,
-        store.get_ref(),
-        &config,
-        &principal,
-        consistent_through,
-    )
-    .await
-    {
+    let mut response = match read(&req, store.get_ref(), &config, &principal, consistent_through).await {
         Ok(response) => response,
         Err(error) => error.error_response(),
     };
     let value = HeaderValue::from_str(&consistent_through.to_rfc3339())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(CONSISTENT_THROUGH), value);
+    response.headers_mut().insert(HeaderName::from_static(CONSISTENT_THROUGH), value);
     Ok(response)
 }
 
@@ -182,46 +131,32 @@ async fn read<S: Store>(
     let mut response = HttpResponse::Ok();
     match request {
         StatementsGet::Single { id, voided, format } => {
-            let statement = store
-                .statement(principal.store, id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
+            let statement = store.statement(principal.store, id).await?.ok_or(ApiError::NotFound)?;
             // A voided statement is found only as voidedStatementId, and only a voided one
             // is (xAPI 1.0.3 Data §2.3.2).
             if statement.voided != voided {
                 return Err(ApiError::NotFound);
             }
             response.insert_header((header::LAST_MODIFIED, statement.stored.to_http_date()));
-            let body = render(&statement, format, &languages)?;
-            Ok(response.content_type("application/json").body(body))
+            let mut rendered =
+                render(store, principal, std::slice::from_ref(&statement), format, &languages).await?;
+            Ok(response.content_type("application/json").body(rendered.remove(0).into_owned()))
         }
-        StatementsGet::Query {
-            query,
-            format,
-            params,
-        } => {
+        StatementsGet::Query { query, format, params } => {
             let page = store.query_statements(principal.store, query).await?;
             let newest = page.statements.iter().map(|s| s.stored).max();
-            response.insert_header((
-                header::LAST_MODIFIED,
-                newest.unwrap_or(consistent_through).to_http_date(),
-            ));
-            let more = page
-                .next
-                .map(|cursor| format!("/xapi/statements?more={}", encode_more(cursor, &params)));
-            let mut body = String::with_capacity(
-                page.statements
-                    .iter()
-                    .map(|s| s.body.len() + 1)
-                    .sum::<usize>()
-                    + 64,
-            );
+            response
+                .insert_header((header::LAST_MODIFIED, newest.unwrap_or(consistent_through).to_http_date()));
+            let more =
+                page.next.map(|cursor| format!("/xapi/statements?more={}", encode_more(cursor, &params)));
+            let rendered = render(store, principal, &page.statements, format, &languages).await?;
+            let mut body = String::with_capacity(rendered.iter().map(|s| s.len() + 1).sum::<usize>() + 64);
             body.push_str("{\"statements\":[");
-            for (i, statement) in page.statements.iter().enumerate() {
+            for (i, statement) in rendered.iter().enumerate() {
                 if i > 0 {
                     body.push(',');
                 }
-                body.push_str(&render(statement, format, &languages)?);
+                body.push_str(statement);
             }
             body.push_str("],\"more\":");
             body.push_str(&Value::String(more.unwrap_or_default()).to_string());
@@ -231,40 +166,51 @@ async fn read<S: Store>(
     }
 }
 
-/// A stored statement in the requested format. `exact` is the stored text as is.
-fn render(
-    statement: &StoredStatement,
+/// Stored statements in the requested format: `exact` is the stored text as it is; the
+/// other formats rewrite it, `canonical` with the activity definitions the LRS holds.
+async fn render<'a, S: Store>(
+    store: &S,
+    principal: &Principal,
+    statements: &'a [StoredStatement],
     format: Format,
     languages: &LanguagePreferences,
-) -> Result<String, ApiError> {
+) -> Result<Vec<Cow<'a, str>>, ApiError> {
     if format == Format::Exact {
-        return Ok(statement.body.clone());
+        return Ok(statements.iter().map(|s| Cow::Borrowed(s.body.as_str())).collect());
     }
-    let mut json: Map<String, Value> = serde_json::from_str(&statement.body).map_err(|e| {
-        ApiError::Internal(format!(
-            "stored statement {} is not JSON: {e}",
-            statement.id
-        ))
-    })?;
-    xapi::format_statement(&mut json, format, languages);
-    Ok(Value::Object(json).to_string())
+    let mut parsed = statements
+        .iter()
+        .map(|s| {
+            serde_json::from_str::<Map<String, Value>>(&s.body)
+                .map_err(|e| ApiError::Internal(format!("stored statement {} is not JSON: {e}", s.id)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if format == Format::Canonical {
+        let mut ids: Vec<String> = parsed.iter().flat_map(xapi::activity_ids).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let held = store.activity_definitions(principal.store, ids).await?;
+        for json in &mut parsed {
+            xapi::use_held_definitions(json, &held);
+        }
+    }
+    Ok(parsed
+        .into_iter()
+        .map(|mut json| {
+            xapi::format_statement(&mut json, format, languages);
+            Cow::Owned(Value::Object(json).to_string())
+        })
+        .collect())
 }
 
 /// Statement bodies must be JSON (multipart arrives with attachments).
 fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
-            "Content-Type",
-            format!("must be application/json, not {content_type:?}"),
-        ))
+        Err(ApiError::bad_request("Content-Type", format!("must be application/json, not {content_type:?}")))
     }
 }
 

@@ -27,22 +27,13 @@ pub async fn negotiate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let exempt = req.path().trim_end_matches('/').ends_with("/about");
-    let fallback = req
-        .app_data::<Data<AppConfig>>()
-        .map_or(Version::V1_0, |c| c.default_version);
-    let header = req
-        .headers()
-        .get(&VERSION_HEADER)
-        .map(|v| v.to_str().unwrap_or(""));
+    let fallback = req.app_data::<Data<AppConfig>>().map_or(Version::V1_0, |c| c.default_version);
+    let header = req.headers().get(&VERSION_HEADER).map(|v| v.to_str().unwrap_or(""));
     let version = match header.map(Version::from_header) {
         Some(Some(version)) => version,
         _ if exempt => fallback,
         None => {
-            return Ok(reject(
-                req,
-                fallback,
-                "the X-Experience-API-Version header is required",
-            ));
+            return Ok(reject(req, fallback, "the X-Experience-API-Version header is required"));
         }
         Some(None) => {
             let message = format!(
@@ -54,23 +45,13 @@ pub async fn negotiate(
     };
     req.extensions_mut().insert(XapiVersion(version));
     let mut response = next.call(req).await?;
-    response.headers_mut().insert(
-        VERSION_HEADER,
-        HeaderValue::from_static(version.header_value()),
-    );
+    response.headers_mut().insert(VERSION_HEADER, HeaderValue::from_static(version.header_value()));
     Ok(response.map_into_left_body())
 }
 
-fn reject<B>(
-    req: ServiceRequest,
-    version: Version,
-    message: &str,
-) -> ServiceResponse<EitherBody<B>> {
+fn reject<B>(req: ServiceRequest, version: Version, message: &str) -> ServiceResponse<EitherBody<B>> {
     let mut response = ApiError::bad_request("X-Experience-API-Version", message).error_response();
-    response.headers_mut().insert(
-        VERSION_HEADER,
-        HeaderValue::from_static(version.header_value()),
-    );
+    response.headers_mut().insert(VERSION_HEADER, HeaderValue::from_static(version.header_value()));
     req.into_response(response).map_into_right_body()
 }
 
@@ -79,10 +60,6 @@ impl FromRequest for XapiVersion {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(req
-            .extensions()
-            .get::<XapiVersion>()
-            .copied()
-            .unwrap_or(XapiVersion(Version::V1_0))))
+        ready(Ok(req.extensions().get::<XapiVersion>().copied().unwrap_or(XapiVersion(Version::V1_0))))
     }
 }

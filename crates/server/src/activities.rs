@@ -1,0 +1,36 @@
+//! `GET /xapi/activities?activityId=…` (xAPI 1.0.3 Communication §2.5): the Activity with
+//! the definition the LRS holds, merged from the statements it accepted.
+
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value, json};
+use store::Store;
+
+use crate::auth::authenticate;
+use crate::query::QueryParams;
+use crate::{ApiError, AppConfig};
+
+/// Credentials that may read activity and agent definitions.
+pub const DEFINITION_READ_SCOPES: &[&str] =
+    &["all/read", "all", "statements/read", "define", "state", "profile"];
+
+pub async fn get<S: Store>(
+    req: HttpRequest,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    principal.require(DEFINITION_READ_SCOPES)?;
+    let params = QueryParams::parse(req.query_string(), &["activityId"])?;
+    params.require("activityId")?;
+    let id = params.iri("activityId")?.unwrap_or_default();
+    let mut held = store.activity_definitions(principal.store, vec![id.clone()]).await?;
+    let mut activity = Map::new();
+    activity.insert("objectType".into(), json!("Activity"));
+    activity.insert("id".into(), json!(id));
+    // An activity the LRS never saw a definition for is still an Activity (xAPI 2.0.0).
+    if let Some(definition) = held.remove(&id) {
+        activity.insert("definition".into(), Value::Object(definition));
+    }
+    Ok(HttpResponse::Ok().json(Value::Object(activity)))
+}
