@@ -26,10 +26,7 @@ pub struct Generator {
 
 impl Default for Generator {
     fn default() -> Self {
-        Generator {
-            actors: 5_000,
-            activities: 200,
-        }
+        Generator { actors: 5_000, activities: 200 }
     }
 }
 
@@ -137,10 +134,7 @@ mod tests {
         for n in 0..200 {
             let statement = generator.statement(n);
             let size = statement.to_string().len();
-            assert!(
-                (700..=2_500).contains(&size),
-                "statement {n} is {size} bytes"
-            );
+            assert!((700..=2_500).contains(&size), "statement {n} is {size} bytes");
             xapi::Statement::parse(statement, xapi::Version::V1_0)
                 .unwrap_or_else(|e| panic!("statement {n}: {e}"));
         }

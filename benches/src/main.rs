@@ -51,10 +51,8 @@ fn main() -> Result<()> {
             let (next, latencies, errors, args, authorization) =
                 (&next, &latencies, &errors, &args, &authorization);
             scope.spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().http_status_as_error(false).build().into();
                 let generator = Generator::default();
                 let url = format!("{}/statements", args.url);
                 let mut mine = Vec::new();
@@ -67,8 +65,7 @@ fn main() -> Result<()> {
                     let body = if args.batch == 1 {
                         generator.statement(first).to_string()
                     } else {
-                        Value::Array((first..end).map(|n| generator.statement(n)).collect())
-                            .to_string()
+                        Value::Array((first..end).map(|n| generator.statement(n)).collect()).to_string()
                     };
                     let sent = Instant::now();
                     let status = agent
@@ -92,15 +89,9 @@ fn main() -> Result<()> {
     let latencies = Latencies::from_samples(latencies.lock().unwrap().iter().copied());
     let requests = latencies.count() as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
-    println!(
-        "statements: {}  batch: {}  concurrency: {}",
-        args.count, args.batch, args.concurrency
-    );
+    println!("statements: {}  batch: {}  concurrency: {}", args.count, args.batch, args.concurrency);
     println!("elapsed: {:.2} s", elapsed.as_secs_f64());
-    println!(
-        "statements/s: {:.0}",
-        args.count as f64 / elapsed.as_secs_f64()
-    );
+    println!("statements/s: {:.0}", args.count as f64 / elapsed.as_secs_f64());
     println!("requests/s: {:.0}", requests / elapsed.as_secs_f64());
     println!(
         "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",

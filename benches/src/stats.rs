@@ -10,8 +10,7 @@ pub struct Latencies {
 
 impl Latencies {
     pub fn from_samples(samples: impl IntoIterator<Item = Duration>) -> Latencies {
-        let mut sorted_micros: Vec<u64> =
-            samples.into_iter().map(|d| d.as_micros() as u64).collect();
+        let mut sorted_micros: Vec<u64> = samples.into_iter().map(|d| d.as_micros() as u64).collect();
         sorted_micros.sort_unstable();
         Latencies { sorted_micros }
     }

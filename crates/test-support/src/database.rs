@@ -39,11 +39,7 @@ impl TestDatabase {
             .tempdir()
             .expect("cannot create a temporary directory");
         let postgres = (backend == Backend::Postgres).then(create_schema);
-        TestDatabase {
-            backend,
-            dir,
-            postgres,
-        }
+        TestDatabase { backend, dir, postgres }
     }
 
     pub fn backend(&self) -> Backend {
@@ -77,8 +73,8 @@ impl Drop for TestDatabase {
 }
 
 fn create_schema() -> PostgresSchema {
-    let admin_url = std::env::var("TALLY_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into());
+    let admin_url =
+        std::env::var("TALLY_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into());
     let schema = format!("tally_test_{}", uuid::Uuid::new_v4().simple());
     if let Err(e) = run_sql(&admin_url, &format!("CREATE SCHEMA {schema}")) {
         panic!(
@@ -90,25 +86,18 @@ fn create_schema() -> PostgresSchema {
     }
     let separator = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{separator}options=-csearch_path%3D{schema}");
-    PostgresSchema {
-        admin_url,
-        schema,
-        url,
-    }
+    PostgresSchema { admin_url, schema, url }
 }
 
 /// Runs one SQL statement on a thread of its own, so it works from sync and async tests.
 fn run_sql(url: &str, sql: &str) -> Result<(), String> {
     let (url, sql) = (url.to_string(), sql.to_string());
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, NoTls)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (client, connection) =
+                tokio_postgres::connect(&url, NoTls).await.map_err(|e| e.to_string())?;
             let connection = tokio::spawn(connection);
             let result = client.batch_execute(&sql).await.map_err(|e| e.to_string());
             drop(client);

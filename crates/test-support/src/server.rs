@@ -24,29 +24,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(backend: Backend) -> TestServer {
-        TestServer::start_with(
-            TestDatabase::new(backend),
-            AppConfig {
-                workers: 2,
-                ..AppConfig::default()
-            },
-        )
+        TestServer::start_with(TestDatabase::new(backend), AppConfig { workers: 2, ..AppConfig::default() })
     }
 
     /// Starts a server on an existing database (for restarts) with the given settings.
     pub fn start_with(database: TestDatabase, config: AppConfig) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a test port");
-        let base_url = format!(
-            "http://{}/xapi",
-            listener.local_addr().expect("no local address")
-        );
+        let base_url = format!("http://{}/xapi", listener.local_addr().expect("no local address"));
         let key = format!("test-{}", uuid::Uuid::new_v4().simple());
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let (data_dir, url) = (
-            database.data_dir().to_path_buf(),
-            database.database_url().map(str::to_string),
-        );
+        let (data_dir, url) =
+            (database.data_dir().to_path_buf(), database.database_url().map(str::to_string));
         let (thread_key, thread_secret) = (key.clone(), secret.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,15 +46,11 @@ impl TestServer {
             runtime.block_on(async move {
                 let started = match url {
                     Some(url) => match PgStore::connect(&url).await {
-                        Ok(store) => {
-                            launch(store, &thread_key, &thread_secret, config, listener).await
-                        }
+                        Ok(store) => launch(store, &thread_key, &thread_secret, config, listener).await,
                         Err(e) => Err(e.to_string()),
                     },
                     None => match SqliteStore::open(&data_dir) {
-                        Ok(store) => {
-                            launch(store, &thread_key, &thread_secret, config, listener).await
-                        }
+                        Ok(store) => launch(store, &thread_key, &thread_secret, config, listener).await,
                         Err(e) => Err(e.to_string()),
                     },
                 };
@@ -85,31 +70,19 @@ impl TestServer {
             Ok(Err(e)) => panic!("the test server did not start: {e}"),
             Err(_) => panic!("the test server thread died while starting"),
         };
-        TestServer {
-            base_url,
-            key,
-            secret,
-            handle,
-            thread: Some(thread),
-            database: Some(database),
-        }
+        TestServer { base_url, key, secret, handle, thread: Some(thread), database: Some(database) }
     }
 
     /// Stops the server and hands back its database, e.g. to start another server on it.
     pub fn stop(mut self) -> TestDatabase {
         self.shutdown();
-        self.database
-            .take()
-            .expect("the database is present until drop")
+        self.database.take().expect("the database is present until drop")
     }
 
     fn shutdown(&mut self) {
         let handle = self.handle.clone();
         // The handle's future only sends a message; any executor can drive it.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         std::thread::scope(|s| {
             s.spawn(|| runtime.block_on(handle.stop(true)));
         });
@@ -134,14 +107,8 @@ async fn launch<S: Store>(
     config: AppConfig,
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, String> {
-    let scopes = server::credentials::ALL_SCOPES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let scopes = server::credentials::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     let credential = server::credentials::with_secret(key, secret, "test", DEFAULT_STORE, scopes);
-    store
-        .put_credential(credential)
-        .await
-        .map_err(|e| e.to_string())?;
+    store.put_credential(credential).await.map_err(|e| e.to_string())?;
     server::serve(store, config, listener).map_err(|e| e.to_string())
 }

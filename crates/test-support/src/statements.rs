@@ -21,11 +21,7 @@ pub fn verb_id() -> String {
 
 /// A minimal valid statement: a unique agent experienced a unique activity.
 pub fn statement() -> Value {
-    statement_with(
-        agent(),
-        "http://adlnet.gov/expapi/verbs/experienced",
-        &activity_id(),
-    )
+    statement_with(agent(), "http://adlnet.gov/expapi/verbs/experienced", &activity_id())
 }
 
 /// A statement with the given actor, verb and activity.
