@@ -31,6 +31,8 @@ pub fn encode(value: &str) -> String {
 /// An LRS under test and a client for it.
 pub struct Lrs {
     pub base_url: String,
+    /// The `X-Experience-API-Version` requests carry.
+    version: &'static str,
     authorization: String,
     agent: ureq::Agent,
     server: Option<TestServer>,
@@ -60,13 +62,19 @@ impl Lrs {
     fn new(base_url: String, key: &str, secret: &str, server: Option<TestServer>) -> Lrs {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let authorization = format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")));
-        Lrs { base_url, authorization, agent, server }
+        Lrs { base_url, version: VERSION, authorization, agent, server }
     }
 
     /// The `Authorization` header value of the test credential (for tests that send it
     /// some other way, e.g. as a form field).
     pub fn authorization(&self) -> &str {
         &self.authorization
+    }
+
+    /// The same LRS, with requests that speak another xAPI version.
+    pub fn speaking(mut self, version: &'static str) -> Lrs {
+        self.version = version;
+        self
     }
 
     /// Hands back the spawned server (to stop and restart it).
@@ -81,7 +89,7 @@ impl Lrs {
             method: method.to_string(),
             url: format!("{}{path}", self.base_url),
             headers: vec![
-                ("X-Experience-API-Version".into(), VERSION.into()),
+                ("X-Experience-API-Version".into(), self.version.into()),
                 ("Authorization".into(), self.authorization.clone()),
             ],
         }

@@ -65,7 +65,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TALLY_WORKERS")]
     pub workers: Option<usize>,
     /// The xAPI version named in responses to requests that name none.
-    #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "1.0.3")]
+    #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "2.0.0")]
     pub default_xapi_version: String,
     /// Origins whose web pages may call the xAPI, comma separated
     /// (https://lms.example.com,http://localhost:3000); none given allows every origin.

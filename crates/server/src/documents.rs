@@ -7,10 +7,11 @@ use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use store::{Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions, Store};
-use xapi::Timestamp;
+use xapi::{Timestamp, Version};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
+use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
 
 /// Which document resource a route serves.
@@ -151,8 +152,9 @@ pub async fn put<S: Store>(
     store: Data<S>,
     config: Data<AppConfig>,
     resource: Data<Resource>,
+    version: XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, body, store, config, **resource, DocumentWriteMode::Replace).await
+    write(req, body, store, config, **resource, version, DocumentWriteMode::Replace).await
 }
 
 /// `POST`: merges a JSON object into the document (or stores it when there is none).
@@ -162,8 +164,9 @@ pub async fn post<S: Store>(
     store: Data<S>,
     config: Data<AppConfig>,
     resource: Data<Resource>,
+    version: XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, body, store, config, **resource, DocumentWriteMode::Merge).await
+    write(req, body, store, config, **resource, version, DocumentWriteMode::Merge).await
 }
 
 async fn write<S: Store>(
@@ -172,6 +175,7 @@ async fn write<S: Store>(
     store: Data<S>,
     config: Data<AppConfig>,
     resource: Resource,
+    XapiVersion(version): XapiVersion,
     mode: DocumentWriteMode,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
@@ -191,8 +195,9 @@ async fn write<S: Store>(
         body: body.to_vec(),
         mode,
         preconditions: preconditions(req.headers())?,
-        // xAPI 1.0.3 Communication §3.1: replacing a profile needs a precondition.
-        replace_needs_precondition: resource != Resource::State,
+        // Replacing a document needs a precondition: profiles since xAPI 1.0.3
+        // (Communication §3.1), state documents too since 2.0.0.
+        replace_needs_precondition: resource != Resource::State || version == Version::V2_0,
     };
     let document = store.write_document(write).await?;
     Ok(with_validators(HttpResponse::NoContent(), &document).finish())

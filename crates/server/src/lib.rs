@@ -51,7 +51,7 @@ impl Default for AppConfig {
             max_page_size: 100,
             max_body_bytes: 16 * 1024 * 1024,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            default_version: xapi::Version::V1_0,
+            default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
         }
     }
