@@ -15,6 +15,9 @@
 //!   `1.0`), and (Data §4.6) Duration precision beyond 0.01 s.
 //!
 //! A Result Duration is otherwise compared as a string: `PT1M` and `PT60S` differ.
+//!
+//! The same rules compare a signed statement with its JWS payload (Data §2.6), which also
+//! ignore `attachments`.
 
 use serde_json::{Map, Number, Value};
 
@@ -29,13 +32,45 @@ use crate::agent::canonical_mbox;
 /// `stored` is the statement as the LRS keeps it (after `finalize`), or another statement
 /// as received. The comparison is symmetric.
 pub fn equivalent(candidate: &Map<String, Value>, stored: &Map<String, Value>) -> bool {
-    statements_equal(candidate, stored, true)
+    statements_equal(candidate, stored, Level::Resent)
 }
 
-/// Compares a statement (`top`) or a SubStatement.
-fn statements_equal(a: &Map<String, Value>, b: &Map<String, Value>, top: bool) -> bool {
+/// Whether the payload of a statement's JWS signature is that statement (xAPI 1.0.3 Data
+/// §2.6: "Validate that the original Statement is logically equivalent to the received
+/// Statement"), used by [`verify_signature`](crate::verify_signature).
+///
+/// On top of what [`equivalent`] ignores, `attachments` is ignored on both sides (the
+/// signer signs the statement before the signature attachment is added, and Attachments
+/// are an exception to immutability), while `id` counts when both sides have one: an id
+/// on one side only may have been assigned by an LRS the statement passed through, two
+/// different ids cannot.
+pub(crate) fn signed_payload_equivalent(
+    payload: &Map<String, Value>,
+    statement: &Map<String, Value>,
+) -> bool {
+    statements_equal(payload, statement, Level::Signed)
+}
+
+/// Which statement a comparison is about, and so which properties it may ignore.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// A statement and a re-sent copy of it (its id already matched by the caller).
+    Resent,
+    /// A signed statement and its JWS payload.
+    Signed,
+    /// A SubStatement, where the LRS sets nothing.
+    Sub,
+}
+
+/// Compares a statement or a SubStatement.
+fn statements_equal(a: &Map<String, Value>, b: &Map<String, Value>, level: Level) -> bool {
+    let top = level != Level::Sub;
     all_keys(a, b, |key, x, y| match key {
-        "id" | "stored" | "authority" | "version" if top => true,
+        "stored" | "authority" | "version" if top => true,
+        "id" if level == Level::Resent => true,
+        "id" if level == Level::Signed && (x.is_none() || y.is_none()) => true,
+        "id" => both(x, y, strings_equal_ignoring_case),
+        "attachments" if level == Level::Signed => true,
         // A statement without a timestamp gets one from the LRS (`stored`), so a timestamp
         // present on one side only is the LRS's doing: on a re-sent statement, or on a
         // statement not stored yet (two requests with the same id in one group commit).
@@ -156,7 +191,7 @@ fn objects_equal(a: &Value, b: &Value) -> bool {
     match a.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
         "Agent" | "Group" => actors_equal(a, b),
         "StatementRef" => statement_refs_equal(a, b),
-        "SubStatement" => objects(a, b, |a, b| statements_equal(a, b, false)),
+        "SubStatement" => objects(a, b, |a, b| statements_equal(a, b, Level::Sub)),
         _ => activities_equal(a, b),
     }
 }

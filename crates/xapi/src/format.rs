@@ -1,8 +1,9 @@
-//! The statement formats of the `format` query parameter (xAPI 1.0.3 Communication §2.1.3).
+//! The statement formats of the `format` query parameter (xAPI 1.0.3 Communication §2.1.3),
+//! and how a statement looks to a reader of another xAPI version.
 
 use serde_json::{Map, Value};
 
-use crate::LanguagePreferences;
+use crate::{LanguagePreferences, Version};
 
 /// How statements are returned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -173,5 +174,37 @@ fn canonical_activity(activity: &mut Map<String, Value>, languages: &LanguagePre
 fn reduce(holder: &mut Map<String, Value>, key: &str, languages: &LanguagePreferences) {
     if let Some(Value::Object(map)) = holder.get_mut(key) {
         languages.reduce(map);
+    }
+}
+
+/// Rewrites a stored statement for a reader that speaks `version`, so that statements
+/// stored under one xAPI version are readable under the other.
+///
+/// - A 2.0 reader gets the statement as stored: 2.0.0 accepts every 1.0.3 statement.
+/// - A 1.0.x reader does not get what xAPI 2.0.0 added to the statement model, which a
+///   1.0.3 client cannot expect (1.0.3 rejects it on input): `context.contextAgents` and
+///   `context.contextGroups`, in the statement's context and in a SubStatement's.
+///
+/// `version` stays as stored, `2.0.0` included: both versions require that "Statements
+/// returned by an LRS MUST retain the version property they are accepted with" (xAPI 1.0.3
+/// Data §2.4.10). Timestamps need nothing: a 2.0.0 timestamp (with an offset) is a valid
+/// 1.0.3 one.
+pub fn format_for_version(statement: &mut Map<String, Value>, version: Version) {
+    match version {
+        Version::V2_0 => {}
+        Version::V1_0 => without_2_0_context(statement),
+    }
+}
+
+fn without_2_0_context(statement: &mut Map<String, Value>) {
+    if let Some(Value::Object(context)) = statement.get_mut("context") {
+        context.remove("contextAgents");
+        context.remove("contextGroups");
+        // An emptied context stays: `"context": {}` is valid in 1.0.3.
+    }
+    if let Some(Value::Object(object)) = statement.get_mut("object")
+        && object_type(object) == "SubStatement"
+    {
+        without_2_0_context(object);
     }
 }

@@ -8,7 +8,9 @@
 //!   tags, timestamps, durations) are the predicates exported here.
 //! - [`IndexFacts`] and [`AgentKey`]: what the store indexes about a statement.
 //! - [`equivalent`]: the statement comparison behind idempotent PUT/POST.
-//! - [`format_statement`]: the `ids`, `exact` and `canonical` formats.
+//! - [`format_statement`]: the `ids`, `exact` and `canonical` formats; [`format_for_version`]:
+//!   a statement as a reader of another xAPI version sees it.
+//! - [`verify_signature`]: signed statements (a JWS attachment of the statement itself).
 
 mod agent;
 mod definitions;
@@ -17,6 +19,7 @@ mod error;
 mod format;
 mod lang;
 mod rules;
+mod signature;
 mod statement;
 mod syntax;
 mod timestamp;
@@ -27,8 +30,9 @@ pub use agent::{AgentKey, parse_agent_param};
 pub use definitions::{activity_definitions, activity_ids, merge_definition, use_held_definitions};
 pub use equivalence::equivalent;
 pub use error::ValidationError;
-pub use format::{Format, format_statement};
+pub use format::{Format, format_for_version, format_statement};
 pub use lang::{LanguagePreferences, is_valid_language_tag};
+pub use signature::{SIGNATURE_USAGE_TYPE, SignatureAttachment, signature_attachments, verify_signature};
 pub use statement::{IndexFacts, Statement, parse_statements};
 pub use syntax::{is_valid_iri, is_valid_mailto_iri, is_valid_uuid};
 pub use timestamp::{Timestamp, is_valid_duration};

@@ -2,7 +2,7 @@
 //! §2.1.3).
 
 use serde_json::{Map, Value, json};
-use xapi::{Format, LanguagePreferences, format_statement};
+use xapi::{Format, LanguagePreferences, Version, format_for_version, format_statement};
 
 fn stored() -> Value {
     json!({
@@ -214,4 +214,72 @@ fn canonical_without_accept_language_prefers_english() {
     assert_eq!(c["verb"]["display"], json!({"en-US": "answered"}));
     let c = formatted(stored(), Format::Canonical, "ja");
     assert_eq!(c["object"]["definition"]["name"], json!({"en-US": "Question 1"}));
+}
+
+fn for_version(statement: Value, version: Version) -> Value {
+    let mut map: Map<String, Value> = statement.as_object().cloned().expect("an object");
+    format_for_version(&mut map, version);
+    Value::Object(map)
+}
+
+#[test]
+fn a_2_0_reader_gets_the_statement_as_stored() {
+    assert_eq!(for_version(stored(), Version::V2_0), stored());
+}
+
+#[test]
+fn a_1_0_reader_does_not_get_context_agents_or_groups() {
+    let read = for_version(stored(), Version::V1_0);
+    let context = read["context"].as_object().expect("a context");
+    assert!(!context.contains_key("contextAgents"));
+    assert!(!context.contains_key("contextGroups"));
+    // The rest of the context, and of the statement, is untouched.
+    let mut expected = stored();
+    let expected_context = expected["context"].as_object_mut().expect("a context");
+    expected_context.shift_remove("contextAgents");
+    expected_context.shift_remove("contextGroups");
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn a_1_0_reader_keeps_the_stored_version() {
+    // "Statements returned by an LRS MUST retain the version property they are accepted with."
+    assert_eq!(for_version(stored(), Version::V1_0)["version"], json!("2.0.0"));
+}
+
+#[test]
+fn a_1_0_reader_does_not_get_context_agents_inside_a_sub_statement() {
+    let statement = json!({
+        "actor": {"mbox": "mailto:coach@example.com"},
+        "verb": {"id": "http://example.com/verbs/planned"},
+        "object": {
+            "objectType": "SubStatement",
+            "actor": {"mbox": "mailto:player-1@example.com"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/attempted"},
+            "object": {"id": "https://example.com/xapi/drills/passing"},
+            "context": {
+                "registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7",
+                "contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:coach@example.com"}}],
+                "contextGroups": [{"objectType": "contextGroup", "group": {"objectType": "Group", "mbox": "mailto:team@example.com"}}]
+            }
+        },
+        "context": {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:ref@example.com"}}]}
+    });
+    let read = for_version(statement, Version::V1_0);
+    assert_eq!(read["object"]["context"], json!({"registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7"}));
+    assert_eq!(read["context"], json!({}));
+}
+
+#[test]
+fn a_1_0_statement_reads_the_same_in_both_versions() {
+    let statement = json!({
+        "actor": {"mbox": "mailto:ann@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/attempted"},
+        "object": {"id": "http://example.com/course"},
+        "context": {"instructor": {"mbox": "mailto:t@example.com"}, "contextActivities": {"parent": [{"id": "http://example.com/p"}]}},
+        "version": "1.0.0"
+    });
+    for version in [Version::V1_0, Version::V2_0] {
+        assert_eq!(for_version(statement.clone(), version), statement);
+    }
 }

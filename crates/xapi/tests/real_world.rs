@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use common::*;
 use serde_json::{Value, json};
-use xapi::{AgentKey, Statement, Version, parse_agent_param, parse_statements};
+use xapi::{AgentKey, Statement, Version, format_for_version, parse_agent_param, parse_statements};
 
 fn fixtures(dir: &str) -> Vec<(String, Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
@@ -48,6 +48,19 @@ fn real_world_xapi_2_0_statements_are_valid_in_2_0_only() {
             panic!("{name}: {e}");
         }
         assert!(Statement::parse(statement, Version::V1_0).is_err(), "{name} must be rejected under 1.0.3");
+    }
+}
+
+#[test]
+fn xapi_2_0_statements_formatted_for_a_1_0_reader_are_valid_1_0_3_but_for_their_version() {
+    for (name, statement) in fixtures("valid-2.0") {
+        let mut read = accept_in(statement, Version::V2_0).json().clone();
+        format_for_version(&mut read, Version::V1_0);
+        // All but `version`, which the LRS keeps as accepted (`2.0.0`): see format_for_version.
+        read.shift_remove("version");
+        if let Err(e) = Statement::parse(read.into(), Version::V1_0) {
+            panic!("{name}: {e}");
+        }
     }
 }
 
