@@ -26,9 +26,9 @@ use xapi::Timestamp;
 
 pub use error::StoreError;
 pub use model::{
-    Credential, Cursor, DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite,
-    DocumentWriteMode, Preconditions, StatementBatch, StatementFilter, StatementPage, StatementQuery,
-    StoreId, StoredStatement, WriteMode,
+    ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
+    DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
+    StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
 
 pub use postgres::PgStore;
@@ -138,9 +138,34 @@ pub trait ActivityReader: Send + Sync {
     ) -> impl Future<Output = Result<HashMap<String, Map<String, Value>>, StoreError>> + Send;
 }
 
+/// Reads stored attachment content (stored with the statements that carried it).
+pub trait AttachmentReader: Send + Sync {
+    /// The stored attachments among these hashes.
+    fn attachments(
+        &self,
+        store: StoreId,
+        sha2: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<AttachmentInfo>, StoreError>> + Send;
+
+    /// One piece of an attachment's content (see [`ATTACHMENT_CHUNK_BYTES`]).
+    fn attachment_chunk(
+        &self,
+        store: StoreId,
+        sha2: String,
+        index: i32,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+}
+
 /// Everything the LRS needs from a backend.
 pub trait Store:
-    StatementWriter + StatementReader + CredentialStore + DocumentStore + ActivityReader + Clone + 'static
+    StatementWriter
+    + StatementReader
+    + CredentialStore
+    + DocumentStore
+    + ActivityReader
+    + AttachmentReader
+    + Clone
+    + 'static
 {
     /// Checks that the database answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

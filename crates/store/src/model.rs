@@ -1,6 +1,8 @@
 //! The values that cross the storage traits.
 
 use serde_json::Value;
+use std::sync::Arc;
+
 use uuid::Uuid;
 use xapi::{AgentKey, Statement, Timestamp, Version};
 
@@ -10,23 +12,92 @@ pub type StoreId = i64;
 /// The store every fresh installation starts with.
 pub const DEFAULT_STORE: StoreId = 1;
 
-/// How a statement batch arrived: `PUT` names one id; `POST` may name ids or not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteMode {
-    Put,
-    Post,
-}
-
 /// Statements to store in one atomic step, with the authority that sent them.
 #[derive(Clone, Debug)]
 pub struct StatementBatch {
     pub store: StoreId,
-    pub mode: WriteMode,
     /// The xAPI version of the request (decides the default statement `version`).
     pub version: Version,
     /// The `authority` every statement gets (from the credential).
     pub authority: Value,
     pub statements: Vec<Statement>,
+    /// The attachment content that arrived with the statements (multipart requests).
+    /// Stored with the batch, once per hash per store.
+    pub attachments: Vec<AttachmentUpload>,
+}
+
+/// Attachment content received with a batch.
+#[derive(Clone, Debug)]
+pub struct AttachmentUpload {
+    /// SHA-256 of the content, lowercase hex (the attachment's `sha2`).
+    pub sha2: String,
+    pub content_type: String,
+    pub length: u64,
+    pub content: AttachmentContent,
+}
+
+/// Where received attachment content is: small parts in memory, large ones spooled to a
+/// temporary file (deleted when the last reference goes).
+#[derive(Clone, Debug)]
+pub enum AttachmentContent {
+    Memory(Arc<[u8]>),
+    File(Arc<tempfile::TempPath>),
+}
+
+impl AttachmentContent {
+    /// The content in pieces of at most [`ATTACHMENT_CHUNK_BYTES`], read one at a time, so
+    /// a large attachment never sits whole in memory.
+    pub(crate) fn pieces(&self) -> Result<Pieces<'_>, crate::StoreError> {
+        Ok(match self {
+            AttachmentContent::Memory(bytes) => Pieces::Memory(bytes.chunks(ATTACHMENT_CHUNK_BYTES)),
+            AttachmentContent::File(path) => {
+                let file = std::fs::File::open::<&std::path::Path>(path.as_ref()).map_err(spool_error)?;
+                Pieces::File(file)
+            }
+        })
+    }
+}
+
+fn spool_error(e: std::io::Error) -> crate::StoreError {
+    crate::StoreError::Backend(format!("cannot read a spooled attachment: {e}"))
+}
+
+/// See [`AttachmentContent::pieces`].
+pub(crate) enum Pieces<'a> {
+    Memory(std::slice::Chunks<'a, u8>),
+    File(std::fs::File),
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = Result<Vec<u8>, crate::StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Pieces::Memory(chunks) => chunks.next().map(|c| Ok(c.to_vec())),
+            Pieces::File(file) => {
+                use std::io::Read;
+                let mut buffer = Vec::with_capacity(ATTACHMENT_CHUNK_BYTES);
+                match file.by_ref().take(ATTACHMENT_CHUNK_BYTES as u64).read_to_end(&mut buffer) {
+                    Ok(0) => None,
+                    Ok(_) => Some(Ok(buffer)),
+                    Err(e) => Some(Err(spool_error(e))),
+                }
+            }
+        }
+    }
+}
+
+/// Attachments are stored (and served) in pieces of this size.
+pub const ATTACHMENT_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// A stored attachment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub sha2: String,
+    pub content_type: String,
+    pub length: u64,
+    /// How many pieces of [`ATTACHMENT_CHUNK_BYTES`] hold it.
+    pub chunks: i32,
 }
 
 impl StatementBatch {

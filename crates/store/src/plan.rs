@@ -14,7 +14,7 @@ use xapi::{AgentKey, IndexFacts, Timestamp};
 
 use crate::StoreError;
 use crate::keys::{IndexKey, statement_keys};
-use crate::model::{StatementBatch, StoreId};
+use crate::model::{AttachmentUpload, StatementBatch, StoreId};
 
 /// A statement already stored that the group touches: one it re-sends, one it targets
 /// through a StatementRef (and that one's own targets), or one that targets it.
@@ -111,6 +111,21 @@ pub(crate) fn consistent_through(now: Timestamp, write_in_flight: bool, last_sto
     } else {
         now.max(last_stored)
     }
+}
+
+/// The attachment content of the batches that succeeded, once per store and hash.
+pub(crate) fn accepted_attachments<'a>(
+    batches: &'a [StatementBatch],
+    outcomes: &[Result<Vec<Uuid>, StoreError>],
+) -> Vec<(StoreId, &'a AttachmentUpload)> {
+    let mut seen = HashSet::new();
+    batches
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .flat_map(|(batch, _)| batch.attachments.iter().map(move |a| (batch.store, a)))
+        .filter(|(store, a)| seen.insert((*store, a.sha2.clone())))
+        .collect()
 }
 
 /// Gives every statement its id: the client's, or a new random one.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use store::{
     Credential, CredentialStore, DEFAULT_STORE, StatementBatch, StatementFilter, StatementQuery,
-    StatementReader, StatementWriter, Store, StoreError, WriteMode,
+    StatementReader, StatementWriter, Store, StoreError,
 };
 use test_support::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
@@ -24,13 +24,13 @@ fn authority() -> Value {
 fn batch(statements: Vec<Value>) -> StatementBatch {
     StatementBatch {
         store: DEFAULT_STORE,
-        mode: WriteMode::Post,
         version: Version::V1_0,
         authority: authority(),
         statements: statements
             .into_iter()
             .map(|s| Statement::parse(s, Version::V1_0).expect("valid statement"))
             .collect(),
+        attachments: Vec::new(),
     }
 }
 

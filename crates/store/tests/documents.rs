@@ -6,7 +6,7 @@ mod common;
 use serde_json::{Value, json};
 use store::{
     ActivityReader, DEFAULT_STORE, DocumentKind, DocumentScope, DocumentStore, DocumentWrite,
-    DocumentWriteMode, Preconditions, StatementBatch, StatementWriter, StoreError, WriteMode,
+    DocumentWriteMode, Preconditions, StatementBatch, StatementWriter, StoreError,
 };
 use test_support::statements::{activity_id, agent, statement_with};
 use uuid::Uuid;
@@ -177,10 +177,10 @@ store_tests! {
         for s in [english, french] {
             let batch = StatementBatch {
                 store: DEFAULT_STORE,
-                mode: WriteMode::Post,
                 version: Version::V1_0,
                 authority: json!({ "objectType": "Agent", "mbox": "mailto:lrs@example.com" }),
                 statements: vec![Statement::parse(s, Version::V1_0).unwrap()],
+                attachments: Vec::new(),
             };
             store.write_statements(batch).await.unwrap();
         }

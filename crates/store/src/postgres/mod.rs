@@ -5,6 +5,7 @@
 //! ingest sequence is the commit order, on any number of server processes, and a reader
 //! sees every statement up to the store's committed head.
 
+mod attachments;
 mod credentials;
 mod documents;
 mod statements;
@@ -22,6 +23,7 @@ use crate::{Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_statements.sql")),
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
+    (3, include_str!("migrations/0003_attachments.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

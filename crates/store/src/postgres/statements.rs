@@ -10,7 +10,9 @@ use xapi::Timestamp;
 
 use super::{NOW_MICROS, NOW_MILLIS_CEIL, PgStore, WRITE_ATTEMPTS};
 use crate::commit::{BatchOutcome, GroupWriter};
-use crate::model::{StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement};
+use crate::model::{
+    AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
+};
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known};
 use crate::query::{filter_keys, page_range, page_sql};
 use crate::{Cursor, StatementReader, StatementWriter, StoreError};
@@ -99,6 +101,7 @@ async fn write_group(
     let definitions = fetch_definitions(&tx, batches).await?;
     let write = plan::plan_group(batches, &ids, &known, &definitions, &heads);
     apply(&tx, &write).await?;
+    store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes)).await?;
     tx.commit().await?;
     Ok(write.outcomes)
 }
@@ -256,6 +259,40 @@ async fn apply(
         tx.execute(
             "UPDATE stores SET last_seq = $2, last_stored = $3 WHERE id = $1",
             &[store, seq, &stored.as_micros()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stores the content of accepted attachments that the store does not hold yet.
+async fn store_attachments(
+    tx: &deadpool_postgres::Transaction<'_>,
+    uploads: &[(StoreId, &AttachmentUpload)],
+) -> Result<(), StoreError> {
+    for (store, upload) in uploads {
+        let described = tx
+            .execute(
+                "INSERT INTO attachments (store_id, sha2, content_type, length, chunks) VALUES ($1, $2, $3, $4, 0) \
+                 ON CONFLICT DO NOTHING",
+                &[store, &upload.sha2, &upload.content_type, &(upload.length as i64)],
+            )
+            .await?;
+        if described == 0 {
+            continue; // Already held: content is stored once per hash.
+        }
+        let mut chunks: i32 = 0;
+        for piece in upload.content.pieces()? {
+            tx.execute(
+                "INSERT INTO attachment_chunks (store_id, sha2, chunk, bytes) VALUES ($1, $2, $3, $4)",
+                &[store, &upload.sha2, &chunks, &piece?],
+            )
+            .await?;
+            chunks += 1;
+        }
+        tx.execute(
+            "UPDATE attachments SET chunks = $3 WHERE store_id = $1 AND sha2 = $2",
+            &[store, &upload.sha2, &chunks],
         )
         .await?;
     }

@@ -4,6 +4,7 @@
 //! One writer connection, owned by the group-commit task, does every statement write;
 //! reads use a small pool of their own connections, which WAL lets run alongside it.
 
+mod attachments;
 mod credentials;
 mod documents;
 mod statements;
@@ -22,10 +23,14 @@ use crate::{Store, StoreError};
 
 const DATABASE_FILE: &str = "tally.sqlite3";
 
+/// How long `open` waits for another process to release the data directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Forward-only migrations, applied in order at start-up.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_statements.sql")),
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
+    (3, include_str!("migrations/0003_attachments.sql")),
 ];
 
 /// The embedded SQLite store.
@@ -70,9 +75,17 @@ impl SqliteStore {
         })?;
         let lock = File::create(dir.join("tally.lock"))
             .map_err(|e| StoreError::Backend(format!("cannot create lock file in {}: {e}", dir.display())))?;
-        lock.try_lock().map_err(|_| {
-            StoreError::Unavailable(format!("{} is in use by another Tally server", dir.display()))
-        })?;
+        // A server that is still shutting down may hold it for a moment.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        while lock.try_lock().is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "{} is in use by another Tally server",
+                    dir.display()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let (path, writer) = Self::prepare(dir)?;
         let last_stored: i64 =
             writer.query_row("SELECT COALESCE(MAX(last_stored), 0) FROM stores", [], |r| r.get(0))?;

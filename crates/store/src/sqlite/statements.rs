@@ -11,7 +11,9 @@ use xapi::Timestamp;
 
 use super::{SqliteStore, WriteClock, poisoned};
 use crate::commit::{BatchOutcome, GroupWriter};
-use crate::model::{StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement};
+use crate::model::{
+    AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
+};
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known, next_stored};
 use crate::query::{filter_keys, page_range, page_sql};
 use crate::{Cursor, StatementReader, StatementWriter, StoreError};
@@ -61,6 +63,7 @@ fn write_group(
     let definitions = fetch_definitions(&tx, batches)?;
     let write = plan::plan_group(batches, &ids, &known, &definitions, &heads);
     apply(&tx, &write)?;
+    store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes))?;
     tx.commit()?;
     if !write.rows.is_empty() {
         clock.last_stored.store(stored.as_micros(), Ordering::SeqCst);
@@ -190,6 +193,30 @@ fn apply(conn: &Connection, write: &GroupWrite) -> Result<(), StoreError> {
     let mut head = conn.prepare_cached("UPDATE stores SET last_seq = ?2, last_stored = ?3 WHERE id = ?1")?;
     for (store, (seq, stored)) in &write.heads {
         head.execute(params![store, seq, stored.as_micros()])?;
+    }
+    Ok(())
+}
+
+/// Stores the content of accepted attachments that the store does not hold yet.
+fn store_attachments(conn: &Connection, uploads: &[(StoreId, &AttachmentUpload)]) -> Result<(), StoreError> {
+    let mut describe = conn.prepare_cached(
+        "INSERT OR IGNORE INTO attachments (store_id, sha2, content_type, length, chunks) VALUES (?1, ?2, ?3, ?4, 0)",
+    )?;
+    let mut chunk = conn.prepare_cached(
+        "INSERT INTO attachment_chunks (store_id, sha2, chunk, bytes) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut count =
+        conn.prepare_cached("UPDATE attachments SET chunks = ?3 WHERE store_id = ?1 AND sha2 = ?2")?;
+    for (store, upload) in uploads {
+        if describe.execute(params![store, upload.sha2, upload.content_type, upload.length as i64])? == 0 {
+            continue; // Already held: content is stored once per hash.
+        }
+        let mut chunks = 0;
+        for piece in upload.content.pieces()? {
+            chunk.execute(params![store, upload.sha2, chunks, piece?])?;
+            chunks += 1;
+        }
+        count.execute(params![store, upload.sha2, chunks])?;
     }
     Ok(())
 }
