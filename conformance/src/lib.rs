@@ -28,6 +28,47 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
+/// The boundary of the multipart bodies tests send.
+pub const BOUNDARY: &str = "conformance-boundary-1b2c";
+
+/// SHA-256 of `bytes`, lowercase hex (an attachment's `sha2`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A `multipart/mixed` statement request body (xAPI 1.0.3 Communication §1.5.2): the
+/// statements, then one part per `(content type, content)` with the headers xAPI requires.
+pub fn multipart(statements: &Value, parts: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body =
+        format!("--{BOUNDARY}\r\nContent-Type: application/json\r\n\r\n{statements}\r\n").into_bytes();
+    for (content_type, content) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n\
+                 X-Experience-API-Hash: {}\r\n\r\n",
+                sha256_hex(content)
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// The attachment metadata a statement declares for `content`.
+pub fn attachment_for(content: &[u8], content_type: &str, usage_type: &str) -> Value {
+    serde_json::json!({
+        "usageType": usage_type,
+        "display": { "en-US": "an attachment" },
+        "contentType": content_type,
+        "length": content.len(),
+        "sha2": sha256_hex(content),
+    })
+}
+
 /// An LRS under test and a client for it.
 pub struct Lrs {
     pub base_url: String,
@@ -159,6 +200,11 @@ impl Request<'_> {
         self
     }
 
+    /// Sends a `multipart/mixed` body made by [`multipart`].
+    pub fn multipart(self, body: &[u8]) -> Reply {
+        self.header("Content-Type", &format!("multipart/mixed; boundary={BOUNDARY}")).body(body)
+    }
+
     pub fn json(self, body: &Value) -> Reply {
         self.header("Content-Type", "application/json").body(body.to_string().as_bytes())
     }
@@ -198,7 +244,10 @@ fn http_request(request: &Request<'_>) -> ureq::http::request::Builder {
 pub struct Reply {
     pub status: u16,
     headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body as received.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -210,8 +259,9 @@ impl Reply {
             .iter()
             .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = response.into_body().read_to_string().unwrap_or_default();
-        Reply { status, headers, body }
+        let bytes = response.into_body().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Reply { status, headers, body, bytes }
     }
 
     /// A header's value (case-insensitive name).

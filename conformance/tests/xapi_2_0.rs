@@ -45,6 +45,23 @@ backend_tests! {
         assert_eq!(lrs.query_ids(&query), vec![id]);
     }
 
+    fn a_2_0_statement_is_read_in_the_readers_version(backend) {
+        let lrs = Lrs::start(backend).speaking("2.0.0");
+        let mut s = statement();
+        s["context"] = json!({ "contextAgents": [{ "objectType": "contextAgent", "agent": agent() }], "platform": "LMS" });
+        let id = lrs.store_one(&s);
+        let as_2_0 = lrs.get(&format!("/statements?statementId={id}")).json();
+        assert!(as_2_0["context"]["contextAgents"].is_array());
+        let lrs = lrs.speaking("1.0.3");
+        let as_1_0 = lrs.get(&format!("/statements?statementId={id}")).json();
+        assert!(as_1_0["context"].get("contextAgents").is_none(), "1.0.3 has no context agents: {as_1_0}");
+        assert_eq!(as_1_0["context"]["platform"], json!("LMS"));
+        let listed = lrs.query(&format!("registration={}", Uuid::new_v4()));
+        assert_eq!(listed["statements"], json!([]));
+        let page = lrs.query("limit=10");
+        assert!(page["statements"].as_array().unwrap().iter().all(|s| s["context"].get("contextAgents").is_none()));
+    }
+
     fn a_2_0_timestamp_needs_an_offset(backend) {
         let lrs = Lrs::start(backend);
         let mut s = statement();

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest attachment accepted, in bytes.
+    #[arg(long, env = "TALLY_MAX_ATTACHMENT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TALLY_WORKERS")]
     pub workers: Option<usize>,
@@ -92,6 +95,7 @@ impl ServeArgs {
             authority_home_page: self.authority_home_page.clone(),
             max_page_size: self.max_page_size.max(1),
             max_body_bytes: self.max_body_bytes,
+            max_attachment_bytes: self.max_attachment_bytes,
             workers: self.workers.unwrap_or(defaults.workers),
             default_version,
             cors_allowed_origins,

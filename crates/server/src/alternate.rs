@@ -53,7 +53,14 @@ pub async fn translate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let fallback = req.app_data::<Data<AppConfig>>().map_or(Version::V1_0, |c| c.default_version);
+    // Rejections answer in the version the request names, else the configured default.
+    let fallback = req
+        .headers()
+        .get(VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Version::from_header)
+        .or_else(|| req.app_data::<Data<AppConfig>>().map(|c| c.default_version))
+        .unwrap_or(Version::V2_0);
     let method = match intended_method(req.method(), req.query_string()) {
         Ok(None) => return Ok(next.call(req).await?.map_into_left_body()),
         Ok(Some(method)) => method,

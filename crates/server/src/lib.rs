@@ -5,11 +5,13 @@ mod about;
 mod activities;
 mod agents;
 mod alternate;
+mod attachments;
 mod auth;
 pub mod cors;
 pub mod credentials;
 mod documents;
 mod error;
+mod multipart;
 mod params;
 mod query;
 mod statements;
@@ -33,8 +35,11 @@ pub struct AppConfig {
     pub authority_home_page: String,
     /// The most statements one page of a query returns (also what `limit=0` means).
     pub max_page_size: usize,
-    /// The largest request body accepted, in bytes (413 above it).
+    /// The largest request body accepted, in bytes (413 above it); for multipart
+    /// statement requests, the largest statements part.
     pub max_body_bytes: usize,
+    /// The largest attachment accepted, in bytes (413 above it).
+    pub max_attachment_bytes: u64,
     /// HTTP worker threads.
     pub workers: usize,
     /// The version named in responses to requests that name none (or a bad one).
@@ -50,6 +55,7 @@ impl Default for AppConfig {
             authority_home_page: "https://tally.invalid".into(),
             max_page_size: 100,
             max_body_bytes: 16 * 1024 * 1024,
+            max_attachment_bytes: 256 * 1024 * 1024,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),

@@ -14,9 +14,10 @@ use crate::query::QueryParams;
 #[derive(Debug)]
 pub enum StatementsGet {
     /// One statement by `statementId` (voided = false) or `voidedStatementId` (voided = true).
-    Single { id: Uuid, voided: bool, format: Format },
+    /// `attachments` asks for the attachments' content too.
+    Single { id: Uuid, voided: bool, format: Format, attachments: bool },
     /// A filtered query; `params` is the query string without `more`, kept for `more` links.
-    Query { query: StatementQuery, format: Format, params: String },
+    Query { query: StatementQuery, format: Format, attachments: bool, params: String },
 }
 
 /// Every parameter a statement GET accepts (xAPI 1.0.3 Communication §2.1.3).
@@ -47,21 +48,20 @@ pub fn parse_statements_get(query_string: &str, max_page: usize) -> Result<State
             return Err(ApiError::bad_request("more", "more cannot be combined with other parameters"));
         }
         let (cursor, original) = decode_more(token)?;
-        let StatementsGet::Query { mut query, format, params } = parse_statements_get(&original, max_page)?
+        let StatementsGet::Query { mut query, format, attachments, params } =
+            parse_statements_get(&original, max_page)?
         else {
             return Err(ApiError::bad_request("more", "is not a valid more token"));
         };
         query.cursor = Some(cursor);
-        return Ok(StatementsGet::Query { query, format, params });
+        return Ok(StatementsGet::Query { query, format, attachments, params });
     }
     let format = match params.get("format") {
         None => Format::Exact,
         Some(text) => Format::parse(text)
             .ok_or_else(|| ApiError::bad_request("format", "must be one of ids, exact, canonical"))?,
     };
-    // Validated now; statements carry no attachment data until attachments are supported,
-    // so both values answer with plain JSON.
-    params.boolean("attachments")?;
+    let attachments = params.boolean("attachments")?;
 
     let single = [("statementId", false), ("voidedStatementId", true)]
         .into_iter()
@@ -75,7 +75,7 @@ pub fn parse_statements_get(query_string: &str, max_page: usize) -> Result<State
             ));
         }
         let id = Uuid::parse_str(value).map_err(|_| ApiError::bad_request(name, "must be a UUID"))?;
-        return Ok(StatementsGet::Single { id, voided, format });
+        return Ok(StatementsGet::Single { id, voided, format, attachments });
     }
 
     let filter = StatementFilter {
@@ -96,7 +96,7 @@ pub fn parse_statements_get(query_string: &str, max_page: usize) -> Result<State
     };
     let limit = if limit == 0 { max_page } else { limit.min(max_page) };
     let query = StatementQuery { filter, ascending: params.boolean("ascending")?, limit, cursor: None };
-    Ok(StatementsGet::Query { query, format, params: query_string.to_string() })
+    Ok(StatementsGet::Query { query, format, attachments, params: query_string.to_string() })
 }
 
 /// A `more` token: the snapshot bound, the last position returned, and the original

@@ -4,14 +4,17 @@
 use std::borrow::Cow;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::web::{Bytes, Data};
+use actix_web::web::{self, Bytes, BytesMut, Data};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use store::{StatementBatch, Store, StoredStatement, WriteMode};
+use store::{AttachmentUpload, StatementBatch, Store, StoredStatement};
 use uuid::Uuid;
 use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
 
+use crate::attachments;
 use crate::auth::{Principal, authenticate};
+use crate::multipart::{self, ReceivedPart};
 use crate::params::{StatementsGet, encode_more, parse_statements_get};
 use crate::query::QueryParams;
 use crate::version::XapiVersion;
@@ -29,17 +32,18 @@ const READ_SCOPES: &[&str] = &["statements/read", "all/read", "all"];
 /// `PUT /xapi/statements?statementId=…`: stores one statement under the given id → 204.
 pub async fn put<S: Store>(
     req: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     store: Data<S>,
     config: Data<AppConfig>,
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
     principal.require(WRITE_SCOPES)?;
-    require_json(&req)?;
     let params = QueryParams::parse(req.query_string(), &["statementId"])?;
     let id = params.require_uuid("statementId")?;
-    let mut json: Value = parse_json(&body)?;
+    let incoming = read_body(&req, payload, &config).await?;
+    let mut json: Value = serde_json::from_slice(&incoming.statements)
+        .map_err(|e| ApiError::bad_request("", format!("request body is not valid JSON: {e}")))?;
     let Value::Object(object) = &mut json else {
         return Err(ApiError::bad_request("", "PUT takes a single statement object"));
     };
@@ -48,12 +52,11 @@ pub async fn put<S: Store>(
             object.insert("id".into(), Value::String(id.to_string()));
         }
         Some(Ok(given)) if given == id => {}
-        _ => {
-            return Err(ApiError::bad_request("id", "must equal the statementId parameter"));
-        }
+        _ => return Err(ApiError::bad_request("id", "must equal the statementId parameter")),
     }
-    let statement = Statement::parse(json, version)?;
-    write(store.get_ref(), &principal, version, WriteMode::Put, vec![statement]).await?;
+    let statements = vec![Statement::parse(json, version)?];
+    let uploads = attachments::match_parts(&statements, incoming.parts)?;
+    write(store.get_ref(), &principal, version, statements, uploads).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -61,17 +64,18 @@ pub async fn put<S: Store>(
 /// with their ids in order.
 pub async fn post<S: Store>(
     req: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     store: Data<S>,
     config: Data<AppConfig>,
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
     principal.require(WRITE_SCOPES)?;
-    require_json(&req)?;
     QueryParams::parse(req.query_string(), &[])?;
-    let statements = xapi::parse_statements(&body, version)?;
-    let ids = write(store.get_ref(), &principal, version, WriteMode::Post, statements).await?;
+    let incoming = read_body(&req, payload, &config).await?;
+    let statements = xapi::parse_statements(&incoming.statements, version)?;
+    let uploads = attachments::match_parts(&statements, incoming.parts)?;
+    let ids = write(store.get_ref(), &principal, version, statements, uploads).await?;
     Ok(HttpResponse::Ok().json(ids))
 }
 
@@ -79,17 +83,74 @@ async fn write<S: Store>(
     store: &S,
     principal: &Principal,
     version: Version,
-    mode: WriteMode,
     statements: Vec<Statement>,
+    attachments: Vec<AttachmentUpload>,
 ) -> Result<Vec<Uuid>, ApiError> {
     let batch = StatementBatch {
         store: principal.store,
-        mode,
         version,
         authority: principal.authority.clone(),
         statements,
+        attachments,
     };
     Ok(store.write_statements(batch).await?)
+}
+
+/// A statement request's body: the statements' JSON and any attachment parts.
+struct Incoming {
+    statements: Bytes,
+    parts: Vec<ReceivedPart>,
+}
+
+/// Reads `application/json` whole (up to the body limit) or `multipart/mixed` as a stream
+/// (xAPI 1.0.3 Communication §1.5); any other content type is a 400.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    config: &AppConfig,
+) -> Result<Incoming, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match essence(content_type).as_str() {
+        "application/json" => {
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| ApiError::bad_request("", format!("the body could not be read: {e}")))?;
+                if body.len() + chunk.len() > config.max_body_bytes {
+                    return Err(ApiError::PayloadTooLarge(format!(
+                        "the request body is larger than {} bytes",
+                        config.max_body_bytes
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Incoming { statements: body.freeze(), parts: Vec::new() })
+        }
+        "multipart/mixed" => {
+            let boundary = multipart::boundary(content_type)?;
+            let limits = multipart::Limits {
+                statements_bytes: config.max_body_bytes,
+                attachment_bytes: config.max_attachment_bytes,
+            };
+            let received = multipart::read(&boundary, payload, limits).await?;
+            if essence(&received.statements_content_type) != "application/json" {
+                return Err(ApiError::bad_request(
+                    "Content-Type",
+                    "the first part of a multipart/mixed request must be the statements as application/json",
+                ));
+            }
+            Ok(Incoming { statements: received.statements, parts: received.attachments })
+        }
+        _ => Err(ApiError::bad_request(
+            "Content-Type",
+            format!("must be application/json or multipart/mixed, not {content_type:?}"),
+        )),
+    }
+}
+
+/// A media type without its parameters, lowercased.
+fn essence(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// `GET`/`HEAD /xapi/statements`: one statement, or a page of a filtered query. Every
@@ -99,12 +160,13 @@ pub async fn get<S: Store>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
+    XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
     principal.require(READ_SCOPES)?;
     // Read before the query, so it never claims more than the query could see.
     let consistent_through = store.consistent_through(principal.store).await?;
-    let mut response = match read(&req, store.get_ref(), &config, &principal, consistent_through).await {
+    let mut response = match read(&req, &store, &config, &principal, version, consistent_through).await {
         Ok(response) => response,
         Err(error) => error.error_response(),
     };
@@ -116,9 +178,10 @@ pub async fn get<S: Store>(
 
 async fn read<S: Store>(
     req: &HttpRequest,
-    store: &S,
+    store: &Data<S>,
     config: &AppConfig,
     principal: &Principal,
+    version: Version,
     consistent_through: Timestamp,
 ) -> Result<HttpResponse, ApiError> {
     let request = parse_statements_get(req.query_string(), config.max_page_size)?;
@@ -129,8 +192,8 @@ async fn read<S: Store>(
         .map(LanguagePreferences::from_header)
         .unwrap_or_default();
     let mut response = HttpResponse::Ok();
-    match request {
-        StatementsGet::Single { id, voided, format } => {
+    let (statements, body, with_attachments) = match request {
+        StatementsGet::Single { id, voided, format, attachments } => {
             let statement = store.statement(principal.store, id).await?.ok_or(ApiError::NotFound)?;
             // A voided statement is found only as voidedStatementId, and only a voided one
             // is (xAPI 1.0.3 Data §2.3.2).
@@ -138,18 +201,32 @@ async fn read<S: Store>(
                 return Err(ApiError::NotFound);
             }
             response.insert_header((header::LAST_MODIFIED, statement.stored.to_http_date()));
-            let mut rendered =
-                render(store, principal, std::slice::from_ref(&statement), format, &languages).await?;
-            Ok(response.content_type("application/json").body(rendered.remove(0).into_owned()))
+            let statements = vec![statement];
+            let body = render(
+                store.get_ref(),
+                principal,
+                &statements,
+                &View { format, languages: &languages, version },
+            )
+            .await?
+            .remove(0)
+            .into_owned();
+            (statements, body, attachments)
         }
-        StatementsGet::Query { query, format, params } => {
+        StatementsGet::Query { query, format, attachments, params } => {
             let page = store.query_statements(principal.store, query).await?;
             let newest = page.statements.iter().map(|s| s.stored).max();
             response
                 .insert_header((header::LAST_MODIFIED, newest.unwrap_or(consistent_through).to_http_date()));
             let more =
                 page.next.map(|cursor| format!("/xapi/statements?more={}", encode_more(cursor, &params)));
-            let rendered = render(store, principal, &page.statements, format, &languages).await?;
+            let rendered = render(
+                store.get_ref(),
+                principal,
+                &page.statements,
+                &View { format, languages: &languages, version },
+            )
+            .await?;
             let mut body = String::with_capacity(rendered.iter().map(|s| s.len() + 1).sum::<usize>() + 64);
             body.push_str("{\"statements\":[");
             for (i, statement) in rendered.iter().enumerate() {
@@ -161,21 +238,49 @@ async fn read<S: Store>(
             body.push_str("],\"more\":");
             body.push_str(&Value::String(more.unwrap_or_default()).to_string());
             body.push('}');
-            Ok(response.content_type("application/json").body(body))
+            drop(rendered);
+            (page.statements, body, attachments)
         }
+    };
+    if !with_attachments {
+        return Ok(response.content_type("application/json").body(body));
+    }
+    // xAPI 1.0.3 Communication §2.1.3: attachments=true answers multipart/mixed with the
+    // content of every attachment the statements reference, once each.
+    let parsed: Vec<Map<String, Value>> =
+        statements.iter().filter_map(|s| serde_json::from_str(&s.body).ok()).collect();
+    let held = store.attachments(principal.store, attachments::hashes(&parsed)).await?;
+    Ok(attachments::multipart_response(response, body, store.clone(), principal.store, held))
+}
+
+/// How stored statements are shown to a reader: the `format`, its languages, and the
+/// xAPI version the reader speaks.
+struct View<'a> {
+    format: Format,
+    languages: &'a LanguagePreferences,
+    version: Version,
+}
+
+impl View<'_> {
+    /// Whether a stored statement reads as it is: the exact format, and nothing in it the
+    /// reader's version does not know (2.0.0 context agents and groups for a 1.0.3 reader;
+    /// a substring test spares parsing the common case).
+    fn keeps(&self, body: &str) -> bool {
+        self.format == Format::Exact
+            && (self.version == Version::V2_0
+                || !(body.contains("\"contextAgents\"") || body.contains("\"contextGroups\"")))
     }
 }
 
-/// Stored statements in the requested format: `exact` is the stored text as it is; the
-/// other formats rewrite it, `canonical` with the activity definitions the LRS holds.
+/// Stored statements as the reader asked for them: `exact` is the stored text as it is;
+/// the other formats rewrite it, `canonical` with the activity definitions the LRS holds.
 async fn render<'a, S: Store>(
     store: &S,
     principal: &Principal,
     statements: &'a [StoredStatement],
-    format: Format,
-    languages: &LanguagePreferences,
+    view: &View<'_>,
 ) -> Result<Vec<Cow<'a, str>>, ApiError> {
-    if format == Format::Exact {
+    if statements.iter().all(|s| view.keeps(&s.body)) {
         return Ok(statements.iter().map(|s| Cow::Borrowed(s.body.as_str())).collect());
     }
     let mut parsed = statements
@@ -185,7 +290,7 @@ async fn render<'a, S: Store>(
                 .map_err(|e| ApiError::Internal(format!("stored statement {} is not JSON: {e}", s.id)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if format == Format::Canonical {
+    if view.format == Format::Canonical {
         let mut ids: Vec<String> = parsed.iter().flat_map(xapi::activity_ids).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -197,24 +302,9 @@ async fn render<'a, S: Store>(
     Ok(parsed
         .into_iter()
         .map(|mut json| {
-            xapi::format_statement(&mut json, format, languages);
+            xapi::format_for_version(&mut json, view.version);
+            xapi::format_statement(&mut json, view.format, view.languages);
             Cow::Owned(Value::Object(json).to_string())
         })
         .collect())
-}
-
-/// Statement bodies must be JSON (multipart arrives with attachments).
-fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request("Content-Type", format!("must be application/json, not {content_type:?}")))
-    }
-}
-
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("", format!("request body is not valid JSON: {e}")))
 }
