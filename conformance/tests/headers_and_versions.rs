@@ -95,3 +95,22 @@ mod framework_errors {
         lrs.request("DELETE", "/statements").send().assert_error(405, "");
     }
 }
+
+mod health {
+    use test_support::{Backend, TestServer};
+
+    fn get(url: &str) -> u16 {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent.get(url).call().expect("an answer").status().as_u16()
+    }
+
+    #[test]
+    fn health_and_ready_answer_without_credentials() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let server = TestServer::start(backend);
+            let root = server.base_url.trim_end_matches("/xapi");
+            assert_eq!(get(&format!("{root}/health")), 200);
+            assert_eq!(get(&format!("{root}/ready")), 200);
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod cors;
 pub mod credentials;
 mod documents;
 mod error;
+mod health;
 mod multipart;
 mod params;
 mod query;
@@ -101,6 +102,8 @@ pub fn serve<S: Store>(store: S, config: AppConfig, listener: TcpListener) -> st
         App::new()
             .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
             .configure(|cfg| configure(cfg, store.clone(), config.clone()))
+            .route("/health", web::get().to(health::health))
+            .route("/ready", web::get().to(health::ready::<S>))
             .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
     })
     .workers(workers)
