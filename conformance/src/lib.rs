@@ -194,6 +194,12 @@ impl Request<'_> {
         self
     }
 
+    /// Sends the request to another URL (e.g. the admin API beside `/xapi`).
+    pub fn url(mut self, url: &str) -> Self {
+        self.url = url.to_string();
+        self
+    }
+
     /// Removes a header the request would otherwise carry.
     pub fn without(mut self, name: &str) -> Self {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));

@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Manages stores (tenants).
+    Stores {
+        #[command(subcommand)]
+        command: StoresCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +69,10 @@ pub struct ServeArgs {
     /// Largest attachment accepted, in bytes.
     #[arg(long, env = "TALLY_MAX_ATTACHMENT_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_attachment_bytes: u64,
+    /// Failed authentications per client address and minute before that address gets
+    /// 429 (Too Many Requests) for the rest of the minute.
+    #[arg(long, env = "TALLY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    pub auth_failures_per_minute: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TALLY_WORKERS")]
     pub workers: Option<usize>,
@@ -96,6 +105,7 @@ impl ServeArgs {
             max_page_size: self.max_page_size.max(1),
             max_body_bytes: self.max_body_bytes,
             max_attachment_bytes: self.max_attachment_bytes,
+            auth_failures_per_minute: self.auth_failures_per_minute,
             workers: self.workers.unwrap_or(defaults.workers),
             default_version,
             cors_allowed_origins,
@@ -113,11 +123,36 @@ pub enum CredentialsCommand {
         /// Scopes, comma separated.
         #[arg(long, value_delimiter = ',', default_value = "all")]
         scopes: Vec<String>,
+        /// The store (tenant) the credential belongs to.
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: i64,
+        /// The user (an Agent as JSON) the client acts for: its statements' authority is
+        /// then a Group of the credential and that user.
+        #[arg(long)]
+        acts_for: Option<String>,
     },
     /// Lists credentials (never their secrets).
-    List,
+    List {
+        /// Only this store's.
+        #[arg(long)]
+        store: Option<i64>,
+    },
+    /// Renames a credential.
+    Rename { key: String, name: String },
     /// Revokes a credential.
     Revoke { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoresCommand {
+    /// Creates a store and prints its id.
+    Create { name: String },
+    /// Lists stores.
+    List,
+    /// Renames a store.
+    Rename { id: i64, name: String },
+    /// Revokes a store: its data stays, its credentials stop working.
+    Revoke { id: i64 },
 }
 
 #[cfg(test)]

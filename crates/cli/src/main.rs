@@ -9,7 +9,7 @@ use clap::Parser;
 use server::credentials::{self, ALL_SCOPES};
 use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
 
-use crate::config::{Cli, Command, CredentialsCommand, ServeArgs, StorageArgs};
+use crate::config::{Cli, Command, CredentialsCommand, ServeArgs, StorageArgs, StoresCommand};
 
 /// The store a command runs against, picked by the database URL's scheme.
 enum Backend {
@@ -44,6 +44,10 @@ async fn main() -> Result<()> {
         Command::Credentials { command } => {
             let backend = open(&cli.storage, Purpose::Administer).await?;
             with_store!(backend, |store| manage_credentials(&store, command).await)
+        }
+        Command::Stores { command } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| manage_stores(&store, command).await)
         }
     }
 }
@@ -108,7 +112,7 @@ async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> 
             anyhow::bail!("set both TALLY_ADMIN_KEY and TALLY_ADMIN_SECRET, or neither")
         }
         (None, None) => {
-            if store.list_credentials().await?.is_empty() {
+            if store.list_credentials(None).await?.is_empty() {
                 let new = credentials::generate("first credential", DEFAULT_STORE, scopes)?;
                 store.create_credential(new.credential.clone()).await?;
                 println!("Created the first credential (shown only this once):");
@@ -122,28 +126,78 @@ async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> 
 
 async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) -> Result<()> {
     match command {
-        CredentialsCommand::Create { name, scopes } => {
-            for scope in &scopes {
-                if !ALL_SCOPES.contains(&scope.as_str()) {
-                    anyhow::bail!("unknown scope {scope:?}; known scopes: {}", ALL_SCOPES.join(", "));
-                }
+        CredentialsCommand::Create { name, scopes, store: store_id, acts_for } => {
+            if let Some(unknown) = scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
+                anyhow::bail!("unknown scope {unknown:?}; known scopes: {}", ALL_SCOPES.join(", "));
             }
-            let new = credentials::generate(&name, DEFAULT_STORE, scopes)?;
+            let mut new = credentials::generate(&name, store_id, scopes)?;
+            if let Some(user) = acts_for {
+                xapi::parse_agent_param(&user).map_err(|e| anyhow::anyhow!("--acts-for: {e}"))?;
+                new.credential.acts_for = Some(serde_json::from_str(&user)?);
+            }
             store.create_credential(new.credential.clone()).await?;
             println!("key:    {}", new.credential.key);
             println!("secret: {}", new.secret);
         }
-        CredentialsCommand::List => {
-            for c in store.list_credentials().await? {
+        CredentialsCommand::List { store: store_id } => {
+            for c in store.list_credentials(store_id).await? {
                 let state = if c.revoked { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}", c.key, c.name, c.scopes.join(","), state, c.created);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    c.key,
+                    c.store,
+                    c.name,
+                    c.scopes.join(","),
+                    state,
+                    c.created
+                );
             }
+        }
+        CredentialsCommand::Rename { key, name } => {
+            if !store.rename_credential(&key, &name).await? {
+                anyhow::bail!("no credential with key {key}");
+            }
+            println!("renamed {key}");
         }
         CredentialsCommand::Revoke { key } => {
             if !store.revoke_credential(&key).await? {
                 anyhow::bail!("no credential with key {key}");
             }
             println!("revoked {key}");
+        }
+    }
+    Ok(())
+}
+
+async fn manage_stores<S: Store>(store: &S, command: StoresCommand) -> Result<()> {
+    match command {
+        StoresCommand::Create { name } => {
+            let created = store.create_store(&name).await?;
+            println!("id:   {}", created.id);
+            println!("name: {}", created.name);
+        }
+        StoresCommand::List => {
+            for s in store.stores().await? {
+                let state = if s.revoked { "revoked" } else { "active" };
+                println!("{}\t{}\t{}\t{}", s.id, s.name, state, s.created);
+            }
+        }
+        StoresCommand::Rename { id, name } => {
+            if !store.rename_store(id, &name).await? {
+                anyhow::bail!("no store {id}");
+            }
+            println!("renamed store {id}");
+        }
+        StoresCommand::Revoke { id } => {
+            if id == DEFAULT_STORE {
+                anyhow::bail!(
+                    "the default store holds the instance's admin credentials; it cannot be revoked"
+                );
+            }
+            if !store.revoke_store(id).await? {
+                anyhow::bail!("no store {id}");
+            }
+            println!("revoked store {id}");
         }
     }
     Ok(())

@@ -26,6 +26,8 @@ fn stdout_of(command: &mut Command) -> String {
 struct Serving {
     child: Child,
     base_url: String,
+    /// Everything the server logged (read in the background).
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Serving {
@@ -38,8 +40,10 @@ impl Serving {
             .expect("tally serve starts");
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let mut base_url = None;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         for line in stderr.by_ref().lines() {
             let line = line.expect("log line");
+            log.lock().unwrap().push_str(&line);
             if let Some(at) = line.find("xAPI at ") {
                 base_url = Some(line[at + 8..].split_whitespace().next().expect("url").to_string());
                 break;
@@ -48,8 +52,13 @@ impl Serving {
         let base_url = base_url.expect("tally serve logs its address");
         let stderr_rest = stderr;
         // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stderr_rest.lines() {});
-        Serving { child, base_url }
+        let collected = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr_rest.lines().map_while(Result::ok) {
+                collected.lock().unwrap().push_str(&line);
+            }
+        });
+        Serving { child, base_url, log }
     }
 
     fn status_with(&self, key: &str, secret: &str) -> u16 {
@@ -147,10 +156,51 @@ backend_tests! {
         assert!(listed.starts_with("ops\t") && listed.lines().count() == 1, "{listed}");
     }
 
+    fn stores_are_managed_from_the_command_line(backend) {
+        let db = TestDatabase::new(backend);
+        let created = stdout_of(tally(&db).args(["stores", "create", "Partner academy"]));
+        let id = field(&created, "id");
+        stdout_of(tally(&db).args(["stores", "rename", &id, "Partners"]));
+        let listed = stdout_of(tally(&db).args(["stores", "list"]));
+        assert!(listed.lines().any(|l| l.starts_with(&format!("{id}\tPartners\tactive"))), "{listed}");
+        let made = stdout_of(tally(&db).args(["credentials", "create", "--store", &id, "--scopes", "statements/read"]));
+        let (key, secret) = (field(&made, "key"), field(&made, "secret"));
+        let listed = stdout_of(tally(&db).args(["credentials", "list", "--store", &id]));
+        assert_eq!(listed.lines().count(), 1, "{listed}");
+        let serving = Serving::start(tally(&db));
+        assert_eq!(serving.status_with(&key, &secret), 200);
+        stdout_of(tally(&db).args(["stores", "revoke", &id]));
+        assert_eq!(serving.status_with(&key, &secret), 401);
+        let refused = tally(&db).args(["stores", "revoke", "1"]).output().unwrap();
+        assert!(!refused.status.success(), "the default store cannot be revoked");
+    }
+
     fn migrate_brings_an_empty_database_up_to_date(backend) {
         let db = TestDatabase::new(backend);
         assert!(stdout_of(tally(&db).arg("migrate")).contains("up to date"));
         assert!(stdout_of(tally(&db).arg("migrate")).contains("up to date"), "idempotent");
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_the_log() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let created = stdout_of(tally(&db).args(["credentials", "create", "--scopes", "all"]));
+    let (key, secret) = (field(&created, "key"), field(&created, "secret"));
+    let admin_secret = "operator-secret-that-must-not-leak";
+    let mut command = tally(&db);
+    command.env("TALLY_ADMIN_KEY", "ops").env("TALLY_ADMIN_SECRET", admin_secret).env("TALLY_LOG", "trace");
+    let serving = Serving::start(command);
+    assert_eq!(serving.status_with(&key, &secret), 200);
+    assert_eq!(serving.status_with(&key, "a-wrong-guess-that-must-not-leak"), 401);
+    assert_eq!(serving.status_with("ops", admin_secret), 200);
+    let statement = test_support::statements::statement().to_string();
+    assert_eq!(serving.request("POST", &key, &secret, &statement).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = serving.log.lock().unwrap().clone();
+    assert!(log.len() > 1_000, "trace logging was on: {} bytes", log.len());
+    for leaked in [secret.as_str(), admin_secret, "a-wrong-guess-that-must-not-leak"] {
+        assert!(!log.contains(leaked), "the log holds a secret");
     }
 }
 

@@ -19,7 +19,7 @@ pub async fn get<S: Store>(
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(DEFINITION_READ_SCOPES)?;
     let params = QueryParams::parse(req.query_string(), &["activityId"])?;
     params.require("activityId")?;

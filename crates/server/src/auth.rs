@@ -1,27 +1,60 @@
-//! Who is asking: HTTP Basic authentication against the credentials in the store.
+//! Who is asking: HTTP Basic authentication against the credentials in the store, the
+//! scopes a credential holds, and a brake on guessing secrets.
+//!
+//! Credentials are read from the store on every request (one primary-key lookup), so a
+//! revoked credential or store is refused on the very next request, on every server
+//! process; only the secret's digest comparison happens here, in constant time.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::web::Data;
 use serde_json::{Value, json};
-use store::{CredentialStore, StoreId};
+use store::{CredentialStore, DEFAULT_STORE, StoreId};
+use xapi::AgentKey;
 
-use crate::ApiError;
 use crate::credentials::{parse_basic, verify};
+use crate::{ApiError, AppConfig};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub store: StoreId,
     pub scopes: Vec<String>,
-    /// The `authority` this caller's statements get (xAPI 1.0.3 Data §2.4.9).
+    /// The `authority` this caller's statements get (xAPI 1.0.3 Data §2.4.9): the
+    /// credential's own Agent, or a Group of it and the user it acts for.
     pub authority: Value,
+    /// The credential's own Agent: what `statements/read/mine` matches.
+    pub agent: AgentKey,
 }
 
-/// Checks the request's Basic credentials; 401 when missing, unknown, revoked or wrong.
+/// Checks the request's Basic credentials: 401 when missing, unknown, revoked or wrong;
+/// 429 while the caller's address has failed too often.
 pub async fn authenticate<S: CredentialStore>(
     req: &HttpRequest,
     store: &S,
-    authority_home_page: &str,
+    config: &AppConfig,
+) -> Result<Principal, ApiError> {
+    let brake = req.app_data::<Data<FailedLogins>>();
+    let address = req.peer_addr().map(|a| a.ip());
+    if let (Some(brake), Some(address)) = (brake, address) {
+        brake.check(address)?;
+    }
+    let result = verify_request(req, store, config).await;
+    if let (Err(ApiError::Unauthorized), Some(brake), Some(address)) = (&result, brake, address) {
+        brake.record(address);
+    }
+    result
+}
+
+async fn verify_request<S: CredentialStore>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
 ) -> Result<Principal, ApiError> {
     let header = req
         .headers()
@@ -33,21 +66,100 @@ pub async fn authenticate<S: CredentialStore>(
     if credential.revoked || !verify(&credential, &secret) {
         return Err(ApiError::Unauthorized);
     }
-    let authority = json!({
+    let own = json!({
         "objectType": "Agent",
         "name": credential.name,
-        "account": { "homePage": authority_home_page, "name": credential.key },
+        "account": { "homePage": config.authority_home_page, "name": credential.key },
     });
-    Ok(Principal { store: credential.store, scopes: credential.scopes, authority })
+    let agent = own.as_object().and_then(AgentKey::of).ok_or(ApiError::Unauthorized)?;
+    let authority = match credential.acts_for {
+        Some(user) => json!({ "objectType": "Group", "member": [own, user] }),
+        None => own,
+    };
+    Ok(Principal { store: credential.store, scopes: credential.scopes, authority, agent })
 }
 
 impl Principal {
+    /// Whether the credential holds `scope`.
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|held| held == scope)
+    }
+
     /// 403 unless the credential holds one of `scopes` (the first names the one to ask for).
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|held| scopes.contains(&held.as_str())) {
+        if scopes.iter().any(|scope| self.has(scope)) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!("this credential needs the {} scope", scopes[0])))
         }
+    }
+
+    /// Administers every store: the `admin` scope on a credential of the default store
+    /// (such as the one made from `TALLY_ADMIN_KEY`). An `admin` credential of another
+    /// store administers that store only.
+    pub fn is_instance_admin(&self) -> bool {
+        self.has("admin") && self.store == DEFAULT_STORE
+    }
+}
+
+/// Failed authentications per client address, so secrets cannot be guessed online: past
+/// the limit within a minute, that address gets 429 until the minute is over. Kept per
+/// process; the limit is `--auth-failures-per-minute`.
+#[derive(Debug)]
+pub struct FailedLogins {
+    limit: u32,
+    window: Duration,
+    by_address: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl FailedLogins {
+    pub fn new(limit_per_minute: u32) -> FailedLogins {
+        FailedLogins {
+            limit: limit_per_minute,
+            window: Duration::from_secs(60),
+            by_address: Mutex::default(),
+        }
+    }
+
+    fn check(&self, address: IpAddr) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let Ok(map) = self.by_address.lock() else { return Ok(()) };
+        match map.get(&address) {
+            Some(&(since, failures)) if failures >= self.limit && now < since + self.window => {
+                Err(ApiError::TooManyRequests((since + self.window - now).as_secs().max(1)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record(&self, address: IpAddr) {
+        let now = Instant::now();
+        let Ok(mut map) = self.by_address.lock() else { return };
+        // Forget addresses whose window is over, so the map stays small.
+        if map.len() > 10_000 {
+            map.retain(|_, (since, _)| now < *since + self.window);
+        }
+        let entry = map.entry(address).or_insert((now, 0));
+        if now >= entry.0 + self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_slowed_after_the_limit_and_others_are_not() {
+        let brake = FailedLogins::new(3);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        for _ in 0..3 {
+            assert!(brake.check(a).is_ok());
+            brake.record(a);
+        }
+        assert!(matches!(brake.check(a), Err(ApiError::TooManyRequests(seconds)) if seconds <= 60));
+        assert!(brake.check(b).is_ok());
     }
 }

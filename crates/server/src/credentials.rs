@@ -57,6 +57,7 @@ pub fn with_secret(key: &str, secret: &str, name: &str, store: StoreId, scopes: 
         secret_sha256: digest(secret),
         created: Timestamp::now(),
         revoked: false,
+        acts_for: None,
     }
 }
 

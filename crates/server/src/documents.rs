@@ -128,7 +128,7 @@ pub async fn get<S: Store>(
     resource: Data<Resource>,
 ) -> Result<HttpResponse, ApiError> {
     let resource = **resource;
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(resource.read_scopes())?;
     let target = target(&req, resource, &principal)?;
     match target.id {
@@ -178,7 +178,7 @@ async fn write<S: Store>(
     XapiVersion(version): XapiVersion,
     mode: DocumentWriteMode,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(resource.write_scopes())?;
     let target = target(&req, resource, &principal)?;
     let id = required_id(&target, resource)?;
@@ -212,7 +212,7 @@ pub async fn delete<S: Store>(
     resource: Data<Resource>,
 ) -> Result<HttpResponse, ApiError> {
     let resource = **resource;
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(resource.write_scopes())?;
     let target = target(&req, resource, &principal)?;
     if target.since.is_some() {

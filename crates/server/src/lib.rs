@@ -3,6 +3,7 @@
 
 mod about;
 mod activities;
+mod admin;
 mod agents;
 mod alternate;
 mod attachments;
@@ -41,6 +42,9 @@ pub struct AppConfig {
     pub max_body_bytes: usize,
     /// The largest attachment accepted, in bytes (413 above it).
     pub max_attachment_bytes: u64,
+    /// Failed authentications per client address and minute before that address gets
+    /// 429 for the rest of the minute.
+    pub auth_failures_per_minute: u32,
     /// HTTP worker threads.
     pub workers: usize,
     /// The version named in responses to requests that name none (or a bad one).
@@ -57,6 +61,7 @@ impl Default for AppConfig {
             max_page_size: 100,
             max_body_bytes: 16 * 1024 * 1024,
             max_attachment_bytes: 256 * 1024 * 1024,
+            auth_failures_per_minute: 20,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
@@ -98,10 +103,14 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, store: S, config: AppCo
 /// Starts the HTTP server on an already bound listener.
 pub fn serve<S: Store>(store: S, config: AppConfig, listener: TcpListener) -> std::io::Result<Server> {
     let workers = config.workers;
+    // One brake for every worker, so the limit holds per process, not per thread.
+    let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(failed_logins.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
             .configure(|cfg| configure(cfg, store.clone(), config.clone()))
+            .service(admin::service::<S>())
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(health::ready::<S>))
             .default_service(web::to(|| async { ApiError::NotFound.into_response() }))

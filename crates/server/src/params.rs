@@ -85,6 +85,7 @@ pub fn parse_statements_get(query_string: &str, max_page: usize) -> Result<State
         registration: params.uuid("registration")?,
         related_agents: params.boolean("related_agents")?,
         related_activities: params.boolean("related_activities")?,
+        authority: None,
         since: params.timestamp("since")?,
         until: params.timestamp("until")?,
     };

@@ -25,9 +25,22 @@ const CONSISTENT_THROUGH: &str = "x-experience-api-consistent-through";
 /// Scopes that allow storing statements (xAPI 1.0.3 Communication §4.2).
 const WRITE_SCOPES: &[&str] = &["statements/write", "all"];
 
-/// Scopes that allow reading every statement of the store. (`statements/read/mine`, which
-/// reads only the credential's own statements, is not honoured yet and gets 403.)
-const READ_SCOPES: &[&str] = &["statements/read", "all/read", "all"];
+/// Scopes that allow reading statements; `statements/read/mine` reads only those whose
+/// authority is the credential.
+const READ_SCOPES: &[&str] = &["statements/read", "all/read", "all", "statements/read/mine"];
+
+/// Whether a stored statement's authority is (or includes) the principal's agent.
+fn authored_by(statement: &StoredStatement, principal: &Principal) -> bool {
+    serde_json::from_str::<Value>(&statement.body)
+        .ok()
+        .and_then(|json| json.get("authority").map(xapi::authority_agents))
+        .is_some_and(|agents| agents.contains(&principal.agent))
+}
+
+/// Whether a credential may read only its own statements.
+fn reads_only_own(principal: &Principal) -> bool {
+    !["statements/read", "all/read", "all"].iter().any(|scope| principal.has(scope))
+}
 
 /// `PUT /xapi/statements?statementId=…`: stores one statement under the given id → 204.
 pub async fn put<S: Store>(
@@ -37,7 +50,7 @@ pub async fn put<S: Store>(
     config: Data<AppConfig>,
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(WRITE_SCOPES)?;
     let params = QueryParams::parse(req.query_string(), &["statementId"])?;
     let id = params.require_uuid("statementId")?;
@@ -69,7 +82,7 @@ pub async fn post<S: Store>(
     config: Data<AppConfig>,
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(WRITE_SCOPES)?;
     QueryParams::parse(req.query_string(), &[])?;
     let incoming = read_body(&req, payload, &config).await?;
@@ -90,6 +103,9 @@ async fn write<S: Store>(
         store: principal.store,
         version,
         authority: principal.authority.clone(),
+        // xAPI 1.0.3 Communication §4.2: without `define`, statements do not change the
+        // Activity definitions the LRS holds.
+        define: principal.has("define") || principal.has("all"),
         statements,
         attachments,
     };
@@ -162,7 +178,7 @@ pub async fn get<S: Store>(
     config: Data<AppConfig>,
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config.authority_home_page).await?;
+    let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(READ_SCOPES)?;
     // Read before the query, so it never claims more than the query could see.
     let consistent_through = store.consistent_through(principal.store).await?;
@@ -200,6 +216,10 @@ async fn read<S: Store>(
             if statement.voided != voided {
                 return Err(ApiError::NotFound);
             }
+            // Another credential's statement is, for statements/read/mine, as if absent.
+            if reads_only_own(principal) && !authored_by(&statement, principal) {
+                return Err(ApiError::NotFound);
+            }
             response.insert_header((header::LAST_MODIFIED, statement.stored.to_http_date()));
             let statements = vec![statement];
             let body = render(
@@ -213,7 +233,10 @@ async fn read<S: Store>(
             .into_owned();
             (statements, body, attachments)
         }
-        StatementsGet::Query { query, format, attachments, params } => {
+        StatementsGet::Query { mut query, format, attachments, params } => {
+            if reads_only_own(principal) {
+                query.filter.authority = Some(principal.agent.clone());
+            }
             let page = store.query_statements(principal.store, query).await?;
             let newest = page.statements.iter().map(|s| s.stored).max();
             response

@@ -17,6 +17,9 @@ pub(crate) enum IndexKind {
     Activity = 5,
     /// Any Activity id the `related_activities` filter matches.
     RelatedActivity = 6,
+    /// An agent of the statement's authority (the agent itself, or a Group's members):
+    /// what `statements/read/mine` credentials may read.
+    Authority = 7,
 }
 
 /// An index entry: a kind and the 64-bit digest of its value.
@@ -34,7 +37,7 @@ pub(crate) fn key(kind: IndexKind, value: &str) -> IndexKey {
 }
 
 /// Every index key of a statement: its own facts plus the authority the LRS gave it.
-pub(crate) fn statement_keys(facts: &IndexFacts, authority: Option<&AgentKey>) -> Vec<IndexKey> {
+pub(crate) fn statement_keys(facts: &IndexFacts, authority: &[AgentKey]) -> Vec<IndexKey> {
     let mut keys = Vec::with_capacity(
         2 + facts.agents.len()
             + facts.related_agents.len()
@@ -49,6 +52,7 @@ pub(crate) fn statement_keys(facts: &IndexFacts, authority: Option<&AgentKey>) -
     keys.extend(
         facts.related_agents.iter().chain(authority).map(|a| key(IndexKind::RelatedAgent, a.as_str())),
     );
+    keys.extend(authority.iter().map(|a| key(IndexKind::Authority, a.as_str())));
     keys.extend(facts.activities.iter().map(|a| key(IndexKind::Activity, a)));
     keys.extend(facts.related_activities.iter().map(|a| key(IndexKind::RelatedActivity, a)));
     keys.sort_unstable();

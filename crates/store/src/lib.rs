@@ -28,7 +28,7 @@ pub use error::StoreError;
 pub use model::{
     ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
     DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
-    StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoredStatement,
+    StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
 pub use postgres::PgStore;
@@ -73,10 +73,10 @@ pub trait StatementReader: Send + Sync {
 
 /// Keeps API credentials.
 pub trait CredentialStore: Send + Sync {
-    /// The credential with this key, revoked or not.
+    /// The credential with this key; `revoked` when it or its store is.
     fn credential(&self, key: &str) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
 
-    /// Adds a credential; an existing key is an error.
+    /// Adds a credential to an existing, unrevoked store; an existing key is an error.
     fn create_credential(
         &self,
         credential: Credential,
@@ -86,11 +86,38 @@ pub trait CredentialStore: Send + Sync {
     /// credential configured through the environment).
     fn put_credential(&self, credential: Credential) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Every credential, oldest first.
-    fn list_credentials(&self) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
+    /// The credentials of one store, or of every store, oldest first.
+    fn list_credentials(
+        &self,
+        store: Option<StoreId>,
+    ) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
+
+    /// Renames a credential; false when no such key exists.
+    fn rename_credential(
+        &self,
+        key: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Revokes a credential; false when no such key exists.
     fn revoke_credential(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Manages stores (tenants).
+pub trait TenantStore: Send + Sync {
+    fn create_store(&self, name: &str) -> impl Future<Output = Result<StoreInfo, StoreError>> + Send;
+
+    /// Every store, revoked ones included, by id.
+    fn stores(&self) -> impl Future<Output = Result<Vec<StoreInfo>, StoreError>> + Send;
+
+    fn store_info(&self, id: StoreId) -> impl Future<Output = Result<Option<StoreInfo>, StoreError>> + Send;
+
+    /// Renames a store; false when there is none with this id.
+    fn rename_store(&self, id: StoreId, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes a store: its data stays, its credentials stop working. False when there is
+    /// none with this id.
+    fn revoke_store(&self, id: StoreId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Keeps state, activity profile and agent profile documents. Every write is decided and
@@ -161,6 +188,7 @@ pub trait Store:
     StatementWriter
     + StatementReader
     + CredentialStore
+    + TenantStore
     + DocumentStore
     + ActivityReader
     + AttachmentReader

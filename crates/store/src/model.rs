@@ -20,6 +20,9 @@ pub struct StatementBatch {
     pub version: Version,
     /// The `authority` every statement gets (from the credential).
     pub authority: Value,
+    /// Whether the statements' Activity definitions update the ones the LRS holds: only
+    /// for credentials with the `define` scope (xAPI 1.0.3 Communication §4.2).
+    pub define: bool,
     pub statements: Vec<Statement>,
     /// The attachment content that arrived with the statements (multipart requests).
     /// Stored with the batch, once per hash per store.
@@ -101,8 +104,8 @@ pub struct AttachmentInfo {
 }
 
 impl StatementBatch {
-    pub(crate) fn authority_key(&self) -> Option<AgentKey> {
-        self.authority.as_object().and_then(AgentKey::of)
+    pub(crate) fn authority_agents(&self) -> Vec<AgentKey> {
+        xapi::authority_agents(&self.authority)
     }
 }
 
@@ -128,6 +131,9 @@ pub struct StatementFilter {
     pub registration: Option<Uuid>,
     pub related_agents: bool,
     pub related_activities: bool,
+    /// Only statements whose authority is (or includes) this agent: what a
+    /// `statements/read/mine` credential sees.
+    pub authority: Option<AgentKey>,
     /// Only statements stored strictly after this instant.
     pub since: Option<Timestamp>,
     /// Only statements stored at or before this instant.
@@ -163,6 +169,15 @@ pub struct StatementPage {
     pub next: Option<Cursor>,
 }
 
+/// A store (tenant) as the administration sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreInfo {
+    pub id: StoreId,
+    pub name: String,
+    pub created: Timestamp,
+    pub revoked: bool,
+}
+
 /// An API credential: HTTP Basic key and the SHA-256 digest of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -173,6 +188,9 @@ pub struct Credential {
     pub secret_sha256: [u8; 32],
     pub created: Timestamp,
     pub revoked: bool,
+    /// The user (an Agent, as JSON) a client credential acts for: its statements' authority
+    /// is then a Group of the credential's agent and this one (xAPI 1.0.3 Data §2.4.9).
+    pub acts_for: Option<Value>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -184,6 +202,7 @@ impl std::fmt::Debug for Credential {
             .field("name", &self.name)
             .field("scopes", &self.scopes)
             .field("revoked", &self.revoked)
+            .field("acts_for", &self.acts_for)
             .finish_non_exhaustive()
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use xapi::{AgentKey, IndexFacts, Timestamp};
+use xapi::{IndexFacts, Timestamp};
 
 use crate::StoreError;
 use crate::keys::{IndexKey, statement_keys};
@@ -213,7 +213,8 @@ pub(crate) fn plan_group(
         *seq += 1;
         let id = ids[b][j];
         let body = statement.finalize(id, head.stored, &batch.authority, batch.version);
-        own_keys.insert((batch.store, id), statement_keys(statement.facts(), batch.authority_key().as_ref()));
+        let authority_agents = batch.authority_agents();
+        own_keys.insert((batch.store, id), statement_keys(statement.facts(), &authority_agents));
         rows.push(NewRow {
             store: batch.store,
             seq: *seq,
@@ -312,7 +313,7 @@ pub(crate) fn plan_group(
 
     // 5. Activity definitions: each accepted statement's, merged in order into the held one.
     let mut merged: BTreeMap<(StoreId, String), Map<String, Value>> = BTreeMap::new();
-    for &(b, j) in &accepted {
+    for &(b, j) in accepted.iter().filter(|(b, _)| batches[*b].define) {
         let store = batches[b].store;
         for (id, definition) in xapi::activity_definitions(batches[b].statements[j].json()) {
             let key = (store, id.to_string());
@@ -417,8 +418,8 @@ fn stored_keys(body: &str) -> Vec<IndexKey> {
     let Ok(Value::Object(json)) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
     };
-    let authority = json.get("authority").and_then(Value::as_object).and_then(AgentKey::of);
-    statement_keys(&IndexFacts::of(&json), authority.as_ref())
+    let authority = json.get("authority").map(xapi::authority_agents).unwrap_or_default();
+    statement_keys(&IndexFacts::of(&json), &authority)
 }
 
 #[cfg(test)]

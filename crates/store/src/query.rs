@@ -18,6 +18,9 @@ pub(crate) fn filter_keys(filter: &StatementFilter) -> Vec<IndexKey> {
         let kind = if filter.related_activities { IndexKind::RelatedActivity } else { IndexKind::Activity };
         keys.push(key(kind, activity));
     }
+    if let Some(authority) = &filter.authority {
+        keys.push(key(IndexKind::Authority, authority.as_str()));
+    }
     if let Some(verb) = &filter.verb {
         keys.push(key(IndexKind::Verb, verb));
     }

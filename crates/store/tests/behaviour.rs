@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use store::{
     Credential, CredentialStore, DEFAULT_STORE, StatementBatch, StatementFilter, StatementQuery,
-    StatementReader, StatementWriter, Store, StoreError,
+    StatementReader, StatementWriter, Store, StoreError, TenantStore,
 };
 use test_support::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
@@ -31,6 +31,7 @@ fn batch(statements: Vec<Value>) -> StatementBatch {
             .map(|s| Statement::parse(s, Version::V1_0).expect("valid statement"))
             .collect(),
         attachments: Vec::new(),
+        define: true,
     }
 }
 
@@ -310,6 +311,56 @@ store_tests! {
         assert!((through.as_micros() - before.as_micros()).abs() < 2_000_000, "{through} vs {before}");
     }
 
+    async fn stores_keep_their_statements_apart(store) {
+        let other = store.create_store("Partner enablement").await.unwrap();
+        assert_ne!(other.id, DEFAULT_STORE);
+        let verb = verb_id();
+        let mine = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let mut theirs = batch(vec![with_id(statement_with(agent(), &verb, &activity_id()), mine)]);
+        theirs.store = other.id;
+        // The same id in another store is another statement, not a conflict.
+        assert_eq!(store.write_statements(theirs).await.unwrap(), vec![mine]);
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await, vec![mine]);
+        let in_other = store.query_statements(other.id, query(verb_filter(&verb))).await.unwrap();
+        assert_eq!(in_other.statements.len(), 1);
+        assert_ne!(in_other.statements[0].body, json_of(&store, mine).await.to_string());
+        assert!(store.statement(other.id, Uuid::new_v4()).await.unwrap().is_none());
+    }
+
+    async fn stores_are_created_renamed_listed_and_revoked(store) {
+        let created = store.create_store("Onboarding").await.unwrap();
+        assert!(store.rename_store(created.id, "Employee onboarding").await.unwrap());
+        let info = store.store_info(created.id).await.unwrap().unwrap();
+        assert_eq!((info.name.as_str(), info.revoked), ("Employee onboarding", false));
+        let credential = Credential {
+            key: "onboarding-lms".into(),
+            store: created.id,
+            name: "LMS".into(),
+            scopes: vec!["all".into()],
+            secret_sha256: [1; 32],
+            created: Timestamp::now(),
+            revoked: false,
+            acts_for: None,
+        };
+        store.create_credential(credential).await.unwrap();
+        assert!(!store.credential("onboarding-lms").await.unwrap().unwrap().revoked);
+        assert!(store.revoke_store(created.id).await.unwrap());
+        assert!(store.credential("onboarding-lms").await.unwrap().unwrap().revoked, "a revoked store's credentials are");
+        assert!(!store.rename_store(9_999, "nothing").await.unwrap());
+        assert_eq!(store.stores().await.unwrap().len(), 2);
+    }
+
+    async fn read_mine_filters_on_the_authority(store) {
+        let verb = verb_id();
+        let mut other = batch(vec![statement_with(agent(), &verb, &activity_id())]);
+        other.authority = json!({ "objectType": "Agent", "account": { "homePage": "https://tally.invalid", "name": "someone-else" } });
+        store.write_statements(other).await.unwrap();
+        let mine = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
+        let own = xapi::AgentKey::of(authority().as_object().unwrap());
+        let filter = StatementFilter { authority: own, ..verb_filter(&verb) };
+        assert_eq!(ids(&store, query(filter)).await, vec![mine]);
+    }
+
     async fn credentials_are_created_found_updated_and_revoked(store) {
         let credential = Credential {
             key: "key-1".into(),
@@ -319,6 +370,7 @@ store_tests! {
             secret_sha256: [7; 32],
             created: Timestamp::now(),
             revoked: false,
+            acts_for: None,
         };
         store.create_credential(credential.clone()).await.unwrap();
         assert!(matches!(store.create_credential(credential.clone()).await, Err(StoreError::Invalid { .. })));
@@ -326,10 +378,13 @@ store_tests! {
         assert_eq!((found.scopes.clone(), found.secret_sha256, found.revoked), (credential.scopes.clone(), [7; 32], false));
         store.put_credential(Credential { secret_sha256: [9; 32], ..credential }).await.unwrap();
         assert_eq!(store.credential("key-1").await.unwrap().unwrap().secret_sha256, [9; 32]);
+        assert!(store.rename_credential("key-1", "LMS (prod)").await.unwrap());
+        assert_eq!(store.credential("key-1").await.unwrap().unwrap().name, "LMS (prod)");
         assert!(store.revoke_credential("key-1").await.unwrap());
         assert!(store.credential("key-1").await.unwrap().unwrap().revoked);
         assert!(!store.revoke_credential("no-such-key").await.unwrap());
-        assert_eq!(store.list_credentials().await.unwrap().len(), 1);
+        assert_eq!(store.list_credentials(None).await.unwrap().len(), 1);
+        assert_eq!(store.list_credentials(Some(2)).await.unwrap().len(), 0);
         assert!(store.credential("no-such-key").await.unwrap().is_none());
     }
 }

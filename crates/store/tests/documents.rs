@@ -181,6 +181,7 @@ store_tests! {
                 authority: json!({ "objectType": "Agent", "mbox": "mailto:lrs@example.com" }),
                 statements: vec![Statement::parse(s, Version::V1_0).unwrap()],
                 attachments: Vec::new(),
+                define: true,
             };
             store.write_statements(batch).await.unwrap();
         }

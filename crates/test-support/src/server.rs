@@ -29,6 +29,14 @@ impl TestServer {
 
     /// Starts a server on an existing database (for restarts) with the given settings.
     pub fn start_with(database: TestDatabase, config: AppConfig) -> TestServer {
+        let mut server = TestServer::start_beside(&database, config);
+        server.database = Some(database);
+        server
+    }
+
+    /// Starts a second server process on a PostgreSQL database another server uses
+    /// (the database stays with its owner).
+    pub fn start_beside(database: &TestDatabase, config: AppConfig) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a test port");
         let base_url = format!("http://{}/xapi", listener.local_addr().expect("no local address"));
         let key = format!("test-{}", uuid::Uuid::new_v4().simple());
@@ -70,7 +78,12 @@ impl TestServer {
             Ok(Err(e)) => panic!("the test server did not start: {e}"),
             Err(_) => panic!("the test server thread died while starting"),
         };
-        TestServer { base_url, key, secret, handle, thread: Some(thread), database: Some(database) }
+        TestServer { base_url, key, secret, handle, thread: Some(thread), database: None }
+    }
+
+    /// The database this server owns (none for a server started beside another).
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_ref()
     }
 
     /// Stops the server and hands back its database, e.g. to start another server on it.

@@ -74,3 +74,14 @@ pub fn parse_agent_param(text: &str) -> Result<AgentKey, ValidationError> {
         )
     })
 }
+
+/// The agents of an `authority`: the Agent itself, or a Group and its members (xAPI 1.0.3
+/// Data §2.4.9: a client acting for a user makes a two-member Group).
+pub fn authority_agents(authority: &Value) -> Vec<AgentKey> {
+    let Some(object) = authority.as_object() else { return Vec::new() };
+    let members = object.get("member").and_then(Value::as_array).into_iter().flatten();
+    AgentKey::of(object)
+        .into_iter()
+        .chain(members.filter_map(|m| m.as_object().and_then(AgentKey::of)))
+        .collect()
+}

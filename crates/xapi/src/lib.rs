@@ -26,7 +26,7 @@ mod timestamp;
 mod validate;
 mod version;
 
-pub use agent::{AgentKey, parse_agent_param};
+pub use agent::{AgentKey, authority_agents, parse_agent_param};
 pub use definitions::{activity_definitions, activity_ids, merge_definition, use_held_definitions};
 pub use equivalence::equivalent;
 pub use error::ValidationError;

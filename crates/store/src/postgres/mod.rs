@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_statements.sql")),
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
     (3, include_str!("migrations/0003_attachments.sql")),
+    (4, include_str!("migrations/0004_tenants.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

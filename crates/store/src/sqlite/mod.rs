@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_statements.sql")),
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
     (3, include_str!("migrations/0003_attachments.sql")),
+    (4, include_str!("migrations/0004_tenants.sql")),
 ];
 
 /// The embedded SQLite store.

@@ -1,0 +1,272 @@
+//! The admin API: stores (tenants) and their credentials, under `/admin`.
+//!
+//! Credentials with the `admin` scope in the default store (such as the one made from
+//! `TALLY_ADMIN_KEY`) administer every store; an `admin` credential of another store
+//! administers that store only, and anything of another store is, to it, not there (404).
+
+use actix_web::web::{self, Data, Json, Path};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::{Credential, Store, StoreId, StoreInfo};
+
+use crate::auth::{Principal, authenticate};
+use crate::credentials::{self, ALL_SCOPES};
+use crate::{ApiError, AppConfig};
+
+/// Registers the admin resources.
+pub fn service<S: Store>() -> actix_web::Scope {
+    web::scope("/admin")
+        .app_data(web::JsonConfig::default().error_handler(|error, _| {
+            ApiError::bad_request("", format!("the request body is not the expected JSON: {error}")).into()
+        }))
+        .route("/stores", web::post().to(create_store::<S>))
+        .route("/stores", web::get().to(list_stores::<S>))
+        .route("/stores/{id}", web::get().to(get_store::<S>))
+        .route("/stores/{id}", web::patch().to(rename_store::<S>))
+        .route("/stores/{id}", web::delete().to(revoke_store::<S>))
+        .route("/credentials", web::post().to(create_credential::<S>))
+        .route("/credentials", web::get().to(list_credentials::<S>))
+        .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
+        .route("/credentials/{key}", web::delete().to(revoke_credential::<S>))
+}
+
+async fn admin<S: Store>(req: &HttpRequest, store: &S, config: &AppConfig) -> Result<Principal, ApiError> {
+    let principal = authenticate(req, store, config).await?;
+    principal.require(&["admin"])?;
+    Ok(principal)
+}
+
+/// Stores this principal administers: every store, or its own.
+fn administers(principal: &Principal, store: StoreId) -> bool {
+    principal.is_instance_admin() || principal.store == store
+}
+
+fn instance_admin(principal: &Principal) -> Result<(), ApiError> {
+    if principal.is_instance_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only an admin credential of the default store manages stores".into()))
+    }
+}
+
+fn store_json(info: &StoreInfo) -> Value {
+    json!({ "id": info.id, "name": info.name, "created": info.created.to_rfc3339(), "revoked": info.revoked })
+}
+
+fn credential_json(credential: &Credential) -> Value {
+    json!({
+        "key": credential.key,
+        "store": credential.store,
+        "scopes": credential.scopes,
+        "name": credential.name,
+        "acts_for": credential.acts_for,
+        "created": credential.created.to_rfc3339(),
+        "revoked": credential.revoked,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Name {
+    name: String,
+}
+
+fn checked_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request("name", "must be 1 to 200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
+async fn create_store<S: Store>(
+    req: HttpRequest,
+    body: Json<Name>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let created = store.create_store(&checked_name(&body.name)?).await?;
+    Ok(HttpResponse::Created().json(store_json(&created)))
+}
+
+async fn list_stores<S: Store>(
+    req: HttpRequest,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let stores: Vec<Value> =
+        store.stores().await?.iter().filter(|s| administers(&principal, s.id)).map(store_json).collect();
+    Ok(HttpResponse::Ok().json(stores))
+}
+
+async fn get_store<S: Store>(
+    req: HttpRequest,
+    id: Path<StoreId>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let id = id.into_inner();
+    if !administers(&principal, id) {
+        return Err(ApiError::NotFound);
+    }
+    let info = store.store_info(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(store_json(&info)))
+}
+
+/// `PATCH /admin/stores/{id} {"name"}` renames a store.
+async fn rename_store<S: Store>(
+    req: HttpRequest,
+    id: Path<StoreId>,
+    body: Json<Name>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let id = id.into_inner();
+    if !administers(&principal, id) || !store.rename_store(id, &checked_name(&body.name)?).await? {
+        return Err(ApiError::NotFound);
+    }
+    let info = store.store_info(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(store_json(&info)))
+}
+
+/// `DELETE /admin/stores/{id}` revokes a store: its data stays, its credentials stop
+/// working on the next request.
+async fn revoke_store<S: Store>(
+    req: HttpRequest,
+    id: Path<StoreId>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let id = id.into_inner();
+    if id == store::DEFAULT_STORE {
+        return Err(ApiError::bad_request(
+            "id",
+            "the default store holds the instance's admin credentials; it cannot be revoked",
+        ));
+    }
+    if !store.revoke_store(id).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCredential {
+    store: StoreId,
+    scopes: Vec<String>,
+    name: String,
+    /// The user (an Agent) the client acts for.
+    #[serde(default)]
+    acts_for: Option<Value>,
+}
+
+/// `POST /admin/credentials {"store", "scopes", "name", "acts_for"?}` → 201 with the key
+/// and the secret, shown this once.
+async fn create_credential<S: Store>(
+    req: HttpRequest,
+    body: Json<NewCredential>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let body = body.into_inner();
+    if !administers(&principal, body.store) {
+        return Err(ApiError::bad_request("store", format!("there is no store {}", body.store)));
+    }
+    if body.scopes.is_empty() {
+        return Err(ApiError::bad_request("scopes", "name at least one scope"));
+    }
+    if let Some(unknown) = body.scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
+        return Err(ApiError::bad_request(
+            "scopes",
+            format!("unknown scope {unknown:?}; known: {}", ALL_SCOPES.join(", ")),
+        ));
+    }
+    if let Some(user) = &body.acts_for {
+        xapi::parse_agent_param(&user.to_string()).map_err(|e| {
+            ApiError::bad_request("acts_for", format!("must be an identified Agent: {}", e.message))
+        })?;
+    }
+    let mut new = credentials::generate(&checked_name(&body.name)?, body.store, body.scopes)
+        .map_err(|e| ApiError::Internal(format!("no randomness for a secret: {e}")))?;
+    new.credential.acts_for = body.acts_for;
+    store.create_credential(new.credential.clone()).await.map_err(|e| match e {
+        store::StoreError::Invalid { .. } => {
+            ApiError::bad_request("store", format!("there is no store {}", body.store))
+        }
+        other => other.into(),
+    })?;
+    let mut answer = credential_json(&new.credential);
+    answer["secret"] = json!(new.secret);
+    Ok(HttpResponse::Created().json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialFilter {
+    store: Option<StoreId>,
+}
+
+/// `GET /admin/credentials[?store=…]`: credentials without their secrets.
+async fn list_credentials<S: Store>(
+    req: HttpRequest,
+    filter: web::Query<CredentialFilter>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let scope = if principal.is_instance_admin() { filter.store } else { Some(principal.store) };
+    let listed: Vec<Value> = store
+        .list_credentials(scope)
+        .await?
+        .iter()
+        .filter(|c| filter.store.is_none_or(|s| c.store == s))
+        .map(credential_json)
+        .collect();
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+/// The credential behind `key`, if this principal administers its store.
+async fn administered_credential<S: Store>(
+    principal: &Principal,
+    store: &S,
+    key: &str,
+) -> Result<Credential, ApiError> {
+    store.credential(key).await?.filter(|c| administers(principal, c.store)).ok_or(ApiError::NotFound)
+}
+
+/// `PATCH /admin/credentials/{key} {"name"}` renames a credential.
+async fn rename_credential<S: Store>(
+    req: HttpRequest,
+    key: Path<String>,
+    body: Json<Name>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let credential = administered_credential(&principal, store.get_ref(), &key).await?;
+    store.rename_credential(&credential.key, &checked_name(&body.name)?).await?;
+    let renamed = administered_credential(&principal, store.get_ref(), &key).await?;
+    Ok(HttpResponse::Ok().json(credential_json(&renamed)))
+}
+
+/// `DELETE /admin/credentials/{key}` revokes a credential, from the next request on.
+async fn revoke_credential<S: Store>(
+    req: HttpRequest,
+    key: Path<String>,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let credential = administered_credential(&principal, store.get_ref(), &key).await?;
+    store.revoke_credential(&credential.key).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
