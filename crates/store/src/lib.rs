@@ -10,6 +10,7 @@
 mod commit;
 mod documents;
 mod error;
+pub mod insights;
 mod keys;
 mod model;
 mod plan;
@@ -183,6 +184,139 @@ pub trait AttachmentReader: Send + Sync {
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 }
 
+/// Keeps support tickets (insights).
+pub trait TicketStore: Send + Sync {
+    /// Inserts or updates tickets (one per store, source and external id) in one
+    /// transaction; answers (inserted, updated).
+    fn upsert_tickets(
+        &self,
+        store: StoreId,
+        tickets: Vec<insights::TicketRow>,
+    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+
+    /// Tickets matching the filter, oldest first.
+    fn tickets(
+        &self,
+        store: StoreId,
+        filter: insights::TicketFilter,
+    ) -> impl Future<Output = Result<Vec<insights::TicketRow>, StoreError>> + Send;
+
+    /// A page of every ticket, oldest first, after a cursor (for exports).
+    fn ticket_page(
+        &self,
+        store: StoreId,
+        after: Option<insights::TicketCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<insights::TicketRow>, StoreError>> + Send;
+}
+
+/// Keeps learning goals and the changes recorded on them (insights).
+pub trait GoalStore: Send + Sync {
+    /// Creates or replaces a goal; true when it was created.
+    fn put_goal(
+        &self,
+        store: StoreId,
+        id: &str,
+        definition: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn goal(
+        &self,
+        store: StoreId,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<insights::GoalRow>, StoreError>> + Send;
+
+    fn goals(
+        &self,
+        store: StoreId,
+    ) -> impl Future<Output = Result<Vec<insights::GoalRow>, StoreError>> + Send;
+
+    /// Deletes a goal and its changes; false when there was none.
+    fn delete_goal(&self, store: StoreId, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a change on a goal; `NotFound` when the goal does not exist.
+    fn add_change(
+        &self,
+        store: StoreId,
+        goal: &str,
+        change: insights::ChangeRow,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn changes(
+        &self,
+        store: StoreId,
+        goal: &str,
+    ) -> impl Future<Output = Result<Vec<insights::ChangeRow>, StoreError>> + Send;
+
+    fn delete_change(
+        &self,
+        store: StoreId,
+        goal: &str,
+        change: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Keeps the rollups the insights engine builds by following statements in ingest order.
+pub trait RollupStore: Send + Sync {
+    /// How far the engine has followed a store's statements (0 before it started).
+    fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Committed statements after a sequence number, in ingest order, voided ones included.
+    fn statements_after(
+        &self,
+        store: StoreId,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<insights::TailedStatement>, StoreError>> + Send;
+
+    /// The activity × actor rows for these pairs (those that exist).
+    fn activity_actor_rows(
+        &self,
+        store: StoreId,
+        pairs: Vec<(String, String)>,
+    ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
+
+    /// Applies one engine step in one transaction; `Conflict` when the watermark is no
+    /// longer `step.from_seq` (another engine applied it).
+    fn apply_rollup(
+        &self,
+        store: StoreId,
+        step: insights::RollupStep,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn activity_actors(
+        &self,
+        store: StoreId,
+        selection: insights::ActivitySelection,
+    ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
+
+    /// Daily rows of the selected activities for days in `[from_day, to_day)`.
+    fn daily(
+        &self,
+        store: StoreId,
+        selection: insights::ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> impl Future<Output = Result<Vec<insights::DailyRow>, StoreError>> + Send;
+
+    /// Per-actor daily rows of the selected activities for days in `[from_day, to_day)`.
+    fn daily_actors(
+        &self,
+        store: StoreId,
+        selection: insights::ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> impl Future<Output = Result<Vec<insights::DailyActorRow>, StoreError>> + Send;
+
+    /// A page of every daily row after (day, activity, verb), for exports.
+    fn daily_page(
+        &self,
+        store: StoreId,
+        after: Option<(i64, String, String)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<insights::DailyRow>, StoreError>> + Send;
+}
+
 /// Everything the LRS needs from a backend.
 pub trait Store:
     StatementWriter
@@ -192,6 +326,9 @@ pub trait Store:
     + DocumentStore
     + ActivityReader
     + AttachmentReader
+    + TicketStore
+    + GoalStore
+    + RollupStore
     + Clone
     + 'static
 {

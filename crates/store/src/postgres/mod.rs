@@ -8,6 +8,7 @@
 mod attachments;
 mod credentials;
 mod documents;
+mod insights;
 mod statements;
 
 use std::str::FromStr;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
     (3, include_str!("migrations/0003_attachments.sql")),
     (4, include_str!("migrations/0004_tenants.sql")),
+    (5, include_str!("migrations/0005_insights.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

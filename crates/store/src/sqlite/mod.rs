@@ -7,6 +7,7 @@
 mod attachments;
 mod credentials;
 mod documents;
+mod insights;
 mod statements;
 
 use std::fs::File;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_documents_and_activities.sql")),
     (3, include_str!("migrations/0003_attachments.sql")),
     (4, include_str!("migrations/0004_tenants.sql")),
+    (5, include_str!("migrations/0005_insights.sql")),
 ];
 
 /// The embedded SQLite store.

@@ -1,0 +1,407 @@
+//! Tickets, goals and rollups on PostgreSQL (the SQL is shared with SQLite: see
+//! `crate::insights::sql`).
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use xapi::Timestamp;
+
+use super::{NOW_MICROS, PgStore};
+use crate::insights::{
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RollupStep,
+    TailedStatement, TicketCursor, TicketFilter, TicketRow, sql,
+};
+use crate::model::StoreId;
+use crate::{GoalStore, RollupStore, StoreError, TicketStore};
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+fn ticket_row(r: &Row) -> TicketRow {
+    let tags: String = r.get(6);
+    let keys: String = r.get(9);
+    TicketRow {
+        source: r.get(0),
+        external_id: r.get(1),
+        created: r.get(2),
+        resolved: r.get(3),
+        status: r.get(4),
+        category: r.get(5),
+        tags: TicketRow::tags_from(&tags),
+        product: r.get(7),
+        requester: r.get(8),
+        requester_keys: keys.split_whitespace().map(str::to_string).collect(),
+        priority: r.get(10),
+        channel: r.get(11),
+        subject: r.get(12),
+    }
+}
+
+impl TicketStore for PgStore {
+    async fn upsert_tickets(
+        &self,
+        store: StoreId,
+        tickets: Vec<TicketRow>,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let exists = tx.prepare_cached(sql::TICKET_EXISTS).await?;
+        let upsert = tx.prepare_cached(sql::UPSERT_TICKET).await?;
+        let now = Timestamp::now().as_micros();
+        let (mut inserted, mut updated) = (0, 0);
+        for t in &tickets {
+            let existed = tx.query_opt(&exists, &[&store, &t.source, &t.external_id]).await?.is_some();
+            let (tags, keys) = (t.tags_column(), t.requester_keys.join(" "));
+            let params: [Param<'_>; 15] = [
+                &store,
+                &t.source,
+                &t.external_id,
+                &t.created,
+                &t.resolved,
+                &t.status,
+                &t.category,
+                &tags,
+                &t.product,
+                &t.requester,
+                &keys,
+                &t.priority,
+                &t.channel,
+                &t.subject,
+                &now,
+            ];
+            tx.execute(&upsert, &params).await?;
+            if existed { updated += 1 } else { inserted += 1 }
+        }
+        tx.commit().await?;
+        Ok((inserted, updated))
+    }
+
+    async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let select = client.prepare_cached(sql::TICKETS_IN_RANGE).await?;
+        let (from, to) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
+        let rows = client.query(&select, &[&store, &from, &to]).await?;
+        Ok(rows.iter().map(ticket_row).filter(|t| filter.keeps(t)).collect())
+    }
+
+    async fn ticket_page(
+        &self,
+        store: StoreId,
+        after: Option<TicketCursor>,
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let after = after.unwrap_or(TicketCursor {
+            created: i64::MIN,
+            source: String::new(),
+            external_id: String::new(),
+        });
+        let select = client.prepare_cached(sql::TICKET_PAGE).await?;
+        let rows = client
+            .query(&select, &[&store, &after.created, &after.source, &after.external_id, &(limit as i64)])
+            .await?;
+        Ok(rows.iter().map(ticket_row).collect())
+    }
+}
+
+fn goal_row(r: &Row) -> GoalRow {
+    GoalRow { id: r.get(0), definition: r.get(1), created: r.get(2), updated: r.get(3) }
+}
+
+impl GoalStore for PgStore {
+    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let now = client.query_one(&format!("SELECT {NOW_MICROS}"), &[]).await?.get::<_, i64>(0);
+        // `xmax = 0` tells an inserted row from an updated one.
+        let row = client
+            .query_one(&format!("{} RETURNING (xmax = 0)", sql::PUT_GOAL), &[&store, &id, &definition, &now])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn goal(&self, store: StoreId, id: &str) -> Result<Option<GoalRow>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query_opt(sql::GOAL, &[&store, &id]).await?.as_ref().map(goal_row))
+    }
+
+    async fn goals(&self, store: StoreId) -> Result<Vec<GoalRow>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query(sql::GOALS, &[&store]).await?.iter().map(goal_row).collect())
+    }
+
+    async fn delete_goal(&self, store: StoreId, id: &str) -> Result<bool, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(sql::DELETE_GOAL_CHANGES, &[&store, &id]).await?;
+        let deleted = tx.execute(sql::DELETE_GOAL, &[&store, &id]).await? > 0;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn add_change(&self, store: StoreId, goal: &str, change: ChangeRow) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let added = client
+            .execute(sql::ADD_CHANGE, &[&store, &goal, &change.id, &change.at, &change.kind, &change.note])
+            .await?;
+        if added == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::CHANGES, &[&store, &goal]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| ChangeRow { id: r.get(0), at: r.get(1), kind: r.get(2), note: r.get(3) })
+            .collect())
+    }
+
+    async fn delete_change(&self, store: StoreId, goal: &str, change: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.execute(sql::DELETE_CHANGE, &[&store, &goal, &change]).await? > 0)
+    }
+}
+
+fn activity_actor_row(r: &Row) -> ActivityActorRow {
+    ActivityActorRow {
+        activity_id: r.get(0),
+        actor: r.get(1),
+        statements: r.get(2),
+        completions: r.get(3),
+        first_seen: r.get(4),
+        last_seen: r.get(5),
+        best_progress: r.get(6),
+        segments: r.get(7),
+    }
+}
+
+fn daily_row(r: &Row) -> DailyRow {
+    DailyRow {
+        day: r.get(0),
+        activity_id: r.get(1),
+        verb_id: r.get(2),
+        statements: r.get(3),
+        completions: r.get(4),
+        passes: r.get(5),
+        failures: r.get(6),
+        scaled_sum: r.get(7),
+        scaled_count: r.get(8),
+        duration_ms: r.get(9),
+    }
+}
+
+impl PgStore {
+    /// Runs a selection query once per listed id and once for the prefix.
+    async fn selected(
+        &self,
+        sql: &str,
+        selection: &ActivitySelection,
+        store: StoreId,
+        extra: &[Param<'_>],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.pool.get().await?;
+        let select = client.prepare_cached(sql).await?;
+        let pattern = selection.like_pattern();
+        let mut rows = Vec::new();
+        let runs: Vec<(Option<&str>, Option<&str>)> = selection
+            .ids
+            .iter()
+            .map(|id| (Some(id.as_str()), None))
+            .chain(pattern.as_deref().map(|p| (None, Some(p))))
+            .collect();
+        for (id, pattern) in runs {
+            let mut params: Vec<Param<'_>> = vec![&store, &id, &pattern];
+            params.extend_from_slice(extra);
+            rows.extend(client.query(&select, &params).await?);
+        }
+        Ok(rows)
+    }
+}
+
+impl RollupStore for PgStore {
+    async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0)))
+    }
+
+    async fn statements_after(
+        &self,
+        store: StoreId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<TailedStatement>, StoreError> {
+        let client = self.pool.get().await?;
+        let select = client.prepare_cached(sql::STATEMENTS_AFTER).await?;
+        let rows = client.query(&select, &[&store, &after, &(limit as i64)]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| TailedStatement { seq: r.get(0), id: r.get(1), body: r.get(2), voided_by: r.get(3) })
+            .collect())
+    }
+
+    async fn activity_actor_rows(
+        &self,
+        store: StoreId,
+        pairs: Vec<(String, String)>,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let (activities, actors): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+        let rows = client
+            .query(
+                "SELECT activity_id, actor, statements, completions, first_seen, last_seen, best_progress, segments \
+                 FROM rollup_activity_actors WHERE store_id = $1 \
+                 AND (activity_id, actor) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+                &[&store, &activities, &actors],
+            )
+            .await?;
+        Ok(rows.iter().map(activity_actor_row).collect())
+    }
+
+    async fn apply_rollup(&self, store: StoreId, step: RollupStep) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // One engine at a time per store: lock the watermark row (or its absence).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1::int, $2::int)",
+            &[&((self.lock_namespace as i32) ^ 0x5a5a), &(store as i32)],
+        )
+        .await?;
+        let current: i64 = tx.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0));
+        if current != step.from_seq {
+            return Err(StoreError::Conflict(format!(
+                "the rollup watermark moved from {} to {current}",
+                step.from_seq
+            )));
+        }
+        let daily = tx.prepare_cached(sql::ADD_DAILY).await?;
+        for d in &step.daily {
+            tx.execute(
+                &daily,
+                &[
+                    &store,
+                    &d.day,
+                    &d.activity_id,
+                    &d.verb_id,
+                    &d.statements,
+                    &d.completions,
+                    &d.passes,
+                    &d.failures,
+                    &d.scaled_sum,
+                    &d.scaled_count,
+                    &d.duration_ms,
+                ],
+            )
+            .await?;
+        }
+        let actors = tx.prepare_cached(sql::ADD_DAILY_ACTOR).await?;
+        for a in &step.daily_actors {
+            tx.execute(&actors, &[&store, &a.day, &a.activity_id, &a.verb_id, &a.actor, &a.statements])
+                .await?;
+        }
+        let put = tx.prepare_cached(sql::PUT_ACTIVITY_ACTOR).await?;
+        let delete = tx.prepare_cached(sql::DELETE_ACTIVITY_ACTOR).await?;
+        for r in &step.activity_actors {
+            if r.statements <= 0 {
+                tx.execute(&delete, &[&store, &r.activity_id, &r.actor]).await?;
+            } else {
+                tx.execute(
+                    &put,
+                    &[
+                        &store,
+                        &r.activity_id,
+                        &r.actor,
+                        &r.statements,
+                        &r.completions,
+                        &r.first_seen,
+                        &r.last_seen,
+                        &r.best_progress,
+                        &r.segments,
+                    ],
+                )
+                .await?;
+            }
+        }
+        tx.execute(sql::DROP_EMPTY_DAILY_ACTORS, &[&store]).await?;
+        tx.execute(sql::DROP_EMPTY_DAILY, &[&store]).await?;
+        tx.execute(
+            "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
+            &[&store, &step.to_seq],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn activity_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        let mut rows: Vec<ActivityActorRow> = self
+            .selected(sql::ACTIVITY_ACTORS, &selection, store, &[])
+            .await?
+            .iter()
+            .map(activity_actor_row)
+            .collect();
+        rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
+        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+        Ok(rows)
+    }
+
+    async fn daily(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        let mut rows: Vec<DailyRow> = self
+            .selected(sql::DAILY, &selection, store, &[&from_day, &to_day])
+            .await?
+            .iter()
+            .map(daily_row)
+            .collect();
+        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id)));
+        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
+        Ok(rows)
+    }
+
+    async fn daily_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyActorRow>, StoreError> {
+        let mut rows: Vec<DailyActorRow> = self
+            .selected(sql::DAILY_ACTORS, &selection, store, &[&from_day, &to_day])
+            .await?
+            .iter()
+            .map(|r| DailyActorRow {
+                day: r.get(0),
+                activity_id: r.get(1),
+                verb_id: r.get(2),
+                actor: r.get(3),
+                statements: r.get(4),
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.day, &a.activity_id, &a.verb_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.verb_id, &b.actor))
+        });
+        rows.dedup_by(|a, b| {
+            a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id && a.actor == b.actor
+        });
+        Ok(rows)
+    }
+
+    async fn daily_page(
+        &self,
+        store: StoreId,
+        after: Option<(i64, String, String)>,
+        limit: usize,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+        let select = client.prepare_cached(sql::DAILY_PAGE).await?;
+        let rows = client.query(&select, &[&store, &day, &activity, &verb, &(limit as i64)]).await?;
+        Ok(rows.iter().map(daily_row).collect())
+    }
+}

@@ -1,0 +1,454 @@
+//! Tickets, goals and rollups on SQLite (the SQL is shared with PostgreSQL: see
+//! `crate::insights::sql`).
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use xapi::Timestamp;
+
+use super::SqliteStore;
+use crate::insights::{
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RollupStep,
+    TailedStatement, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
+};
+use crate::model::StoreId;
+use crate::{GoalStore, RollupStore, StoreError, TicketStore};
+
+fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
+    let tags: String = r.get(6)?;
+    let keys: String = r.get(9)?;
+    Ok(TicketRow {
+        source: r.get(0)?,
+        external_id: r.get(1)?,
+        created: r.get(2)?,
+        resolved: r.get(3)?,
+        status: r.get(4)?,
+        category: r.get(5)?,
+        tags: TicketRow::tags_from(&tags),
+        product: r.get(7)?,
+        requester: r.get(8)?,
+        requester_keys: keys.split_whitespace().map(str::to_string).collect(),
+        priority: r.get(10)?,
+        channel: r.get(11)?,
+        subject: r.get(12)?,
+    })
+}
+
+impl TicketStore for SqliteStore {
+    async fn upsert_tickets(
+        &self,
+        store: StoreId,
+        tickets: Vec<TicketRow>,
+    ) -> Result<(u64, u64), StoreError> {
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let (mut inserted, mut updated) = (0, 0);
+            {
+                let mut exists = tx.prepare_cached(&for_sqlite(sql::TICKET_EXISTS))?;
+                let mut upsert = tx.prepare_cached(&for_sqlite(sql::UPSERT_TICKET))?;
+                let now = Timestamp::now().as_micros();
+                for t in &tickets {
+                    let existed =
+                        exists.query_row(params![store, t.source, t.external_id], |_| Ok(())).optional()?;
+                    upsert.execute(params![
+                        store,
+                        t.source,
+                        t.external_id,
+                        t.created,
+                        t.resolved,
+                        t.status,
+                        t.category,
+                        t.tags_column(),
+                        t.product,
+                        t.requester,
+                        t.requester_keys.join(" "),
+                        t.priority,
+                        t.channel,
+                        t.subject,
+                        now
+                    ])?;
+                    if existed.is_some() { updated += 1 } else { inserted += 1 }
+                }
+            }
+            tx.commit()?;
+            Ok((inserted, updated))
+        })
+        .await
+    }
+
+    async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKETS_IN_RANGE))?;
+            let (from, to) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
+            let rows = select.query_map(params![store, from, to], ticket_row)?;
+            let mut kept = Vec::new();
+            for row in rows {
+                let row = row?;
+                if filter.keeps(&row) {
+                    kept.push(row);
+                }
+            }
+            Ok(kept)
+        })
+        .await
+    }
+
+    async fn ticket_page(
+        &self,
+        store: StoreId,
+        after: Option<TicketCursor>,
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let after = after.unwrap_or(TicketCursor {
+                created: i64::MIN,
+                source: String::new(),
+                external_id: String::new(),
+            });
+            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKET_PAGE))?;
+            let rows = select.query_map(
+                params![store, after.created, after.source, after.external_id, limit as i64],
+                ticket_row,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+fn goal_row(r: &Row<'_>) -> rusqlite::Result<GoalRow> {
+    Ok(GoalRow { id: r.get(0)?, definition: r.get(1)?, created: r.get(2)?, updated: r.get(3)? })
+}
+
+impl GoalStore for SqliteStore {
+    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
+        let (id, definition) = (id.to_string(), definition.to_string());
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let existed =
+                tx.query_row(&for_sqlite(sql::GOAL), params![store, id], goal_row).optional()?.is_some();
+            tx.execute(
+                &for_sqlite(sql::PUT_GOAL),
+                params![store, id, definition, Timestamp::now().as_micros()],
+            )?;
+            tx.commit()?;
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn goal(&self, store: StoreId, id: &str) -> Result<Option<GoalRow>, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |conn| {
+            Ok(conn.query_row(&for_sqlite(sql::GOAL), params![store, id], goal_row).optional()?)
+        })
+        .await
+    }
+
+    async fn goals(&self, store: StoreId) -> Result<Vec<GoalRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::GOALS))?;
+            Ok(select.query_map([store], goal_row)?.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_goal(&self, store: StoreId, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            tx.execute(&for_sqlite(sql::DELETE_GOAL_CHANGES), params![store, id])?;
+            let deleted = tx.execute(&for_sqlite(sql::DELETE_GOAL), params![store, id])? > 0;
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn add_change(&self, store: StoreId, goal: &str, change: ChangeRow) -> Result<(), StoreError> {
+        let goal = goal.to_string();
+        self.with_conn(move |conn| {
+            let added = conn.execute(
+                &for_sqlite(sql::ADD_CHANGE),
+                params![store, goal, change.id, change.at, change.kind, change.note],
+            )?;
+            if added == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
+        let goal = goal.to_string();
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::CHANGES))?;
+            let rows = select.query_map(params![store, goal], |r| {
+                Ok(ChangeRow { id: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, note: r.get(3)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_change(&self, store: StoreId, goal: &str, change: &str) -> Result<bool, StoreError> {
+        let (goal, change) = (goal.to_string(), change.to_string());
+        self.with_conn(move |conn| {
+            Ok(conn.execute(&for_sqlite(sql::DELETE_CHANGE), params![store, goal, change])? > 0)
+        })
+        .await
+    }
+}
+
+fn activity_actor_row(r: &Row<'_>) -> rusqlite::Result<ActivityActorRow> {
+    Ok(ActivityActorRow {
+        activity_id: r.get(0)?,
+        actor: r.get(1)?,
+        statements: r.get(2)?,
+        completions: r.get(3)?,
+        first_seen: r.get(4)?,
+        last_seen: r.get(5)?,
+        best_progress: r.get(6)?,
+        segments: r.get(7)?,
+    })
+}
+
+fn daily_row(r: &Row<'_>) -> rusqlite::Result<DailyRow> {
+    Ok(DailyRow {
+        day: r.get(0)?,
+        activity_id: r.get(1)?,
+        verb_id: r.get(2)?,
+        statements: r.get(3)?,
+        completions: r.get(4)?,
+        passes: r.get(5)?,
+        failures: r.get(6)?,
+        scaled_sum: r.get(7)?,
+        scaled_count: r.get(8)?,
+        duration_ms: r.get(9)?,
+    })
+}
+
+/// Runs a selection query once per listed id and once for the prefix (SQLite has no
+/// arrays), in that order; callers sort or merge as they need.
+fn for_each_selected<T>(
+    conn: &Connection,
+    sql: &str,
+    selection: &ActivitySelection,
+    extra: &[&dyn rusqlite::ToSql],
+    store: StoreId,
+    row: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut select = conn.prepare_cached(&for_sqlite(sql))?;
+    let mut found = Vec::new();
+    let pattern = selection.like_pattern();
+    let runs: Vec<(Option<&str>, Option<&str>)> = selection
+        .ids
+        .iter()
+        .map(|id| (Some(id.as_str()), None))
+        .chain(pattern.as_deref().map(|p| (None, Some(p))))
+        .collect();
+    for (id, pattern) in runs {
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&store, &id, &pattern];
+        params.extend_from_slice(extra);
+        for item in select.query_map(params.as_slice(), &row)? {
+            found.push(item?);
+        }
+    }
+    Ok(found)
+}
+
+impl RollupStore for SqliteStore {
+    async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
+        self.with_conn(move |conn| {
+            Ok(conn.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn statements_after(
+        &self,
+        store: StoreId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<TailedStatement>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::STATEMENTS_AFTER))?;
+            let rows = select.query_map(params![store, after, limit as i64], |r| {
+                let id: Vec<u8> = r.get(1)?;
+                Ok(TailedStatement {
+                    seq: r.get(0)?,
+                    id: uuid::Uuid::from_slice(&id).unwrap_or_default(),
+                    body: r.get(2)?,
+                    voided_by: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn activity_actor_rows(
+        &self,
+        store: StoreId,
+        pairs: Vec<(String, String)>,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::ACTIVITY_ACTOR))?;
+            let mut found = Vec::new();
+            for (activity, actor) in pairs {
+                found.extend(
+                    select.query_row(params![store, activity, actor], activity_actor_row).optional()?,
+                );
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn apply_rollup(&self, store: StoreId, step: RollupStep) -> Result<(), StoreError> {
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let current: i64 =
+                tx.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0);
+            if current != step.from_seq {
+                return Err(StoreError::Conflict(format!(
+                    "the rollup watermark moved from {} to {current}",
+                    step.from_seq
+                )));
+            }
+            {
+                let mut daily = tx.prepare_cached(&for_sqlite(sql::ADD_DAILY))?;
+                for d in &step.daily {
+                    daily.execute(params![
+                        store,
+                        d.day,
+                        d.activity_id,
+                        d.verb_id,
+                        d.statements,
+                        d.completions,
+                        d.passes,
+                        d.failures,
+                        d.scaled_sum,
+                        d.scaled_count,
+                        d.duration_ms
+                    ])?;
+                }
+                let mut actors = tx.prepare_cached(&for_sqlite(sql::ADD_DAILY_ACTOR))?;
+                for a in &step.daily_actors {
+                    actors.execute(params![store, a.day, a.activity_id, a.verb_id, a.actor, a.statements])?;
+                }
+                let mut put = tx.prepare_cached(&for_sqlite(sql::PUT_ACTIVITY_ACTOR))?;
+                let mut delete = tx.prepare_cached(&for_sqlite(sql::DELETE_ACTIVITY_ACTOR))?;
+                for r in &step.activity_actors {
+                    if r.statements <= 0 {
+                        delete.execute(params![store, r.activity_id, r.actor])?;
+                    } else {
+                        put.execute(params![
+                            store,
+                            r.activity_id,
+                            r.actor,
+                            r.statements,
+                            r.completions,
+                            r.first_seen,
+                            r.last_seen,
+                            r.best_progress,
+                            r.segments
+                        ])?;
+                    }
+                }
+            }
+            tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY_ACTORS), [store])?;
+            tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY), [store])?;
+            tx.execute(
+                "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES (?1, ?2) \
+                 ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
+                params![store, step.to_seq],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn activity_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
+            rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
+            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::DAILY, &selection, &[&from_day, &to_day], store, daily_row)?;
+            rows.sort_by(|a, b| {
+                (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id))
+            });
+            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyActorRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::DAILY_ACTORS, &selection, &[&from_day, &to_day], store, |r| {
+                    Ok(DailyActorRow {
+                        day: r.get(0)?,
+                        activity_id: r.get(1)?,
+                        verb_id: r.get(2)?,
+                        actor: r.get(3)?,
+                        statements: r.get(4)?,
+                    })
+                })?;
+            rows.sort_by(|a, b| {
+                (a.day, &a.activity_id, &a.verb_id, &a.actor).cmp(&(
+                    b.day,
+                    &b.activity_id,
+                    &b.verb_id,
+                    &b.actor,
+                ))
+            });
+            rows.dedup_by(|a, b| {
+                a.day == b.day
+                    && a.activity_id == b.activity_id
+                    && a.verb_id == b.verb_id
+                    && a.actor == b.actor
+            });
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily_page(
+        &self,
+        store: StoreId,
+        after: Option<(i64, String, String)>,
+        limit: usize,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+            let mut select = conn.prepare_cached(&for_sqlite(sql::DAILY_PAGE))?;
+            let rows = select.query_map(params![store, day, activity, verb, limit as i64], daily_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,165 @@
+//! Tickets, goals and rollups, on both backends.
+
+#[macro_use]
+mod common;
+
+use serde_json::json;
+use store::insights::{
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, RollupStep, TicketCursor,
+    TicketFilter, TicketRow,
+};
+use store::{
+    DEFAULT_STORE, GoalStore, RollupStore, StatementBatch, StatementWriter, StoreError, TicketStore,
+};
+use test_support::statements::statement;
+use xapi::{Statement, Version};
+
+fn ticket(id: &str, created: i64, category: &str, tags: &[&str]) -> TicketRow {
+    TicketRow {
+        source: "zendesk".into(),
+        external_id: id.into(),
+        created,
+        category: category.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        requester: "ann@example.com".into(),
+        requester_keys: vec!["mbox:mailto:ann@example.com".into()],
+        status: "open".into(),
+        ..TicketRow::default()
+    }
+}
+
+fn daily(day: i64, activity: &str, statements: i64) -> DailyRow {
+    DailyRow {
+        day,
+        activity_id: activity.into(),
+        verb_id: "http://example.com/verbs/played".into(),
+        statements,
+        completions: statements,
+        ..DailyRow::default()
+    }
+}
+
+fn actor_row(activity: &str, actor: &str, statements: i64) -> ActivityActorRow {
+    ActivityActorRow {
+        activity_id: activity.into(),
+        actor: actor.into(),
+        statements,
+        completions: 0,
+        first_seen: 10,
+        last_seen: 20,
+        best_progress: 0.4,
+        segments: "0[.]12".into(),
+    }
+}
+
+fn prefix(p: &str) -> ActivitySelection {
+    ActivitySelection { ids: vec![], prefix: Some(p.into()) }
+}
+
+store_tests! {
+    async fn tickets_are_upserted_one_per_source_and_id(store) {
+        let first = vec![ticket("1", 100, "install", &["install", "windows"]), ticket("2", 200, "billing", &[])];
+        assert_eq!(store.upsert_tickets(DEFAULT_STORE, first).await.unwrap(), (2, 0));
+        let again = vec![ticket("1", 100, "install", &["install"]), ticket("3", 300, "install", &[])];
+        assert_eq!(store.upsert_tickets(DEFAULT_STORE, again).await.unwrap(), (1, 1));
+        let all = store.tickets(DEFAULT_STORE, TicketFilter::default()).await.unwrap();
+        assert_eq!(all.iter().map(|t| t.external_id.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(all[0].tags, ["install"], "updated in place");
+        assert_eq!(all[0].requester_keys, ["mbox:mailto:ann@example.com"]);
+        let filtered = TicketFilter { from: Some(150), categories: vec!["install".into()], ..TicketFilter::default() };
+        let found = store.tickets(DEFAULT_STORE, filtered).await.unwrap();
+        assert_eq!(found.iter().map(|t| t.external_id.as_str()).collect::<Vec<_>>(), ["3"]);
+        assert!(store.tickets(2, TicketFilter::default()).await.unwrap().is_empty(), "stores are apart");
+    }
+
+    async fn tickets_page_in_order(store) {
+        let tickets: Vec<TicketRow> = (0..5).map(|i| ticket(&i.to_string(), 1_000 - i, "c", &[])).collect();
+        store.upsert_tickets(DEFAULT_STORE, tickets).await.unwrap();
+        let first = store.ticket_page(DEFAULT_STORE, None, 2).await.unwrap();
+        assert_eq!(first.iter().map(|t| t.created).collect::<Vec<_>>(), [996, 997]);
+        let last = &first[1];
+        let cursor = TicketCursor { created: last.created, source: last.source.clone(), external_id: last.external_id.clone() };
+        let rest = store.ticket_page(DEFAULT_STORE, Some(cursor), 10).await.unwrap();
+        assert_eq!(rest.iter().map(|t| t.created).collect::<Vec<_>>(), [998, 999, 1_000]);
+    }
+
+    async fn goals_and_their_changes_are_kept(store) {
+        assert!(store.put_goal(DEFAULT_STORE, "install", r#"{"name":"Fewer install tickets"}"#).await.unwrap());
+        assert!(!store.put_goal(DEFAULT_STORE, "install", r#"{"name":"Fewer install tickets (v2)"}"#).await.unwrap());
+        let goal = store.goal(DEFAULT_STORE, "install").await.unwrap().unwrap();
+        assert!(goal.definition.contains("v2"));
+        assert_eq!(store.goals(DEFAULT_STORE).await.unwrap().len(), 1);
+        let change = ChangeRow { id: "c1".into(), at: 5, kind: "placement".into(), note: "link in the installer".into() };
+        store.add_change(DEFAULT_STORE, "install", change.clone()).await.unwrap();
+        assert!(matches!(store.add_change(DEFAULT_STORE, "nothing", change.clone()).await, Err(StoreError::NotFound)));
+        assert_eq!(store.changes(DEFAULT_STORE, "install").await.unwrap(), vec![change]);
+        assert!(store.delete_change(DEFAULT_STORE, "install", "c1").await.unwrap());
+        assert!(store.delete_goal(DEFAULT_STORE, "install").await.unwrap());
+        assert!(store.goal(DEFAULT_STORE, "install").await.unwrap().is_none());
+        assert!(!store.delete_goal(DEFAULT_STORE, "install").await.unwrap());
+    }
+
+    async fn rollup_steps_add_up_and_move_the_watermark(store) {
+        let a = "https://academy.example.com/install/video-1";
+        let step = RollupStep {
+            daily: vec![daily(100, a, 3)],
+            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: 3 }],
+            activity_actors: vec![actor_row(a, "ann", 3)],
+            from_seq: 0,
+            to_seq: 10,
+        };
+        store.apply_rollup(DEFAULT_STORE, step.clone()).await.unwrap();
+        assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 10);
+        assert!(matches!(store.apply_rollup(DEFAULT_STORE, step).await, Err(StoreError::Conflict(_))), "applied once");
+        let more = RollupStep { daily: vec![daily(100, a, 2)], from_seq: 10, to_seq: 12, ..RollupStep::default() };
+        store.apply_rollup(DEFAULT_STORE, more).await.unwrap();
+        let rows = store.daily(DEFAULT_STORE, prefix("https://academy.example.com/install/"), 0, 1_000).await.unwrap();
+        assert_eq!((rows.len(), rows[0].statements, rows[0].completions), (1, 5, 5));
+        let ids = ActivitySelection { ids: vec![a.into()], prefix: None };
+        assert_eq!(store.activity_actors(DEFAULT_STORE, ids).await.unwrap(), vec![actor_row(a, "ann", 3)]);
+        assert_eq!(store.daily_actors(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().len(), 1);
+        assert!(store.daily(DEFAULT_STORE, prefix("https://other/"), 0, 1_000).await.unwrap().is_empty());
+        assert_eq!(store.daily_page(DEFAULT_STORE, None, 10).await.unwrap().len(), 1);
+        // Taking everything back out removes the rows.
+        let back = RollupStep {
+            daily: vec![daily(100, a, -5)],
+            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: -3 }],
+            activity_actors: vec![actor_row(a, "ann", 0)],
+            from_seq: 12,
+            to_seq: 13,
+        };
+        store.apply_rollup(DEFAULT_STORE, back).await.unwrap();
+        assert!(store.daily(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().is_empty());
+        assert!(store.daily_actors(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().is_empty());
+        assert!(store.activity_actors(DEFAULT_STORE, prefix("https://")).await.unwrap().is_empty());
+    }
+
+    async fn a_prefix_selection_treats_like_wildcards_literally(store) {
+        let step = RollupStep {
+            activity_actors: vec![actor_row("http://a/x_1", "ann", 1), actor_row("http://a/xy1", "bob", 1)],
+            to_seq: 1,
+            ..RollupStep::default()
+        };
+        store.apply_rollup(DEFAULT_STORE, step).await.unwrap();
+        let rows = store.activity_actors(DEFAULT_STORE, prefix("http://a/x_")).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.actor.as_str()).collect::<Vec<_>>(), ["ann"]);
+    }
+
+    async fn statements_are_followed_in_ingest_order(store) {
+        let batch = StatementBatch {
+            store: DEFAULT_STORE,
+            version: Version::V1_0,
+            authority: json!({ "objectType": "Agent", "mbox": "mailto:lrs@example.com" }),
+            define: true,
+            statements: (0..3).map(|_| Statement::parse(statement(), Version::V1_0).unwrap()).collect(),
+            attachments: vec![],
+        };
+        let ids = store.write_statements(batch).await.unwrap();
+        let tail = store.statements_after(DEFAULT_STORE, 0, 2).await.unwrap();
+        assert_eq!(tail.iter().map(|t| t.id).collect::<Vec<_>>(), ids[..2]);
+        let rest = store.statements_after(DEFAULT_STORE, tail[1].seq, 10).await.unwrap();
+        assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), ids[2..]);
+        let pairs = vec![("http://a/1".to_string(), "nobody".to_string())];
+        assert!(store.activity_actor_rows(DEFAULT_STORE, pairs).await.unwrap().is_empty());
+    }
+}
