@@ -13,6 +13,9 @@ use xapi::Version;
 pub struct Cli {
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// Log format on stderr: text (for people) or json (one object per line).
+    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +47,24 @@ pub enum Command {
         #[command(subcommand)]
         command: StoresCommand,
     },
+    /// Imports support tickets.
+    Tickets {
+        #[command(subcommand)]
+        command: TicketsCommand,
+    },
+    /// Writes a CSV export (the same as /exports/…).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// Loads a demo data set (install videos, chatbot, survey, tickets, a goal) into a
+    /// running Tally.
+    Demo(DemoArgs),
+    /// Runs the insights engine and API on their own.
+    Insights {
+        #[command(subcommand)]
+        command: InsightsCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +72,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TALLY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Do not run the insights engine and API in this process (run `tally insights
+    /// serve` elsewhere).
+    #[arg(long, env = "TALLY_NO_INSIGHTS")]
+    pub no_insights: bool,
     /// Key of a credential with every scope to create or update at start-up.
     #[arg(long, env = "TALLY_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -83,6 +108,8 @@ pub struct ServeArgs {
     /// (https://lms.example.com,http://localhost:3000); none given allows every origin.
     #[arg(long, env = "TALLY_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+    #[command(flatten)]
+    pub operations: OperationsArgs,
 }
 
 impl ServeArgs {
@@ -109,6 +136,68 @@ impl ServeArgs {
             workers: self.workers.unwrap_or(defaults.workers),
             default_version,
             cors_allowed_origins,
+            ..self.operations.apply(defaults)?
+        })
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Limits against hostile or broken clients, proxies, metrics and shutdown.
+#[derive(Debug, Args)]
+pub struct OperationsArgs {
+    /// Most statements one statement request may carry (413 above).
+    #[arg(long, env = "TALLY_MAX_BATCH_STATEMENTS", default_value_t = 1_000)]
+    pub max_batch_statements: usize,
+    /// Deepest nesting of arrays and objects in statement JSON (400 above).
+    #[arg(long, env = "TALLY_MAX_JSON_DEPTH", default_value_t = 64)]
+    pub max_json_depth: usize,
+    /// Most bytes a request's headers may take together (431 above; the HTTP layer
+    /// refuses more than 128 KiB or 96 headers whatever this says).
+    #[arg(long, env = "TALLY_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+    /// Seconds a client may take to send the request line and headers (408 after).
+    #[arg(long, env = "TALLY_HEADER_TIMEOUT_SECS", default_value_t = 5.0)]
+    pub header_timeout_secs: f64,
+    /// Seconds a request body may stall without a byte arriving (408 after).
+    #[arg(long, env = "TALLY_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub body_idle_timeout_secs: f64,
+    /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "TALLY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+    /// Proxies (addresses or CIDR networks, comma separated) whose Forwarded /
+    /// X-Forwarded-For headers name the client address.
+    #[arg(long, env = "TALLY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Address of the Prometheus metrics listener (GET /metrics), or "off".
+    #[arg(long, env = "TALLY_METRICS_BIND", default_value = "127.0.0.1:9464")]
+    pub metrics_bind: String,
+}
+
+impl OperationsArgs {
+    /// These settings over `base`.
+    fn apply(&self, base: AppConfig) -> Result<AppConfig> {
+        let seconds = |value: f64, flag: &str| {
+            std::time::Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("{flag}: must be a positive number of seconds"))
+        };
+        Ok(AppConfig {
+            max_batch_statements: self.max_batch_statements.max(1),
+            max_json_depth: self.max_json_depth.max(2),
+            max_header_bytes: self.max_header_bytes,
+            header_timeout: seconds(self.header_timeout_secs, "--header-timeout-secs")?,
+            body_idle_timeout: seconds(self.body_idle_timeout_secs, "--body-idle-timeout-secs")?,
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
+            trusted_proxies: server::client_addr::TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?,
+            ..base
         })
     }
 }
@@ -177,6 +266,31 @@ mod tests {
     }
 
     #[test]
+    fn limits_and_proxies_come_from_flags() {
+        let config = serve_args(&[
+            "--max-batch-statements",
+            "50",
+            "--max-json-depth",
+            "16",
+            "--body-idle-timeout-secs",
+            "0.5",
+            "--trusted-proxies",
+            "10.0.0.0/8,192.0.2.7",
+            "--auth-failures-per-minute",
+            "0",
+        ])
+        .app_config()
+        .unwrap();
+        assert_eq!((config.max_batch_statements, config.max_json_depth), (50, 16));
+        assert_eq!(config.body_idle_timeout, std::time::Duration::from_millis(500));
+        assert!(config.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert_eq!(config.auth_failures_per_minute, 0);
+        let error = serve_args(&["--trusted-proxies", "proxy.internal"]).app_config().unwrap_err();
+        assert!(error.to_string().contains("--trusted-proxies"), "{error}");
+        assert!(serve_args(&["--header-timeout-secs", "0"]).app_config().is_err());
+    }
+
+    #[test]
     fn no_cors_origins_allow_every_origin_and_bad_ones_are_refused() {
         let config = serve_args(&["--cors-allowed-origins", ""]).app_config().unwrap();
         assert!(config.cors_allowed_origins.is_empty());
@@ -185,4 +299,113 @@ mod tests {
             .unwrap_err();
         assert!(error.to_string().contains("--cors-allowed-origins"), "{error}");
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// Imports a helpdesk export (CSV, JSON array or NDJSON).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export file.
+    pub file: std::path::PathBuf,
+    /// The column layout: zendesk, servicenow, jira or generic.
+    #[arg(long, default_value = "generic")]
+    pub preset: String,
+    /// The tickets' source (default: the preset's name).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Reads a field from another column: field=Column (repeatable).
+    #[arg(long = "map")]
+    pub map: Vec<String>,
+    /// Time zone of dates written without an offset (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Requesters that are not email addresses are accounts on this home page.
+    #[arg(long)]
+    pub account_home_page: Option<String>,
+    /// Stores nothing if any row is refused.
+    #[arg(long)]
+    pub strict: bool,
+    /// csv, json or ndjson (default: from the file name).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The store the tickets belong to.
+    #[arg(long, default_value_t = store::DEFAULT_STORE)]
+    pub store: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One flat row per statement.
+    Statements {
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: i64,
+        /// Only this verb.
+        #[arg(long)]
+        verb: Option<String>,
+        /// Only this activity.
+        #[arg(long)]
+        activity: Option<String>,
+        /// Only statements stored after this time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only statements stored up to this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// One row per ticket.
+    Tickets {
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: i64,
+    },
+    /// One row per day, activity and verb.
+    ActivityDaily {
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: i64,
+    },
+    /// A goal's report.
+    Goal {
+        goal: String,
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The running Tally (its xAPI base URL or its root).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A credential with statements/write and insights (or all).
+    #[arg(long, env = "TALLY_DEMO_KEY")]
+    pub key: String,
+    #[arg(long, env = "TALLY_DEMO_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// Which story the data tells: working, low-reach, drop-off (viewers leave at 40%)
+    /// or no-effect.
+    #[arg(long, default_value = "working")]
+    pub scenario: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InsightsCommand {
+    /// Serves /insights and /exports and runs the rollup engine, without the xAPI.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "TALLY_INSIGHTS_BIND", default_value = "127.0.0.1:8081")]
+        bind: String,
+    },
 }

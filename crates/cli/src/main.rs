@@ -1,6 +1,8 @@
 //! The `tally` binary: the only place that reads configuration.
 
 mod config;
+mod insights_cmds;
+mod telemetry;
 
 use std::net::TcpListener;
 
@@ -9,7 +11,9 @@ use clap::Parser;
 use server::credentials::{self, ALL_SCOPES};
 use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
 
-use crate::config::{Cli, Command, CredentialsCommand, ServeArgs, StorageArgs, StoresCommand};
+use crate::config::{
+    Cli, Command, CredentialsCommand, InsightsCommand, ServeArgs, StorageArgs, StoresCommand, TicketsCommand,
+};
 
 /// The store a command runs against, picked by the database URL's scheme.
 enum Backend {
@@ -30,7 +34,7 @@ macro_rules! with_store {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    telemetry::init_tracing(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
             let backend = open(&cli.storage, Purpose::Serve).await?;
@@ -49,13 +53,20 @@ async fn main() -> Result<()> {
             let backend = open(&cli.storage, Purpose::Administer).await?;
             with_store!(backend, |store| manage_stores(&store, command).await)
         }
+        Command::Tickets { command: TicketsCommand::Import(args) } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| insights_cmds::import_tickets(&store, args).await)
+        }
+        Command::Export { command } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| insights_cmds::export(&store, command).await)
+        }
+        Command::Demo(args) => tokio::task::spawn_blocking(move || insights_cmds::demo(args)).await?,
+        Command::Insights { command: InsightsCommand::Serve { bind } } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| serve_insights(store, &bind).await)
+        }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// Whether a command serves the LRS or administers a store (possibly beside a server).
@@ -93,8 +104,32 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let config = args.app_config()?;
+    let metrics = telemetry::serve_metrics(&args.operations.metrics_bind, store.clone())?;
+    let metrics_handle = metrics.as_ref().map(|server| server.handle());
+    if let Some(server) = metrics {
+        tokio::spawn(server);
+    }
     tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
-    server::serve(store, config, listener)?.await?;
+    if args.no_insights {
+        server::serve(store, config, listener)?.await?;
+    } else {
+        insights::engine::spawn(store.clone());
+        server::serve_with(store, config, listener, insights::http::configure::<S>)?.await?;
+    }
+    if let Some(handle) = metrics_handle {
+        handle.stop(false).await;
+    }
+    Ok(())
+}
+
+/// `tally insights serve`: the insights API and the rollup engine, without the xAPI.
+async fn serve_insights<S: Store>(store: S, bind: &str) -> Result<()> {
+    let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "Tally insights is listening: http://{address}/insights");
+    insights::engine::spawn(store.clone());
+    server::serve_only(store, server::AppConfig::default(), listener, insights::http::configure::<S>)?
+        .await?;
     Ok(())
 }
 

@@ -31,9 +31,14 @@ struct Serving {
 }
 
 impl Serving {
-    fn start(mut command: Command) -> Serving {
+    fn start(command: Command) -> Serving {
+        Serving::start_as(command, &["serve", "--bind", "127.0.0.1:0"], "xAPI at ")
+    }
+
+    /// Runs `tally <args>` and waits for the log line with `marker` before its URL.
+    fn start_as(mut command: Command, args: &[&str], marker: &str) -> Serving {
         let mut child = command
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -44,8 +49,9 @@ impl Serving {
         for line in stderr.by_ref().lines() {
             let line = line.expect("log line");
             log.lock().unwrap().push_str(&line);
-            if let Some(at) = line.find("xAPI at ") {
-                base_url = Some(line[at + 8..].split_whitespace().next().expect("url").to_string());
+            if let Some(at) = line.find(marker) {
+                base_url =
+                    Some(line[at + marker.len()..].split_whitespace().next().expect("url").to_string());
                 break;
             }
         }
@@ -65,13 +71,23 @@ impl Serving {
         self.request("GET", key, secret, "").0
     }
 
-    /// Sends a request (a POST of `body` when it is not empty); answers status and body.
+    /// Sends a statements request; answers status and body.
     fn request(&self, method: &str, key: &str, secret: &str, body: &str) -> (u16, String) {
+        self.call(method, "/xapi/statements", (key, secret), body)
+    }
+
+    /// The server's root URL (the logged URL without its `/xapi` or `/insights`).
+    fn root(&self) -> &str {
+        self.base_url.rsplit_once('/').map_or(self.base_url.as_str(), |(root, _)| root)
+    }
+
+    /// Sends a request to a path under the root; answers status and body.
+    fn call(&self, method: &str, path: &str, (key, secret): (&str, &str), body: &str) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
         let request = ureq::http::Request::builder()
             .method(method)
-            .uri(format!("{}/statements", self.base_url))
+            .uri(format!("{}{path}", self.root()))
             .header("Authorization", format!("Basic {auth}"))
             .header("X-Experience-API-Version", "1.0.3")
             .header("Content-Type", "application/json")
@@ -210,4 +226,79 @@ fn an_unsupported_database_url_is_refused_with_advice() {
     let output = tally(&db).args(["--database-url", "mysql://x", "migrate"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("postgres://"));
+}
+
+/// A small Zendesk export: two good rows and one whose creation date is not a date.
+const ZENDESK_CSV: &str = "Id,Created at,Solved at,Status,Tags,Requester email,Ticket type,Priority,Via,Subject,Group\n\
+4101,2024-03-04 08:15:02,2024-03-04 11:40:19,Solved,install connector,maria@acme.example,Incident,Normal,Web form,Installer stops,Install\n\
+4102,2024-03-04 09:02:47,,Open,install,tom@northwind.example,Question,Low,Mail,\"Where is the key, please?\",Install\n\
+4103,yesterday,,Open,install,ann@acme.example,Question,Low,Mail,Bad date,Install\n";
+
+backend_tests! {
+    fn tickets_import_reports_counts_and_rejected_rows_and_reimports_in_place(backend) {
+        let db = TestDatabase::new(backend);
+        let file = db.scratch("zendesk.csv");
+        std::fs::write(&file, ZENDESK_CSV).unwrap();
+        let path = file.to_str().unwrap();
+        let first = stdout_of(tally(&db).args(["tickets", "import", path, "--preset", "zendesk"]));
+        assert_eq!((field(&first, "inserted"), field(&first, "updated"), field(&first, "rejected")), ("2".into(), "0".into(), "1".into()), "{first}");
+        assert!(first.contains("row 4") && first.contains("Created at"), "the bad row is named with its column: {first}");
+        let again = stdout_of(tally(&db).args(["tickets", "import", path, "--preset", "zendesk"]));
+        assert_eq!((field(&again, "inserted"), field(&again, "updated")), ("0".into(), "2".into()), "{again}");
+        let exported = db.scratch("tickets.csv");
+        stdout_of(tally(&db).args(["export", "tickets", "--out", exported.to_str().unwrap()]));
+        let csv = std::fs::read_to_string(&exported).unwrap();
+        assert_eq!(csv.lines().count(), 3, "a header and one row per ticket: {csv}");
+        assert!(csv.starts_with("source,external_id,created"), "{csv}");
+        assert!(csv.contains("\"Where is the key, please?\""), "RFC 4180 quoting: {csv}");
+    }
+
+    fn a_strict_import_with_a_bad_row_stores_nothing(backend) {
+        let db = TestDatabase::new(backend);
+        let file = db.scratch("zendesk.csv");
+        std::fs::write(&file, ZENDESK_CSV).unwrap();
+        let output = tally(&db).args(["tickets", "import", file.to_str().unwrap(), "--preset", "zendesk", "--strict"]).output().unwrap();
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("nothing was stored"));
+        let exported = db.scratch("tickets.csv");
+        stdout_of(tally(&db).args(["export", "tickets", "--out", exported.to_str().unwrap()]));
+        assert_eq!(std::fs::read_to_string(&exported).unwrap().lines().count(), 1, "only the header");
+    }
+
+    fn the_demo_loads_a_report_that_insights_serve_also_answers(backend) {
+        let db = TestDatabase::new(backend);
+        let admin = ("ops", "demo-secret");
+        let mut command = tally(&db);
+        command.env("TALLY_ADMIN_KEY", admin.0).env("TALLY_ADMIN_SECRET", admin.1);
+        let serving = Serving::start(command);
+        let loaded = stdout_of(tally(&db).args(["demo", "--url", &serving.base_url, "--key", admin.0, "--secret", admin.1, "--scenario", "low-reach"]));
+        assert!(loaded.contains("/insights/goals/install-tickets/report"), "{loaded}");
+        let report = report_when_caught_up(&serving, admin);
+        assert_eq!(report["diagnosis"]["code"], "low_reach", "{report}");
+        drop(serving);
+
+        // The same report from the insights engine running on its own.
+        let insights = Serving::start_as(tally(&db), &["insights", "serve", "--bind", "127.0.0.1:0"], "listening: ");
+        let (status, _) = insights.call("GET", "/xapi/statements", admin, "");
+        assert_eq!(status, 404, "no xAPI here");
+        assert_eq!(report_when_caught_up(&insights, admin)["diagnosis"]["code"], "low_reach");
+    }
+}
+
+/// The demo goal's report once the rollups have caught up with every statement.
+fn report_when_caught_up(serving: &Serving, credential: (&str, &str)) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, body) = serving.call("GET", "/insights/status", credential, "");
+        assert_eq!(status, 200, "{body}");
+        let lag: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if lag["rollups"]["statements_behind"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rollups never caught up: {lag}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, body) = serving.call("GET", "/insights/goals/install-tickets/report", credential, "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
 }

@@ -29,6 +29,12 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body stalled past the idle timeout (408; the connection is closed).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The request's headers are larger than the limit (431).
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// Too many failed authentications from this address; retry after this many seconds.
     #[error("too many failed authentications from this address; try again later")]
     TooManyRequests(u64),
@@ -76,6 +82,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,15 +7,19 @@ mod admin;
 mod agents;
 mod alternate;
 mod attachments;
-mod auth;
+pub mod auth;
+pub mod client_addr;
 pub mod cors;
 pub mod credentials;
 mod documents;
 mod error;
+pub mod fuzzing;
 mod health;
+mod limits;
 mod multipart;
-mod params;
-mod query;
+pub mod observability;
+pub mod params;
+pub mod query;
 mod statements;
 mod version;
 
@@ -43,8 +47,24 @@ pub struct AppConfig {
     /// The largest attachment accepted, in bytes (413 above it).
     pub max_attachment_bytes: u64,
     /// Failed authentications per client address and minute before that address gets
-    /// 429 for the rest of the minute.
+    /// 429 for the rest of the minute; 0 turns the brake off.
     pub auth_failures_per_minute: u32,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client address
+    /// (for the failed-login brake); empty: the TCP peer is the client.
+    pub trusted_proxies: client_addr::TrustedProxies,
+    /// The most statements one statement request may carry (413 above it).
+    pub max_batch_statements: usize,
+    /// The deepest nesting of arrays and objects accepted in statement JSON (400 above).
+    pub max_json_depth: usize,
+    /// The most bytes a request's headers may take together (431 above it).
+    pub max_header_bytes: usize,
+    /// How long a client may take to send the request line and headers (408, closed).
+    pub header_timeout: std::time::Duration,
+    /// How long a request body may stall without a byte arriving (408, closed).
+    pub body_idle_timeout: std::time::Duration,
+    /// On SIGTERM/SIGINT, how long requests in flight get to finish before the process
+    /// exits anyway.
+    pub shutdown_timeout: std::time::Duration,
     /// HTTP worker threads.
     pub workers: usize,
     /// The version named in responses to requests that name none (or a bad one).
@@ -62,6 +82,13 @@ impl Default for AppConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_attachment_bytes: 256 * 1024 * 1024,
             auth_failures_per_minute: 20,
+            trusted_proxies: client_addr::TrustedProxies::default(),
+            max_batch_statements: 1_000,
+            max_json_depth: 64,
+            max_header_bytes: 32 * 1024,
+            header_timeout: std::time::Duration::from_secs(5),
+            body_idle_timeout: std::time::Duration::from_secs(30),
+            shutdown_timeout: std::time::Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
@@ -102,20 +129,71 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, store: S, config: AppCo
 
 /// Starts the HTTP server on an already bound listener.
 pub fn serve<S: Store>(store: S, config: AppConfig, listener: TcpListener) -> std::io::Result<Server> {
+    serve_with(store, config, listener, |_| {})
+}
+
+/// Starts an HTTP server with only the given resources (and health, readiness and the
+/// same error handling and authentication brake as the LRS), e.g. insights on its own.
+pub fn serve_only<S: Store>(
+    store: S,
+    config: AppConfig,
+    listener: TcpListener,
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> std::io::Result<Server> {
     let workers = config.workers;
+    let (header_timeout, shutdown_timeout) = (config.header_timeout, config.shutdown_timeout);
+    let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(failed_logins.clone())
+            .app_data(Data::new(store.clone()))
+            .app_data(Data::new(config.clone()))
+            .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
+            .wrap(from_fn(limits::guard))
+            .wrap(from_fn(observability::observe))
+            .configure(routes.clone())
+            .route("/health", web::get().to(health::health))
+            .route("/ready", web::get().to(health::ready::<S>))
+            .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
+    })
+    .workers(workers)
+    .client_request_timeout(header_timeout)
+    .shutdown_timeout(shutdown_timeout.as_secs())
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Starts the HTTP server with more resources beside the LRS's own (such as insights),
+/// registered by `extra` on every worker.
+pub fn serve_with<S: Store>(
+    store: S,
+    config: AppConfig,
+    listener: TcpListener,
+    extra: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> std::io::Result<Server> {
+    let workers = config.workers;
+    let (header_timeout, shutdown_timeout) = (config.header_timeout, config.shutdown_timeout);
     // One brake for every worker, so the limit holds per process, not per thread.
     let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(failed_logins.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
+            .wrap(from_fn(limits::guard))
+            .wrap(from_fn(observability::observe))
             .configure(|cfg| configure(cfg, store.clone(), config.clone()))
+            .configure(extra.clone())
             .service(admin::service::<S>())
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(health::ready::<S>))
             .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
     })
     .workers(workers)
+    // Slow clients cannot hold a worker: the head must arrive in time (bodies are
+    // bounded by `limits::guard`); on SIGTERM requests in flight finish first.
+    .client_request_timeout(header_timeout)
+    .shutdown_timeout(shutdown_timeout.as_secs())
     .listen(listener)?
     .run();
     Ok(server)

@@ -12,13 +12,13 @@ use store::{AttachmentUpload, StatementBatch, Store, StoredStatement};
 use uuid::Uuid;
 use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
 
-use crate::attachments;
 use crate::auth::{Principal, authenticate};
 use crate::multipart::{self, ReceivedPart};
 use crate::params::{StatementsGet, encode_more, parse_statements_get};
 use crate::query::QueryParams;
 use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
+use crate::{attachments, limits, observability};
 
 const CONSISTENT_THROUGH: &str = "x-experience-api-consistent-through";
 
@@ -55,6 +55,7 @@ pub async fn put<S: Store>(
     let params = QueryParams::parse(req.query_string(), &["statementId"])?;
     let id = params.require_uuid("statementId")?;
     let incoming = read_body(&req, payload, &config).await?;
+    limits::check_statements_body(&incoming.statements, &config)?;
     let mut json: Value = serde_json::from_slice(&incoming.statements)
         .map_err(|e| ApiError::bad_request("", format!("request body is not valid JSON: {e}")))?;
     let Value::Object(object) = &mut json else {
@@ -86,6 +87,7 @@ pub async fn post<S: Store>(
     principal.require(WRITE_SCOPES)?;
     QueryParams::parse(req.query_string(), &[])?;
     let incoming = read_body(&req, payload, &config).await?;
+    limits::check_statements_body(&incoming.statements, &config)?;
     let statements = xapi::parse_statements(&incoming.statements, version)?;
     let uploads = attachments::match_parts(&statements, incoming.parts)?;
     let ids = write(store.get_ref(), &principal, version, statements, uploads).await?;
@@ -109,7 +111,9 @@ async fn write<S: Store>(
         statements,
         attachments,
     };
-    Ok(store.write_statements(batch).await?)
+    let ids = store.write_statements(batch).await?;
+    observability::record_batch(ids.len());
+    Ok(ids)
 }
 
 /// A statement request's body: the statements' JSON and any attachment parts.

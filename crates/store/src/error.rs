@@ -53,7 +53,14 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+        // Codes that mean "the server is going away or not accepting yet", not a bad
+        // query: connection exceptions (class 08), shutdown and start-up (57P01–57P03),
+        // and too many connections. The client may retry them.
+        let unavailable_code = e.code().is_some_and(|code| {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        });
+        if e.is_closed() || unavailable_code || e.as_db_error().is_none() && e.code().is_none() {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Backend(format!("{e}: {}", e.as_db_error().map(|d| d.message()).unwrap_or_default()))

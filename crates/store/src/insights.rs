@@ -148,6 +148,16 @@ pub struct ActivityActorRow {
     pub segments: String,
 }
 
+/// A content revision marker of an activity (`revision:<context.revision>` or
+/// `definition:<digest>`) and when it was first seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionRow {
+    pub activity_id: String,
+    pub marker: String,
+    /// Microseconds since the epoch (the earliest statement timestamp carrying it).
+    pub first_seen: i64,
+}
+
 /// One step of the engine: counts to add (negative to take voided statements back out),
 /// activity × actor rows to replace (a row with no statements is removed), and how far
 /// the store's statements are now followed.
@@ -156,6 +166,8 @@ pub struct RollupStep {
     pub daily: Vec<DailyRow>,
     pub daily_actors: Vec<DailyActorRow>,
     pub activity_actors: Vec<ActivityActorRow>,
+    /// Revision markers seen in the step, each with the earliest time it was seen.
+    pub revisions: Vec<RevisionRow>,
     /// The watermark the step starts from (the step is refused if it moved: another engine
     /// got there first).
     pub from_seq: i64,
@@ -209,6 +221,7 @@ pub(crate) mod sql {
     pub const DELETE_CHANGE: &str =
         "DELETE FROM goal_changes WHERE store_id = $1 AND goal_id = $2 AND change_id = $3";
 
+    pub const INGEST_HEAD: &str = "SELECT last_seq FROM stores WHERE id = $1";
     pub const WATERMARK: &str = "SELECT last_seq FROM rollup_watermarks WHERE store_id = $1";
     pub const STATEMENTS_AFTER: &str = "SELECT seq, id, body, voided_by FROM statements WHERE store_id = $1 \
         AND seq > $2 AND seq <= (SELECT last_seq FROM stores WHERE id = $1) ORDER BY seq LIMIT $3";
@@ -245,6 +258,13 @@ pub(crate) mod sql {
     pub const DAILY_ACTORS: &str = "SELECT day, activity_id, verb_id, actor, statements FROM rollup_daily_actors \
         WHERE store_id = $1 AND (activity_id = $2 OR activity_id LIKE $3 ESCAPE '\\') AND day >= $4 AND day < $5 \
         ORDER BY day, activity_id, verb_id, actor";
+    /// Keeps the earliest first sighting (CASE, not LEAST/MIN: both backends read it).
+    pub const ADD_REVISION: &str = "INSERT INTO rollup_revisions (store_id, activity_id, marker, first_seen) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, activity_id, marker) DO UPDATE SET first_seen = \
+        CASE WHEN excluded.first_seen < rollup_revisions.first_seen THEN excluded.first_seen \
+        ELSE rollup_revisions.first_seen END";
+    pub const REVISIONS: &str = "SELECT activity_id, marker, first_seen FROM rollup_revisions WHERE store_id = $1 \
+        AND (activity_id = $2 OR activity_id LIKE $3 ESCAPE '\\') ORDER BY activity_id, first_seen, marker";
     pub const DAILY_PAGE: &str = "SELECT day, activity_id, verb_id, statements, completions, passes, failures, \
         scaled_sum, scaled_count, duration_ms FROM rollup_daily WHERE store_id = $1 \
         AND (day, activity_id, verb_id) > ($2, $3, $4) ORDER BY day, activity_id, verb_id LIMIT $5";

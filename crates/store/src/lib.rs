@@ -10,6 +10,7 @@
 mod commit;
 mod documents;
 mod error;
+mod health;
 pub mod insights;
 mod keys;
 mod model;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 use xapi::Timestamp;
 
 pub use error::StoreError;
+pub use health::{Health, PoolStatus, Readiness};
 pub use model::{
     ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
     DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
@@ -258,6 +260,9 @@ pub trait GoalStore: Send + Sync {
 
 /// Keeps the rollups the insights engine builds by following statements in ingest order.
 pub trait RollupStore: Send + Sync {
+    /// The sequence number of a store's last committed statement (0 for none).
+    fn ingest_head(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
     /// How far the engine has followed a store's statements (0 before it started).
     fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
@@ -289,6 +294,13 @@ pub trait RollupStore: Send + Sync {
         store: StoreId,
         selection: insights::ActivitySelection,
     ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
+
+    /// Revision markers of the selected activities, by activity and first sighting.
+    fn revisions(
+        &self,
+        store: StoreId,
+        selection: insights::ActivitySelection,
+    ) -> impl Future<Output = Result<Vec<insights::RevisionRow>, StoreError>> + Send;
 
     /// Daily rows of the selected activities for days in `[from_day, to_day)`.
     fn daily(
@@ -326,6 +338,7 @@ pub trait Store:
     + DocumentStore
     + ActivityReader
     + AttachmentReader
+    + Health
     + TicketStore
     + GoalStore
     + RollupStore

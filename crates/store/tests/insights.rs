@@ -5,8 +5,8 @@ mod common;
 
 use serde_json::json;
 use store::insights::{
-    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, RollupStep, TicketCursor,
-    TicketFilter, TicketRow,
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, RevisionRow, RollupStep,
+    TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
     DEFAULT_STORE, GoalStore, RollupStore, StatementBatch, StatementWriter, StoreError, TicketStore,
@@ -50,6 +50,10 @@ fn actor_row(activity: &str, actor: &str, statements: i64) -> ActivityActorRow {
         best_progress: 0.4,
         segments: "0[.]12".into(),
     }
+}
+
+fn revision(activity: &str, marker: &str, first_seen: i64) -> RevisionRow {
+    RevisionRow { activity_id: activity.into(), marker: marker.into(), first_seen }
 }
 
 fn prefix(p: &str) -> ActivitySelection {
@@ -105,14 +109,24 @@ store_tests! {
             daily: vec![daily(100, a, 3)],
             daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: 3 }],
             activity_actors: vec![actor_row(a, "ann", 3)],
+            revisions: vec![revision(a, "revision:2", 50)],
             from_seq: 0,
             to_seq: 10,
         };
         store.apply_rollup(DEFAULT_STORE, step.clone()).await.unwrap();
         assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 10);
         assert!(matches!(store.apply_rollup(DEFAULT_STORE, step).await, Err(StoreError::Conflict(_))), "applied once");
-        let more = RollupStep { daily: vec![daily(100, a, 2)], from_seq: 10, to_seq: 12, ..RollupStep::default() };
+        // A marker seen again keeps its earliest sighting, whichever step brings it.
+        let more = RollupStep {
+            daily: vec![daily(100, a, 2)],
+            revisions: vec![revision(a, "revision:2", 40), revision(a, "revision:3", 90), revision("http://b", "revision:1", 1)],
+            from_seq: 10,
+            to_seq: 12,
+            ..RollupStep::default()
+        };
         store.apply_rollup(DEFAULT_STORE, more).await.unwrap();
+        let revisions = store.revisions(DEFAULT_STORE, prefix("https://academy.example.com/")).await.unwrap();
+        assert_eq!(revisions, vec![revision(a, "revision:2", 40), revision(a, "revision:3", 90)]);
         let rows = store.daily(DEFAULT_STORE, prefix("https://academy.example.com/install/"), 0, 1_000).await.unwrap();
         assert_eq!((rows.len(), rows[0].statements, rows[0].completions), (1, 5, 5));
         let ids = ActivitySelection { ids: vec![a.into()], prefix: None };
@@ -125,6 +139,7 @@ store_tests! {
             daily: vec![daily(100, a, -5)],
             daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: -3 }],
             activity_actors: vec![actor_row(a, "ann", 0)],
+            revisions: vec![],
             from_seq: 12,
             to_seq: 13,
         };

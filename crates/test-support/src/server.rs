@@ -123,5 +123,7 @@ async fn launch<S: Store>(
     let scopes = server::credentials::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     let credential = server::credentials::with_secret(key, secret, "test", DEFAULT_STORE, scopes);
     store.put_credential(credential).await.map_err(|e| e.to_string())?;
-    server::serve(store, config, listener).map_err(|e| e.to_string())
+    // As `tally serve` runs it: the LRS with insights and its rollup engine.
+    insights::engine::spawn(store.clone());
+    server::serve_with(store, config, listener, insights::http::configure::<S>).map_err(|e| e.to_string())
 }

@@ -14,6 +14,12 @@ use crate::validate;
 pub struct AgentKey(String);
 
 impl AgentKey {
+    /// A key from its canonical text (as [`AgentKey::as_str`] gives it), for keys kept
+    /// elsewhere, such as rollups.
+    pub fn from_canonical(text: String) -> AgentKey {
+        AgentKey(text)
+    }
+
     /// The key of an Agent or Group object, or `None` for an anonymous Group.
     /// The object is assumed valid (it passed statement or parameter validation).
     pub fn of(actor: &Map<String, Value>) -> Option<AgentKey> {

@@ -7,8 +7,8 @@ use xapi::Timestamp;
 
 use super::{NOW_MICROS, PgStore};
 use crate::insights::{
-    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RollupStep,
-    TailedStatement, TicketCursor, TicketFilter, TicketRow, sql,
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
+    RollupStep, TailedStatement, TicketCursor, TicketFilter, TicketRow, sql,
 };
 use crate::model::StoreId;
 use crate::{GoalStore, RollupStore, StoreError, TicketStore};
@@ -216,6 +216,11 @@ impl PgStore {
 }
 
 impl RollupStore for PgStore {
+    async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query_opt(sql::INGEST_HEAD, &[&store]).await?.map_or(0, |r| r.get(0)))
+    }
+
     async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
         let client = self.pool.get().await?;
         Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0)))
@@ -318,6 +323,10 @@ impl RollupStore for PgStore {
                 .await?;
             }
         }
+        let revision = tx.prepare_cached(sql::ADD_REVISION).await?;
+        for r in &step.revisions {
+            tx.execute(&revision, &[&store, &r.activity_id, &r.marker, &r.first_seen]).await?;
+        }
         tx.execute(sql::DROP_EMPTY_DAILY_ACTORS, &[&store]).await?;
         tx.execute(sql::DROP_EMPTY_DAILY, &[&store]).await?;
         tx.execute(
@@ -343,6 +352,24 @@ impl RollupStore for PgStore {
             .collect();
         rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
         rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+        Ok(rows)
+    }
+
+    async fn revisions(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<RevisionRow>, StoreError> {
+        let mut rows: Vec<RevisionRow> = self
+            .selected(sql::REVISIONS, &selection, store, &[])
+            .await?
+            .iter()
+            .map(|r| RevisionRow { activity_id: r.get(0), marker: r.get(1), first_seen: r.get(2) })
+            .collect();
+        rows.sort_by(|a, b| {
+            (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
+        });
+        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
         Ok(rows)
     }
 

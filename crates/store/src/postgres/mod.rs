@@ -8,6 +8,7 @@
 mod attachments;
 mod credentials;
 mod documents;
+mod health;
 mod insights;
 mod statements;
 
@@ -27,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_attachments.sql")),
     (4, include_str!("migrations/0004_tenants.sql")),
     (5, include_str!("migrations/0005_insights.sql")),
+    (6, include_str!("migrations/0006_content_revisions.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.
@@ -34,6 +36,13 @@ const WRITE_ATTEMPTS: usize = 5;
 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
+
+/// How long connecting may take, unless the URL sets `connect_timeout`.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long sent data may stay unacknowledged before the connection counts as broken,
+/// unless the URL sets `tcp_user_timeout`.
+const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Microseconds since the epoch on the database clock: every server process shares it.
 const NOW_MICROS: &str = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
@@ -60,8 +69,16 @@ impl PgStore {
     /// Connects, applies pending migrations and starts the writer. Must be called inside a
     /// tokio runtime. The URL is a libpq-style `postgres://` URL.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
+        // Bounded waits while the database is away, so requests get a 503 instead of
+        // hanging: connecting (unless the URL says otherwise) and unacknowledged sends.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -84,12 +101,17 @@ impl PgStore {
 }
 
 async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied bigint NOT NULL)")
-        .await?;
     let tx = client.transaction().await?;
-    // Concurrent starters wait here instead of applying a migration twice.
-    tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").await?;
+    // Concurrent starters wait here, before anything is created, instead of applying a
+    // migration twice: even `CREATE TABLE IF NOT EXISTS` collides when two sessions run it
+    // at once on an empty database (duplicate key in pg_type). The lock is keyed by the
+    // schema, so installations in different schemas of one database do not wait for each
+    // other, and it is released by the commit (or by the connection closing).
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(hashtext('tally migrations ' || coalesce(current_schema(), ''))); \
+         CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied bigint NOT NULL)",
+    )
+    .await?;
     let applied: i64 =
         tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?.get(0);
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {

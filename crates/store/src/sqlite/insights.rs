@@ -6,8 +6,8 @@ use xapi::Timestamp;
 
 use super::SqliteStore;
 use crate::insights::{
-    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RollupStep,
-    TailedStatement, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
+    RollupStep, TailedStatement, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
 };
 use crate::model::StoreId;
 use crate::{GoalStore, RollupStore, StoreError, TicketStore};
@@ -254,6 +254,13 @@ fn for_each_selected<T>(
 }
 
 impl RollupStore for SqliteStore {
+    async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
+        self.with_conn(move |conn| {
+            Ok(conn.query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0)).optional()?.unwrap_or(0))
+        })
+        .await
+    }
+
     async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
         self.with_conn(move |conn| {
             Ok(conn.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0))
@@ -352,6 +359,10 @@ impl RollupStore for SqliteStore {
                         ])?;
                     }
                 }
+                let mut revision = tx.prepare_cached(&for_sqlite(sql::ADD_REVISION))?;
+                for r in &step.revisions {
+                    revision.execute(params![store, r.activity_id, r.marker, r.first_seen])?;
+                }
             }
             tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY_ACTORS), [store])?;
             tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY), [store])?;
@@ -376,6 +387,24 @@ impl RollupStore for SqliteStore {
                 for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
             rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
             rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn revisions(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<RevisionRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
+                Ok(RevisionRow { activity_id: r.get(0)?, marker: r.get(1)?, first_seen: r.get(2)? })
+            })?;
+            rows.sort_by(|a, b| {
+                (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
+            });
+            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
             Ok(rows)
         })
         .await

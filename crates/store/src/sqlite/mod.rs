@@ -7,6 +7,7 @@
 mod attachments;
 mod credentials;
 mod documents;
+mod health;
 mod insights;
 mod statements;
 
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_attachments.sql")),
     (4, include_str!("migrations/0004_tenants.sql")),
     (5, include_str!("migrations/0005_insights.sql")),
+    (6, include_str!("migrations/0006_content_revisions.sql")),
 ];
 
 /// The embedded SQLite store.

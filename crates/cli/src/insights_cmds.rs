@@ -1,0 +1,210 @@
+//! The insights commands: `tally tickets import`, `tally export`, `tally demo`.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use insights::export;
+use insights::import::{ImportFailure, import_file};
+use insights::tickets::{ImportOptions, InputFormat};
+use store::{StatementFilter, StatementQuery, Store};
+
+use crate::config::{DemoArgs, ExportCommand, ImportArgs};
+
+/// `tally tickets import FILE …`: a progress bar with rows/s and an ETA on a terminal,
+/// plain progress lines otherwise, then the summary (rejected rows with their reasons).
+pub async fn import_tickets<S: Store>(store: &S, args: ImportArgs) -> Result<()> {
+    let mut options = ImportOptions::new(args.preset.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+    options.source = args.source;
+    options.timezone = args.timezone;
+    options.account_home_page = args.account_home_page;
+    for mapping in &args.map {
+        let (field, column) = mapping.split_once('=').context("--map takes field=Column")?;
+        options.map.push((field.to_string(), column.to_string()));
+    }
+    let format = match &args.format {
+        Some(f) => f.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => InputFormat::from_path(&args.file).unwrap_or(InputFormat::Csv),
+    };
+    let size =
+        std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?.len();
+    let progress = Progress::new(size);
+    let report = progress.clone();
+    let summary = import_file(store, args.store, &args.file, format, options, args.strict, move |rows| {
+        report.rows(rows)
+    })
+    .await
+    .map_err(|e| match e {
+        ImportFailure::Store(e) => anyhow::anyhow!("storing tickets failed: {e}"),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    progress.finish();
+    println!("inserted: {}", summary.inserted);
+    println!("updated:  {}", summary.updated);
+    println!("rejected: {}", summary.rejected);
+    for row in &summary.rejected_rows {
+        let column = row.column.as_deref().map(|c| format!(", column {c:?}")).unwrap_or_default();
+        println!("  row {}{column}: {}", row.row, row.reason);
+    }
+    if !summary.stored {
+        bail!("--strict: {} rows were refused, so nothing was stored", summary.rejected);
+    }
+    if !summary.complete {
+        bail!(
+            "the file could not be read to its end (see the last rejected row): the rows before it were imported"
+        );
+    }
+    Ok(())
+}
+
+/// Import progress: a redrawn bar on a terminal, a line every few seconds otherwise.
+#[derive(Clone)]
+struct Progress {
+    started: Instant,
+    file_bytes: u64,
+    terminal: bool,
+    last_line: std::sync::Arc<std::sync::Mutex<Instant>>,
+}
+
+impl Progress {
+    fn new(file_bytes: u64) -> Progress {
+        Progress {
+            started: Instant::now(),
+            file_bytes,
+            terminal: std::io::stderr().is_terminal(),
+            last_line: std::sync::Arc::new(std::sync::Mutex::new(Instant::now())),
+        }
+    }
+
+    fn rows(&self, rows: u64) {
+        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = rows as f64 / elapsed;
+        if self.terminal {
+            // Rows per byte so far estimates the total for the ETA.
+            let bar = format!(
+                "\r{rows} rows, {rate:.0} rows/s, {elapsed:.0} s, file {} MB",
+                self.file_bytes / 1_000_000
+            );
+            eprint!("{bar}   ");
+        } else if let Ok(mut last) = self.last_line.lock()
+            && last.elapsed().as_secs() >= 5
+        {
+            *last = Instant::now();
+            eprintln!("imported {rows} rows ({rate:.0} rows/s)");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+/// `tally export …`: the same CSV as `/exports/…`, to a file or standard output.
+pub async fn export<S: Store>(store: &S, command: ExportCommand) -> Result<()> {
+    let (out, id) = match &command {
+        ExportCommand::Statements { out, store, .. }
+        | ExportCommand::Tickets { out, store }
+        | ExportCommand::ActivityDaily { out, store }
+        | ExportCommand::Goal { out, store, .. } => (out.clone(), *store),
+    };
+    let mut writer = output(out.as_deref())?;
+    match command {
+        ExportCommand::Statements { verb, activity, since, until, .. } => {
+            let filter = StatementFilter {
+                verb,
+                activity,
+                since: since.as_deref().map(parse_time).transpose()?,
+                until: until.as_deref().map(parse_time).transpose()?,
+                ..StatementFilter::default()
+            };
+            let query =
+                StatementQuery { filter, ascending: true, limit: export::STATEMENT_PAGE, cursor: None };
+            let page = |cursor| export::statement_page(store, id, query.clone(), cursor);
+            export::write_paged(&mut writer, export::STATEMENT_COLUMNS, page, export::statement_row).await?;
+        }
+        ExportCommand::Tickets { .. } => {
+            let page = |cursor| export::ticket_page(store, id, cursor);
+            export::write_paged(&mut writer, export::TICKET_COLUMNS, page, export::ticket_row).await?;
+        }
+        ExportCommand::ActivityDaily { .. } => {
+            let page = |cursor| export::daily_page(store, id, cursor);
+            export::write_paged(&mut writer, export::DAILY_COLUMNS, page, export::daily_row).await?;
+        }
+        ExportCommand::Goal { goal, as_of, .. } => {
+            let as_of = as_of
+                .as_deref()
+                .map(|d| insights::goal::date::parse(d).context("--as-of takes a date"))
+                .transpose()?;
+            let (_, report) =
+                insights::service::goal_report(store, id, &goal, as_of, insights::report::Interval::Week)
+                    .await?;
+            writer.write_all(&export::goal_csv(&report))?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+fn parse_time(text: &str) -> Result<xapi::Timestamp> {
+    xapi::Timestamp::parse(text).map(|t| t.instant).context("a time like 2026-03-02T00:00:00Z")
+}
+
+/// `tally demo`: loads the demo data set (install videos, chatbot, survey, a Zendesk-style
+/// ticket export and a goal) into a running Tally through its HTTP API.
+pub fn demo(args: DemoArgs) -> Result<()> {
+    let scenario = insights::demo::Scenario::named(&args.scenario).with_context(|| {
+        format!("no scenario {:?}: working, low-reach, drop-off or no-effect", args.scenario)
+    })?;
+    let data = scenario.generate();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", args.key, args.secret))
+    );
+    let root = args.url.trim_end_matches('/').trim_end_matches("/xapi").to_string();
+    let send = |method: &str, path: &str, content_type: &str, body: Vec<u8>| -> Result<String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{root}{path}"))
+            .header("Authorization", &auth)
+            .header("X-Experience-API-Version", "1.0.3")
+            .header("Content-Type", content_type)
+            .body(body)?;
+        let mut response = agent.run(request)?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        if status >= 300 {
+            bail!("{method} {path} answered {status}: {text}");
+        }
+        Ok(text)
+    };
+    for chunk in data.statements.chunks(500) {
+        send("POST", "/xapi/statements", "application/json", serde_json::to_vec(chunk)?)?;
+    }
+    let imported = send(
+        "POST",
+        "/insights/tickets?preset=zendesk&source=zendesk-demo",
+        "text/csv",
+        data.tickets_csv.into_bytes(),
+    )?;
+    send("PUT", "/insights/goals/install-tickets", "application/json", serde_json::to_vec(&data.goal)?)?;
+    println!("loaded {} statements, tickets {imported}", data.statements.len());
+    println!(
+        "the report: {root}/insights/goals/install-tickets/report (the rollups catch up in a few seconds)"
+    );
+    Ok(())
+}

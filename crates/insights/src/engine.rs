@@ -1,0 +1,192 @@
+//! The rollup engine: follows each store's statements in ingest order from its watermark,
+//! and writes what they add to the rollups, one step at a time, each step with its new
+//! watermark in one transaction. It never slows ingest (it only reads statements), it
+//! resumes where it stopped after a restart, and voided statements are taken back out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use store::insights::{ActivityActorRow, RevisionRow, RollupStep};
+use store::{Cursor, StatementFilter, StatementQuery, Store, StoreError, StoreId};
+use uuid::Uuid;
+use xapi::{AgentKey, VOIDED_VERB};
+
+use crate::rollup::{Contribution, Deltas, empty_row, fold};
+
+/// Statements read per step.
+const STEP_STATEMENTS: usize = 2_000;
+
+/// How often an idle engine looks for new statements.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// How far the engine has followed a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Lag {
+    pub watermark: i64,
+    pub head: i64,
+    /// Statements not rolled up yet.
+    pub statements_behind: i64,
+}
+
+/// Runs the engine until the process ends: catches up, then polls.
+pub fn spawn<S: Store>(store: S) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match catch_up(&store).await {
+                Ok(0) => tokio::time::sleep(IDLE_POLL).await,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "insights engine step failed; retrying");
+                    tokio::time::sleep(IDLE_POLL * 4).await;
+                }
+            }
+        }
+    })
+}
+
+/// Rolls every store up to its head; answers how many statements were read.
+pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
+    let mut total = 0;
+    for info in store.stores().await? {
+        loop {
+            let read = step(store, info.id).await?;
+            total += read as u64;
+            if read < STEP_STATEMENTS {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// How far behind a store's rollups are.
+pub async fn lag<S: Store>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
+    let watermark = store.rollup_watermark(id).await?;
+    let head = store.ingest_head(id).await?;
+    Ok(Lag { watermark, head, statements_behind: (head - watermark).max(0) })
+}
+
+/// One step for one store: reads the next statements after the watermark and applies what
+/// they add (or take back out). Answers how many statements it read.
+pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError> {
+    let from = store.rollup_watermark(id).await?;
+    let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
+    let Some(last) = tail.last() else { return Ok(0) };
+    let to = last.seq;
+    let mut deltas = Deltas::default();
+    let mut added: BTreeMap<(String, String), Vec<Contribution>> = BTreeMap::new();
+    let mut recompute: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut revisions: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for tailed in &tail {
+        let Ok(Value::Object(json)) = serde_json::from_str::<Value>(&tailed.body) else { continue };
+        if let Some(target) = voided_target(&json) {
+            // Take the target back out if it was counted: stored before its voiding
+            // statement (a later-arriving target is skipped when it arrives).
+            if let Some(stored) = store.statement(id, target).await?
+                && stored.seq < tailed.seq
+                && let Ok(Value::Object(target_json)) = serde_json::from_str::<Value>(&stored.body)
+                && voided_target(&target_json).is_none()
+                && let Some(c) = Contribution::of(&target_json)
+            {
+                deltas.add(&c, -1);
+                recompute.insert((c.activity_id.clone(), c.actor.clone()));
+            }
+            continue;
+        }
+        if tailed.voided_by.is_some_and(|v| v < tailed.seq) {
+            continue; // Voided before it arrived: never counted.
+        }
+        if let Some(c) = Contribution::of(&json) {
+            deltas.add(&c, 1);
+            for marker in &c.markers {
+                let seen = revisions.entry((c.activity_id.clone(), marker.clone())).or_insert(c.at);
+                *seen = (*seen).min(c.at);
+            }
+            added.entry((c.activity_id.clone(), c.actor.clone())).or_default().push(c);
+        }
+    }
+
+    // Activity × actor rows: fold new contributions into what is held; rows a voiding
+    // touched are recomputed from the statements as of this step's watermark.
+    let pairs: Vec<(String, String)> = added.keys().filter(|k| !recompute.contains(*k)).cloned().collect();
+    let mut held: BTreeMap<(String, String), ActivityActorRow> = store
+        .activity_actor_rows(id, pairs)
+        .await?
+        .into_iter()
+        .map(|r| ((r.activity_id.clone(), r.actor.clone()), r))
+        .collect();
+    let mut rows = Vec::new();
+    for (key, contributions) in added.iter().filter(|(k, _)| !recompute.contains(*k)) {
+        let mut row = held.remove(key).unwrap_or_else(|| empty_row(&key.0, &key.1));
+        for c in contributions {
+            fold(&mut row, c);
+        }
+        rows.push(row);
+    }
+    for (activity, actor) in &recompute {
+        rows.push(recomputed(store, id, activity, actor, to).await?);
+    }
+
+    let step = RollupStep {
+        daily: deltas.daily_rows(),
+        daily_actors: deltas.daily_actor_rows(),
+        activity_actors: rows,
+        revisions: revisions
+            .into_iter()
+            .map(|((activity_id, marker), first_seen)| RevisionRow { activity_id, marker, first_seen })
+            .collect(),
+        from_seq: from,
+        to_seq: to,
+    };
+    match store.apply_rollup(id, step).await {
+        Ok(()) => Ok(tail.len()),
+        // Another engine (another process) applied this step first.
+        Err(StoreError::Conflict(_)) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// The statement a voiding statement voids.
+fn voided_target(json: &Map<String, Value>) -> Option<Uuid> {
+    if json.get("verb")?.get("id")?.as_str()? != VOIDED_VERB {
+        return None;
+    }
+    let object = json.get("object")?;
+    if object.get("objectType")?.as_str()? != "StatementRef" {
+        return None;
+    }
+    Uuid::parse_str(object.get("id")?.as_str()?).ok()
+}
+
+/// An activity × actor row rebuilt from the statements visible at sequence `bound`.
+async fn recomputed<S: Store>(
+    store: &S,
+    id: StoreId,
+    activity: &str,
+    actor: &str,
+    bound: i64,
+) -> Result<ActivityActorRow, StoreError> {
+    let filter = StatementFilter {
+        agent: Some(AgentKey::from_canonical(actor.to_string())),
+        activity: Some(activity.to_string()),
+        ..StatementFilter::default()
+    };
+    let mut row = empty_row(activity, actor);
+    let mut cursor = Some(Cursor { bound, after: 0 });
+    while let Some(at) = cursor {
+        let query = StatementQuery { filter: filter.clone(), ascending: true, limit: 500, cursor: Some(at) };
+        let page = store.query_statements(id, query).await?;
+        for statement in &page.statements {
+            if let Ok(Value::Object(json)) = serde_json::from_str::<Value>(&statement.body)
+                && let Some(c) = Contribution::of(&json)
+                && c.activity_id == activity
+                && c.actor == actor
+            {
+                fold(&mut row, &c);
+            }
+        }
+        cursor = page.next;
+    }
+    Ok(row)
+}

@@ -1,0 +1,361 @@
+//! CSV for BI tools: RFC 4180 quoting, UTF-8, a header row, UTC ISO 8601 times, one flat
+//! row per statement, ticket or daily rollup. The columns are documented in the README.
+
+use serde_json::Value;
+use store::insights::{DailyRow, TicketCursor, TicketRow};
+use store::{Cursor, StatementQuery, Store, StoreError, StoreId};
+use xapi::Timestamp;
+
+use crate::report::Report;
+
+/// Rows per page when an export pages through tickets and daily rollups.
+const PAGE_ROWS: usize = 1_000;
+/// Statements per page (bodies are larger).
+pub const STATEMENT_PAGE: usize = 500;
+
+/// Where a daily-rollup export continues: after this (day, activity, verb).
+pub type DailyCursor = (i64, String, String);
+
+/// One page of statements matching `query`, parsed, and where the next page starts.
+pub async fn statement_page<S: Store>(
+    store: &S,
+    id: StoreId,
+    mut query: StatementQuery,
+    cursor: Option<Cursor>,
+) -> Result<(Vec<Value>, Option<Cursor>), StoreError> {
+    query.limit = STATEMENT_PAGE;
+    query.cursor = cursor;
+    let page = store.query_statements(id, query).await?;
+    let rows = page.statements.iter().filter_map(|s| serde_json::from_str(&s.body).ok()).collect();
+    Ok((rows, page.next))
+}
+
+/// One page of tickets in creation order, and where the next page starts.
+pub async fn ticket_page<S: Store>(
+    store: &S,
+    id: StoreId,
+    cursor: Option<TicketCursor>,
+) -> Result<(Vec<TicketRow>, Option<TicketCursor>), StoreError> {
+    let page = store.ticket_page(id, cursor, PAGE_ROWS).await?;
+    let next = page.last().filter(|_| page.len() == PAGE_ROWS).map(|t| TicketCursor {
+        created: t.created,
+        source: t.source.clone(),
+        external_id: t.external_id.clone(),
+    });
+    Ok((page, next))
+}
+
+/// One page of daily rollup rows, and where the next page starts.
+pub async fn daily_page<S: Store>(
+    store: &S,
+    id: StoreId,
+    cursor: Option<DailyCursor>,
+) -> Result<(Vec<DailyRow>, Option<DailyCursor>), StoreError> {
+    let page = store.daily_page(id, cursor, PAGE_ROWS).await?;
+    let next = page
+        .last()
+        .filter(|_| page.len() == PAGE_ROWS)
+        .map(|r| (r.day, r.activity_id.clone(), r.verb_id.clone()));
+    Ok((page, next))
+}
+
+/// Why writing an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes a whole export to `writer`, one page at a time: the header, then a row per item.
+/// Answers how many rows it wrote.
+pub async fn write_paged<T, C, F, Fut>(
+    writer: &mut impl std::io::Write,
+    header: &[&str],
+    next_page: F,
+    row: fn(&T) -> Vec<String>,
+) -> Result<u64, WriteError>
+where
+    F: Fn(Option<C>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<C>), StoreError>>,
+{
+    writer.write_all(&csv_line(header.iter().map(|h| h.to_string())))?;
+    let (mut rows, mut cursor) = (0, None);
+    loop {
+        let (items, next) = next_page(cursor).await?;
+        for item in &items {
+            writer.write_all(&csv_line(row(item)))?;
+        }
+        rows += items.len() as u64;
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// One CSV record, quoted where needed, ending with CRLF (RFC 4180).
+pub fn csv_line(fields: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        if field.contains([',', '"', '\r', '\n']) {
+            line.push(b'"');
+            line.extend_from_slice(field.replace('"', "\"\"").as_bytes());
+            line.push(b'"');
+        } else {
+            line.extend_from_slice(field.as_bytes());
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+fn time(micros: i64) -> String {
+    Timestamp::from_micros(micros).to_rfc3339()
+}
+
+pub const STATEMENT_COLUMNS: &[&str] = &[
+    "id",
+    "timestamp",
+    "stored",
+    "actor",
+    "actor_name",
+    "verb",
+    "verb_display",
+    "object_type",
+    "object_id",
+    "object_name",
+    "score_scaled",
+    "score_raw",
+    "success",
+    "completion",
+    "duration",
+    "response",
+    "registration",
+    "parent_ids",
+    "grouping_ids",
+    "voided",
+];
+
+/// The first entry of a language map, preferring en-US and en.
+fn display(map: Option<&Value>) -> String {
+    let Some(Value::Object(map)) = map else { return String::new() };
+    ["en-US", "en"]
+        .iter()
+        .find_map(|l| map.get(*l))
+        .or_else(|| map.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// An Agent or Group as one identifier: its IFI (`mailto:…`, the account's `homePage name`).
+fn actor_id(actor: Option<&Value>) -> String {
+    let Some(actor) = actor else { return String::new() };
+    for ifi in ["mbox", "mbox_sha1sum", "openid"] {
+        if let Some(Value::String(v)) = actor.get(ifi) {
+            return v.clone();
+        }
+    }
+    match actor.get("account") {
+        Some(account) => format!("{} {}", text(account.get("homePage")), text(account.get("name"))),
+        None => String::new(),
+    }
+}
+
+fn ids(list: Option<&Value>) -> String {
+    list.and_then(Value::as_array)
+        .map(|items| {
+            items.iter().filter_map(|a| a.get("id").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn statement_row(s: &Value) -> Vec<String> {
+    let object = s.get("object");
+    let result = s.get("result");
+    let score = result.and_then(|r| r.get("score"));
+    let context_activities = s.get("context").and_then(|c| c.get("contextActivities"));
+    let object_type = object.and_then(|o| o.get("objectType")).and_then(Value::as_str).unwrap_or("Activity");
+    let object_id = match object_type {
+        "Agent" | "Group" => actor_id(object),
+        _ => text(object.and_then(|o| o.get("id"))),
+    };
+    vec![
+        text(s.get("id")),
+        text(s.get("timestamp")),
+        text(s.get("stored")),
+        actor_id(s.get("actor")),
+        text(s.get("actor").and_then(|a| a.get("name"))),
+        text(s.get("verb").and_then(|v| v.get("id"))),
+        display(s.get("verb").and_then(|v| v.get("display"))),
+        object_type.to_string(),
+        object_id,
+        display(object.and_then(|o| o.get("definition")).and_then(|d| d.get("name"))),
+        text(score.and_then(|x| x.get("scaled"))),
+        text(score.and_then(|x| x.get("raw"))),
+        text(result.and_then(|r| r.get("success"))),
+        text(result.and_then(|r| r.get("completion"))),
+        text(result.and_then(|r| r.get("duration"))),
+        text(result.and_then(|r| r.get("response"))),
+        text(s.get("context").and_then(|c| c.get("registration"))),
+        ids(context_activities.and_then(|c| c.get("parent"))),
+        ids(context_activities.and_then(|c| c.get("grouping"))),
+        // Queries return only statements that are not voided.
+        "false".into(),
+    ]
+}
+
+pub const TICKET_COLUMNS: &[&str] = &[
+    "source",
+    "external_id",
+    "created",
+    "resolved",
+    "status",
+    "category",
+    "tags",
+    "product",
+    "requester",
+    "priority",
+    "channel",
+    "subject",
+];
+
+pub fn ticket_row(t: &TicketRow) -> Vec<String> {
+    vec![
+        t.source.clone(),
+        t.external_id.clone(),
+        time(t.created),
+        t.resolved.map(time).unwrap_or_default(),
+        t.status.clone(),
+        t.category.clone(),
+        t.tags.join(";"),
+        t.product.clone(),
+        t.requester.clone(),
+        t.priority.clone(),
+        t.channel.clone(),
+        t.subject.clone(),
+    ]
+}
+
+pub const DAILY_COLUMNS: &[&str] = &[
+    "day",
+    "activity_id",
+    "verb",
+    "statements",
+    "completions",
+    "passes",
+    "failures",
+    "mean_scaled_score",
+    "duration_seconds",
+];
+
+pub fn daily_row(r: &DailyRow) -> Vec<String> {
+    let day = Timestamp::from_micros(r.day * 86_400_000_000).to_rfc3339();
+    vec![
+        day[..10].to_string(),
+        r.activity_id.clone(),
+        r.verb_id.clone(),
+        r.statements.to_string(),
+        r.completions.to_string(),
+        r.passes.to_string(),
+        r.failures.to_string(),
+        if r.scaled_count > 0 {
+            format!("{:.4}", r.scaled_sum / r.scaled_count as f64)
+        } else {
+            String::new()
+        },
+        format!("{:.3}", r.duration_ms as f64 / 1_000.0),
+    ]
+}
+
+/// A goal report as CSV: one row per interval of the ticket series (tickets, new and total
+/// learners), then one row per period.
+pub fn goal_csv(report: &Report) -> Vec<u8> {
+    let mut out = csv_line(
+        [
+            "kind",
+            "name",
+            "start",
+            "end",
+            "tickets",
+            "tickets_weekly",
+            "new_learners",
+            "learners",
+            "completion_rate",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let series = &report.tickets.series;
+    for (i, point) in series.iter().enumerate() {
+        let end = series.get(i + 1).map_or_else(|| report.as_of.clone(), |p| p.start.clone());
+        out.extend(csv_line([
+            "interval".into(),
+            String::new(),
+            point.start.clone(),
+            end,
+            point.tickets.to_string(),
+            String::new(),
+            point.new_learners.to_string(),
+            point.learners.to_string(),
+            String::new(),
+        ]));
+    }
+    for period in &report.periods {
+        out.extend(csv_line([
+            "period".into(),
+            period.name.clone(),
+            period.from.clone(),
+            period.to.clone(),
+            String::new(),
+            format!("{:.3}", period.tickets_weekly),
+            period.new_learners.to_string(),
+            String::new(),
+            period.completion_rate.map(|c| format!("{c:.4}")).unwrap_or_default(),
+        ]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_quoted_as_rfc_4180_says() {
+        let line = csv_line(["plain".into(), "a,b".into(), "say \"hi\"".into(), "two\nlines".into()]);
+        assert_eq!(line, b"plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
+    }
+
+    #[test]
+    fn a_statement_becomes_one_flat_row() {
+        let s = serde_json::json!({
+            "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee",
+            "actor": { "mbox": "mailto:ann@example.com", "name": "Ann" },
+            "verb": { "id": "http://adlnet.gov/expapi/verbs/completed", "display": { "de": "beendet", "en-US": "completed" } },
+            "object": { "id": "http://example.com/course", "definition": { "name": { "en": "Course" } } },
+            "result": { "score": { "scaled": 0.5 }, "completion": true },
+            "context": { "contextActivities": { "parent": [{ "id": "http://a" }, { "id": "http://b" }] } },
+        });
+        let row = statement_row(&s);
+        assert_eq!(row.len(), STATEMENT_COLUMNS.len());
+        assert_eq!(row[3], "mailto:ann@example.com");
+        assert_eq!(row[6], "completed");
+        assert_eq!(row[9], "Course");
+        assert_eq!(row[10], "0.5");
+        assert_eq!(row[17], "http://a http://b");
+    }
+}

@@ -1,0 +1,24 @@
+//! The query engine: it rolls statements up together with imported support tickets and
+//! answers, for each learning goal, whether the content reached people, how it was
+//! consumed, whether tickets dropped, and if not, what to change. It reads what the server
+//! wrote and never blocks ingest.
+//!
+//! - [`tickets`] and [`import`]: streaming CSV/JSON/NDJSON ticket import with helpdesk
+//!   presets.
+//! - [`rollup`] and [`engine`]: incremental rollups that follow statements in ingest
+//!   order, taking voided statements back out.
+//! - [`goal`], [`report`] and [`service`]: learning goals and the measure-and-update report.
+//! - [`http`] and [`export`]: the `/insights` API and the CSV exports.
+//! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
+//!   answer is known, for tests, demos and the report's own checks.
+
+pub mod demo;
+pub mod engine;
+pub mod export;
+pub mod goal;
+pub mod http;
+pub mod import;
+pub mod report;
+pub mod rollup;
+pub mod service;
+pub mod tickets;

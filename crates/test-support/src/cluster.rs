@@ -1,0 +1,196 @@
+//! A throwaway PostgreSQL cluster owned by one test: made with the machine's `initdb` in a
+//! temporary directory, listening on a free port of 127.0.0.1, and removed on drop. For
+//! tests that stop and restart the database (or need a replica), which must never touch
+//! the shared PostgreSQL the rest of the suite uses.
+//!
+//! The binaries come from `TALLY_PG_BIN` or the newest `/usr/lib/postgresql/*/bin`.
+//! `initdb` refuses to run as root, so as root every command runs as the `postgres` OS
+//! user (through `runuser`), in a directory that user owns.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A running (or stopped) PostgreSQL cluster of its own.
+#[derive(Debug)]
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    /// Creates and starts a cluster with trust authentication and a `postgres` superuser.
+    /// Panics, saying what is missing, when the binaries are not there.
+    pub fn start() -> PgCluster {
+        let bin = binaries();
+        let as_postgres = running_as_root();
+        let dir = tempfile::Builder::new().prefix("tally-pg-").tempdir().expect("a temporary directory");
+        if as_postgres {
+            chown_to_postgres(dir.path());
+        }
+        let port = free_port();
+        let cluster = PgCluster { dir, bin, port, as_postgres };
+        let data = cluster.data_dir();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().expect("UTF-8 path"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster.start_again();
+        cluster
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL for `database` (`postgres` always exists; see [`PgCluster::create_database`]).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates a database.
+    pub fn create_database(&self, name: &str) {
+        let port = self.port.to_string();
+        self.run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name]);
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended, nothing committed is lost).
+    pub fn stop(&self) {
+        let data = self.data_dir();
+        self.run("pg_ctl", &["-D", data.to_str().expect("UTF-8 path"), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the server again (after [`PgCluster::stop`]) and waits until it accepts.
+    pub fn start_again(&self) {
+        let data = self.data_dir();
+        let socket_dir = self.dir.path().to_str().expect("UTF-8 path").to_string();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dir} -c max_connections=100",
+            self.port
+        );
+        let log = self.dir.path().join("postgres.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().expect("UTF-8 path"),
+                "-l",
+                log.to_str().expect("UTF-8 path"),
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "the test cluster does not accept connections");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs one of the cluster's binaries (as `postgres` when we are root); panics with
+    /// its output when it fails.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let path = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data_dir();
+        if data.join("postmaster.pid").exists() {
+            let path = self.bin.join("pg_ctl");
+            let mut command = if self.as_postgres {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(&path);
+                c
+            } else {
+                Command::new(&path)
+            };
+            // Immediate: nothing in a throwaway cluster needs a clean shutdown.
+            let _ = command.arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]).output();
+        }
+    }
+}
+
+/// The directory of `initdb`, `pg_ctl` and friends.
+fn binaries() -> PathBuf {
+    if let Ok(bin) = std::env::var("TALLY_PG_BIN") {
+        return PathBuf::from(bin);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
+        panic!(
+            "this test starts a PostgreSQL cluster of its own and needs the server binaries \
+             (initdb, pg_ctl): install PostgreSQL (apt-get install postgresql) or point \
+             TALLY_PG_BIN at their directory"
+        )
+    })
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn chown_to_postgres(dir: &Path) {
+    let status = Command::new("chown").arg("postgres:").arg(dir).status().expect("chown runs");
+    assert!(status.success(), "cannot give {} to the postgres user (does that user exist?)", dir.display());
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
