@@ -77,6 +77,7 @@ pub struct ReportInput<'a> {
     pub rows: &'a [ActivityActorRow],
     /// Daily rollups of the goal's content.
     pub daily: &'a [DailyRow],
+    /// Per-actor daily rows of the goal's chatbots (conversations are counted from them).
     pub daily_actors: &'a [DailyActorRow],
     /// The kind of each content activity.
     pub kinds: &'a HashMap<String, ContentKind>,

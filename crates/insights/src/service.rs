@@ -77,12 +77,20 @@ pub async fn goal_report<S: Store>(
     let rows = store.activity_actors(id, selection.clone()).await?;
     let (from_day, to_day) = (baseline_start / MICROS_PER_DAY, end / MICROS_PER_DAY);
     let daily = store.daily(id, selection.clone(), from_day, to_day).await?;
-    let daily_actors = store.daily_actors(id, selection, from_day, to_day).await?;
     let mut activities: Vec<String> = rows.iter().map(|r| r.activity_id.clone()).collect();
     activities.extend(daily.iter().map(|r| r.activity_id.clone()));
     activities.sort();
     activities.dedup();
     let kinds = kinds(store, id, activities).await?;
+    // Per-actor daily rows only count chatbot conversations: read just the chatbots'.
+    let chatbots: Vec<String> =
+        kinds.iter().filter(|(_, k)| **k == ContentKind::Chatbot).map(|(a, _)| a.clone()).collect();
+    let daily_actors = if chatbots.is_empty() {
+        Vec::new()
+    } else {
+        let chatbots = ActivitySelection { ids: chatbots, prefix: None };
+        store.daily_actors(id, chatbots, from_day, to_day).await?
+    };
     let changes = store.changes(id, goal_id).await?;
     let revisions = store.revisions(id, goal.content.selection()).await?;
     let input = ReportInput {

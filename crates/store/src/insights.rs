@@ -236,9 +236,12 @@ pub(crate) mod sql {
     pub const ADD_DAILY_ACTOR: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, verb_id, actor, \
         statements) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, day, activity_id, verb_id, actor) \
         DO UPDATE SET statements = rollup_daily_actors.statements + excluded.statements";
-    pub const DROP_EMPTY_DAILY_ACTORS: &str =
-        "DELETE FROM rollup_daily_actors WHERE store_id = $1 AND statements <= 0";
-    pub const DROP_EMPTY_DAILY: &str = "DELETE FROM rollup_daily WHERE store_id = $1 AND statements <= 0";
+    /// Rows a negative delta emptied (only the keys the step took something from, so a
+    /// step costs the same however large the tables are).
+    pub const DROP_EMPTY_DAILY_ACTOR: &str = "DELETE FROM rollup_daily_actors WHERE store_id = $1 AND day = $2 \
+        AND activity_id = $3 AND verb_id = $4 AND actor = $5 AND statements <= 0";
+    pub const DROP_EMPTY_DAILY: &str = "DELETE FROM rollup_daily WHERE store_id = $1 AND day = $2 \
+        AND activity_id = $3 AND verb_id = $4 AND statements <= 0";
     pub const PUT_ACTIVITY_ACTOR: &str = "INSERT INTO rollup_activity_actors (store_id, activity_id, actor, \
         statements, completions, first_seen, last_seen, best_progress, segments) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (store_id, activity_id, actor) DO UPDATE SET \

@@ -327,8 +327,14 @@ impl RollupStore for PgStore {
         for r in &step.revisions {
             tx.execute(&revision, &[&store, &r.activity_id, &r.marker, &r.first_seen]).await?;
         }
-        tx.execute(sql::DROP_EMPTY_DAILY_ACTORS, &[&store]).await?;
-        tx.execute(sql::DROP_EMPTY_DAILY, &[&store]).await?;
+        let drop_daily = tx.prepare_cached(sql::DROP_EMPTY_DAILY).await?;
+        for d in step.daily.iter().filter(|d| d.statements <= 0) {
+            tx.execute(&drop_daily, &[&store, &d.day, &d.activity_id, &d.verb_id]).await?;
+        }
+        let drop_actor = tx.prepare_cached(sql::DROP_EMPTY_DAILY_ACTOR).await?;
+        for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
+            tx.execute(&drop_actor, &[&store, &a.day, &a.activity_id, &a.verb_id, &a.actor]).await?;
+        }
         tx.execute(
             "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES ($1, $2) \
              ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",

@@ -364,8 +364,16 @@ impl RollupStore for SqliteStore {
                     revision.execute(params![store, r.activity_id, r.marker, r.first_seen])?;
                 }
             }
-            tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY_ACTORS), [store])?;
-            tx.execute(&for_sqlite(sql::DROP_EMPTY_DAILY), [store])?;
+            {
+                let mut drop_daily = tx.prepare_cached(&for_sqlite(sql::DROP_EMPTY_DAILY))?;
+                for d in step.daily.iter().filter(|d| d.statements <= 0) {
+                    drop_daily.execute(params![store, d.day, d.activity_id, d.verb_id])?;
+                }
+                let mut drop_actor = tx.prepare_cached(&for_sqlite(sql::DROP_EMPTY_DAILY_ACTOR))?;
+                for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
+                    drop_actor.execute(params![store, a.day, a.activity_id, a.verb_id, a.actor])?;
+                }
+            }
             tx.execute(
                 "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES (?1, ?2) \
                  ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
