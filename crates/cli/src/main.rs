@@ -114,7 +114,12 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
         server::serve(store, config, listener)?.await?;
     } else {
         insights::engine::spawn(store.clone());
-        server::serve_with(store, config, listener, insights::http::configure::<S>)?.await?;
+        let sessions = ui::Sessions::default();
+        let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
+            insights::http::configure::<S>(cfg);
+            ui::configure::<S>(cfg, &sessions);
+        };
+        server::serve_with(store, config, listener, routes)?.await?;
     }
     if let Some(handle) = metrics_handle {
         handle.stop(false).await;

@@ -14,7 +14,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Data;
 use serde_json::{Value, json};
-use store::{CredentialStore, DEFAULT_STORE, StoreId};
+use store::{Credential, CredentialStore, DEFAULT_STORE, StoreId};
 use xapi::AgentKey;
 
 use crate::credentials::{parse_basic, verify};
@@ -39,45 +39,61 @@ pub async fn authenticate<S: CredentialStore>(
     store: &S,
     config: &AppConfig,
 ) -> Result<Principal, ApiError> {
+    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
+    authenticate_secret(req, store, config, basic).await
+}
+
+/// The same check for a key and secret that arrived another way than Basic auth (the web
+/// pages' sign-in form), with the same brake on failed attempts.
+pub async fn authenticate_secret<S: CredentialStore>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
+    credential: Option<(String, String)>,
+) -> Result<Principal, ApiError> {
     let brake = req.app_data::<Data<FailedLogins>>().filter(|brake| brake.limit > 0);
     // Behind a trusted proxy, the client is who the proxy says it is; otherwise the peer.
     let address = config.trusted_proxies.client_address(req.peer_addr().map(|a| a.ip()), req.headers());
     if let (Some(brake), Some(address)) = (brake, address) {
         brake.check(address)?;
     }
-    let result = verify_request(req, store, config).await;
+    let result = match credential {
+        Some((key, secret)) => verify_secret(store, config, &key, &secret).await,
+        None => Err(ApiError::Unauthorized),
+    };
     if let (Err(ApiError::Unauthorized), Some(brake), Some(address)) = (&result, brake, address) {
         brake.record(address);
     }
     result
 }
 
-async fn verify_request<S: CredentialStore>(
-    req: &HttpRequest,
+async fn verify_secret<S: CredentialStore>(
     store: &S,
     config: &AppConfig,
+    key: &str,
+    secret: &str,
 ) -> Result<Principal, ApiError> {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
-    let (key, secret) = parse_basic(header).ok_or(ApiError::Unauthorized)?;
-    let credential = store.credential(&key).await?.ok_or(ApiError::Unauthorized)?;
-    if credential.revoked || !verify(&credential, &secret) {
+    let credential = store.credential(key).await?.ok_or(ApiError::Unauthorized)?;
+    if credential.revoked || !verify(&credential, secret) {
         return Err(ApiError::Unauthorized);
     }
+    principal_of(credential, config).ok_or(ApiError::Unauthorized)
+}
+
+/// Who a credential acts as, once its secret is verified (or a session vouches for it):
+/// its store, scopes and authority.
+pub fn principal_of(credential: Credential, config: &AppConfig) -> Option<Principal> {
     let own = json!({
         "objectType": "Agent",
         "name": credential.name,
         "account": { "homePage": config.authority_home_page, "name": credential.key },
     });
-    let agent = own.as_object().and_then(AgentKey::of).ok_or(ApiError::Unauthorized)?;
+    let agent = own.as_object().and_then(AgentKey::of)?;
     let authority = match credential.acts_for {
         Some(user) => json!({ "objectType": "Group", "member": [own, user] }),
         None => own,
     };
-    Ok(Principal { store: credential.store, scopes: credential.scopes, authority, agent })
+    Some(Principal { store: credential.store, scopes: credential.scopes, authority, agent })
 }
 
 impl Principal {

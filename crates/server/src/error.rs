@@ -122,16 +122,17 @@ impl ResponseError for ApiError {
 }
 
 /// Gives errors raised by the framework itself (a body over the size limit, a method the
-/// resource does not have) the same JSON shape as the LRS's own.
+/// resource does not have) the same JSON shape as the LRS's own. Error pages that the web
+/// pages render themselves (HTML) are left as they are.
 pub fn json_framework_errors<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = response
+    let is_own = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if is_own {
         return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();

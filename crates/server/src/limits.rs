@@ -147,7 +147,8 @@ fn idle_timeout(
     limit: Duration,
     timed_out: Rc<Cell<bool>>,
 ) -> impl Stream<Item = Result<Bytes, PayloadError>> {
-    futures_util::stream::unfold(Some(payload), move |state| {
+    // Fused: readers such as multipart parsers poll again after the end.
+    let stream = futures_util::stream::unfold(Some(payload), move |state| {
         let timed_out = timed_out.clone();
         async move {
             let mut payload = state?;
@@ -161,7 +162,8 @@ fn idle_timeout(
                 }
             }
         }
-    })
+    });
+    stream.fuse()
 }
 
 #[cfg(test)]

@@ -123,7 +123,12 @@ async fn launch<S: Store>(
     let scopes = server::credentials::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     let credential = server::credentials::with_secret(key, secret, "test", DEFAULT_STORE, scopes);
     store.put_credential(credential).await.map_err(|e| e.to_string())?;
-    // As `tally serve` runs it: the LRS with insights and its rollup engine.
+    // As `tally serve` runs it: the LRS with insights, its rollup engine and the web pages.
     insights::engine::spawn(store.clone());
-    server::serve_with(store, config, listener, insights::http::configure::<S>).map_err(|e| e.to_string())
+    let sessions = ui::Sessions::default();
+    let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
+        insights::http::configure::<S>(cfg);
+        ui::configure::<S>(cfg, &sessions);
+    };
+    server::serve_with(store, config, listener, routes).map_err(|e| e.to_string())
 }
