@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use insights::demo::Scenario;
 use insights::import::import_file;
 use insights::report::Interval;
+use insights::service::{Bucket, GroupBy};
 use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, export, service};
 use store::{DEFAULT_STORE, PgStore, SqliteStore, StatementQuery, Store};
@@ -113,6 +114,16 @@ async fn run<S: Store>(store: S, db: &TestDatabase, options: &Options) {
         times[0].as_secs_f64() * 1e3,
         times[2].as_secs_f64() * 1e3,
         times[4].as_secs_f64() * 1e3
+    );
+
+    let started = Instant::now();
+    let groups = service::ticket_summary(&store, DEFAULT_STORE, GroupBy::Tag, Bucket::Week, None, None)
+        .await
+        .expect("summary");
+    println!(
+        "ticket summary (by tag and week, all):    {:.0} ms ({} groups)",
+        started.elapsed().as_secs_f64() * 1e3,
+        groups.len()
     );
 
     let mut sink = std::io::sink();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use store::{Credential, Store, StoreId, StoreInfo};
 
 use crate::auth::{Principal, authenticate};
-use crate::credentials::{self, ALL_SCOPES};
+use crate::credentials;
 use crate::{ApiError, AppConfig};
 
 /// Registers the admin resources.
@@ -73,11 +73,7 @@ struct Name {
 }
 
 fn checked_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::bad_request("name", "must be 1 to 200 characters"));
-    }
-    Ok(name.to_string())
+    credentials::checked_name(name).map_err(|rule| ApiError::bad_request("name", rule))
 }
 
 /// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
@@ -181,15 +177,7 @@ async fn create_credential<S: Store>(
     if !administers(&principal, body.store) {
         return Err(ApiError::bad_request("store", format!("there is no store {}", body.store)));
     }
-    if body.scopes.is_empty() {
-        return Err(ApiError::bad_request("scopes", "name at least one scope"));
-    }
-    if let Some(unknown) = body.scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
-        return Err(ApiError::bad_request(
-            "scopes",
-            format!("unknown scope {unknown:?}; known: {}", ALL_SCOPES.join(", ")),
-        ));
-    }
+    credentials::check_scopes(&body.scopes).map_err(|rule| ApiError::bad_request("scopes", rule))?;
     if let Some(user) = &body.acts_for {
         xapi::parse_agent_param(&user.to_string()).map_err(|e| {
             ApiError::bad_request("acts_for", format!("must be an identified Agent: {}", e.message))

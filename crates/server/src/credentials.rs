@@ -21,6 +21,27 @@ pub const ALL_SCOPES: &[&str] = &[
     "admin",
 ];
 
+/// A name for a store or a credential: trimmed, 1 to 200 characters.
+pub fn checked_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        Err("must be 1 to 200 characters")
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+/// The scopes of a new credential: at least one, each known.
+pub fn check_scopes(scopes: &[String]) -> Result<(), String> {
+    if scopes.is_empty() {
+        return Err("name at least one scope".into());
+    }
+    match scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
+        Some(unknown) => Err(format!("unknown scope {unknown:?}; known: {}", ALL_SCOPES.join(", "))),
+        None => Ok(()),
+    }
+}
+
 /// A new credential and its secret, which exists only here: the store keeps its digest.
 pub struct NewCredential {
     pub credential: Credential,

@@ -159,23 +159,16 @@ impl NewCredential {
     }
 
     /// The admin API's rules: a name of 1 to 200 characters, a store the viewer manages,
-    /// at least one known scope.
-    fn check(&self, viewer: &Viewer) -> Result<StoreId, String> {
-        if self.name.is_empty() || self.name.len() > 200 {
-            return Err("The name must be 1 to 200 characters.".into());
-        }
+    /// at least one known scope. Answers the trimmed name and the store.
+    fn check(&self, viewer: &Viewer) -> Result<(String, StoreId), String> {
+        let name = credentials::checked_name(&self.name).map_err(|rule| format!("The name {rule}."))?;
         let store: StoreId =
             self.store.parse().map_err(|_| format!("There is no store {:?}.", self.store))?;
         if !administers(viewer, store) {
             return Err(format!("There is no store {store}."));
         }
-        if self.scopes.is_empty() {
-            return Err("Choose at least one scope.".into());
-        }
-        if let Some(unknown) = self.scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
-            return Err(format!("Unknown scope {unknown:?}."));
-        }
-        Ok(store)
+        credentials::check_scopes(&self.scopes).map_err(|rule| format!("Scopes: {rule}."))?;
+        Ok((name, store))
     }
 }
 
@@ -186,11 +179,11 @@ pub async fn create<S: Store>(req: HttpRequest, body: Bytes) -> Result<HttpRespo
     let form = NewCredential::parse(&body);
     viewer.check_csrf(&form.csrf)?;
     let store = store::<S>(&req)?.get_ref();
-    let store_id = match form.check(&viewer) {
-        Ok(id) => id,
+    let (name, store_id) = match form.check(&viewer) {
+        Ok(checked) => checked,
         Err(message) => return render(&viewer, store, Outcome::Error(message)).await,
     };
-    let new = credentials::generate(&form.name, store_id, form.scopes)
+    let new = credentials::generate(&name, store_id, form.scopes)
         .map_err(|e| server::ApiError::Internal(format!("no randomness for a secret: {e}")))?;
     match store.create_credential(new.credential.clone()).await {
         Ok(()) => {}
