@@ -637,7 +637,9 @@ fn status(
 }
 
 /// Where periods start: the baseline, the launch, each recorded change and each content
-/// revision seen after the launch, in time order.
+/// revision seen from the launch on, in time order. Periods start at midnight UTC, so
+/// everything that happened on one day starts one period ("after launch and revision 2 of
+/// …"): a few hours between a launch and a chatbot update seen that morning are no period.
 fn period_starts(
     input: &ReportInput<'_>,
     revisions: &[ContentRevision],
@@ -645,16 +647,17 @@ fn period_starts(
     launch: i64,
     end: i64,
 ) -> Vec<(String, i64)> {
-    let mut bounds =
-        vec![("before launch".to_string(), baseline_start), ("after launch".to_string(), launch)];
-    for change in input.changes.iter().filter(|c| c.at > launch && c.at < end) {
-        bounds.push((format!("after {} change: {}", change.kind, change.note), change.at));
+    let day = |at: i64| at.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
+    let mut events: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    events.entry(day(launch)).or_default().push("launch".into());
+    let changes = input.changes.iter().map(|c| (c.at, format!("{} change: {}", c.kind, c.note)));
+    let revised = revisions.iter().map(|r| (r.at_micros, r.describe()));
+    for (at, event) in changes.chain(revised).filter(|(at, _)| day(*at) >= day(launch) && *at < end) {
+        events.entry(day(at)).or_default().push(event);
     }
-    for revision in revisions.iter().filter(|r| r.at_micros > launch && r.at_micros < end) {
-        bounds.push((format!("after {}", revision.describe()), revision.at_micros));
-    }
-    bounds.sort_by_key(|(_, at)| *at);
-    bounds
+    let mut starts = vec![("before launch".to_string(), baseline_start)];
+    starts.extend(events.into_iter().map(|(at, events)| (format!("after {}", events.join(" and ")), at)));
+    starts
 }
 
 fn periods(

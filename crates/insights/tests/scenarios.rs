@@ -92,7 +92,10 @@ scenario_tests! {
         // report starts a period there.
         let revision = report.revisions.iter().find(|r| r.revision.as_deref() == Some("2025.03-install-videos"));
         assert!(revision.is_some(), "{}", show(&report));
-        assert!(report.periods.iter().any(|p| p.name.contains("revision 2025.03-install-videos")), "{}", show(&report));
+        // It went live on launch day, so it shares the launch's period.
+        let after_launch = &report.periods[1];
+        assert!(after_launch.name.starts_with("after launch and revision 2025.03-install-videos"), "{}", show(&report));
+        assert_eq!(after_launch.from, "2025-03-03", "{}", show(&report));
     }
 
     content_nobody_reaches_is_low_reach: Scenario::low_reach() => |report, data| {
