@@ -53,12 +53,15 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        // Codes that mean "the server is going away or not accepting yet", not a bad
-        // query: connection exceptions (class 08), shutdown and start-up (57P01–57P03),
-        // and too many connections. The client may retry them.
+        // Codes that mean "not now", not a bad query: connection exceptions (class 08),
+        // shutdown and start-up (57P01–57P03), too many connections, and a transaction
+        // that lost a conflict (40001: serialization failure, or a query on a hot standby
+        // cancelled by replication replay; 40P01: deadlock) after its retries. The client
+        // may retry them.
         let unavailable_code = e.code().is_some_and(|code| {
             let code = code.code();
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
         });
         if e.is_closed() || unavailable_code || e.as_db_error().is_none() && e.code().is_none() {
             StoreError::Unavailable(e.to_string())
