@@ -82,25 +82,6 @@ pub struct ServeArgs {
     /// Secret of that credential.
     #[arg(long, env = "TALLY_ADMIN_SECRET", hide_env_values = true)]
     pub admin_secret: Option<String>,
-    /// account.homePage of the authority given to stored statements.
-    #[arg(long, env = "TALLY_AUTHORITY_HOME_PAGE", default_value = "https://tally.invalid")]
-    pub authority_home_page: String,
-    /// Most statements per page of a query (and what limit=0 means).
-    #[arg(long, env = "TALLY_MAX_PAGE_SIZE", default_value_t = 100)]
-    pub max_page_size: usize,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
-    pub max_body_bytes: usize,
-    /// Largest attachment accepted, in bytes.
-    #[arg(long, env = "TALLY_MAX_ATTACHMENT_BYTES", default_value_t = 256 * 1024 * 1024)]
-    pub max_attachment_bytes: u64,
-    /// Failed authentications per client address and minute before that address gets
-    /// 429 (Too Many Requests) for the rest of the minute.
-    #[arg(long, env = "TALLY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
-    pub auth_failures_per_minute: u32,
-    /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "TALLY_WORKERS")]
-    pub workers: Option<usize>,
     /// The xAPI version named in responses to requests that name none.
     #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "2.0.0")]
     pub default_xapi_version: String,
@@ -109,12 +90,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TALLY_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
     #[command(flatten)]
-    pub operations: OperationsArgs,
+    pub http: HttpArgs,
 }
 
 impl ServeArgs {
     pub fn app_config(&self) -> Result<AppConfig> {
-        let defaults = AppConfig::default();
         let default_version = Version::from_header(&self.default_xapi_version).ok_or_else(|| {
             anyhow::anyhow!("unsupported default xAPI version {:?}", self.default_xapi_version)
         })?;
@@ -127,6 +107,39 @@ impl ServeArgs {
                     .map_err(|e| anyhow::anyhow!("--cors-allowed-origins: {e}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        Ok(AppConfig { default_version, cors_allowed_origins, ..self.http.app_config()? })
+    }
+}
+
+/// The HTTP settings every serving command takes (`serve` and `insights serve`).
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// account.homePage of the authority given to stored statements.
+    #[arg(long, env = "TALLY_AUTHORITY_HOME_PAGE", default_value = "https://tally.invalid")]
+    pub authority_home_page: String,
+    /// Most statements per page of a query (and what limit=0 means).
+    #[arg(long, env = "TALLY_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest attachment (and ticket upload on the web pages) accepted, in bytes.
+    #[arg(long, env = "TALLY_MAX_ATTACHMENT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
+    /// Failed authentications per client address and minute before that address gets
+    /// 429 (Too Many Requests) for the rest of the minute.
+    #[arg(long, env = "TALLY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    pub auth_failures_per_minute: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TALLY_WORKERS")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub operations: OperationsArgs,
+}
+
+impl HttpArgs {
+    pub fn app_config(&self) -> Result<AppConfig> {
+        let defaults = AppConfig::default();
         Ok(AppConfig {
             authority_home_page: self.authority_home_page.clone(),
             max_page_size: self.max_page_size.max(1),
@@ -134,8 +147,6 @@ impl ServeArgs {
             max_attachment_bytes: self.max_attachment_bytes,
             auth_failures_per_minute: self.auth_failures_per_minute,
             workers: self.workers.unwrap_or(defaults.workers),
-            default_version,
-            cors_allowed_origins,
             ..self.operations.apply(defaults)?
         })
     }
@@ -402,10 +413,20 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsCommand {
-    /// Serves /insights and /exports and runs the rollup engine, without the xAPI.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "TALLY_INSIGHTS_BIND", default_value = "127.0.0.1:8081")]
-        bind: String,
-    },
+    /// Serves /insights and /exports and runs the rollup engine, without the xAPI. On a
+    /// PostgreSQL hot standby it runs read-only: no engine, no migrations, writes refused.
+    Serve(InsightsServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InsightsServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TALLY_INSIGHTS_BIND", default_value = "127.0.0.1:8081")]
+    pub bind: String,
+    /// Runs read-only even when the database is writable (a hot standby always is):
+    /// no engine, no migrations, ticket import and goal edits refused.
+    #[arg(long, env = "TALLY_INSIGHTS_READ_ONLY")]
+    pub read_only: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }

@@ -12,13 +12,24 @@ use server::credentials::{self, ALL_SCOPES};
 use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
 
 use crate::config::{
-    Cli, Command, CredentialsCommand, InsightsCommand, ServeArgs, StorageArgs, StoresCommand, TicketsCommand,
+    Cli, Command, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs, StorageArgs,
+    StoresCommand, TicketsCommand,
 };
 
 /// The store a command runs against, picked by the database URL's scheme.
 enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),
+}
+
+impl Backend {
+    /// Whether the store was opened read-only (a PostgreSQL hot standby, or forced).
+    fn is_read_only(&self) -> bool {
+        match self {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(store) => store.is_read_only(),
+        }
+    }
 }
 
 /// Runs `$body` with `$store` bound to the concrete backend.
@@ -58,39 +69,66 @@ async fn main() -> Result<()> {
             with_store!(backend, |store| insights_cmds::import_tickets(&store, args).await)
         }
         Command::Export { command } => {
-            let backend = open(&cli.storage, Purpose::Administer).await?;
+            let backend = open(&cli.storage, Purpose::Read { force_read_only: false }).await?;
             with_store!(backend, |store| insights_cmds::export(&store, command).await)
         }
         Command::Demo(args) => tokio::task::spawn_blocking(move || insights_cmds::demo(args)).await?,
-        Command::Insights { command: InsightsCommand::Serve { bind } } => {
-            let backend = open(&cli.storage, Purpose::Administer).await?;
-            with_store!(backend, |store| serve_insights(store, &bind).await)
+        Command::Insights { command: InsightsCommand::Serve(args) } => {
+            let backend = open(&cli.storage, Purpose::Read { force_read_only: args.read_only }).await?;
+            let read_only = backend.is_read_only();
+            with_store!(backend, |store| serve_insights(store, &args, read_only).await)
         }
     }
 }
 
-/// Whether a command serves the LRS or administers a store (possibly beside a server).
+/// What a command does with the store, which decides how it is opened.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Purpose {
+    /// Serves the LRS.
     Serve,
+    /// Changes a store (possibly beside a server): migrations, credentials, stores, tickets.
     Administer,
+    /// Serves insights or writes exports: works on a read replica, so a PostgreSQL hot
+    /// standby (or, when forced, any PostgreSQL database) is opened read-only, without
+    /// migrating; a writable one is opened as for `Administer`.
+    Read { force_read_only: bool },
 }
 
-/// Opens (and migrates) the configured store.
+/// Opens the configured store, migrating it unless it is opened read-only.
 async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
     match &storage.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = PgStore::connect(url).await.context("cannot open the PostgreSQL store")?;
+            let store = match purpose {
+                Purpose::Read { force_read_only: true } => PgStore::connect_read_only(url).await,
+                _ => PgStore::connect_detecting_standby(url).await,
+            }
+            .context("cannot open the PostgreSQL store")?;
+            if store.is_read_only() {
+                match purpose {
+                    Purpose::Read { .. } => {}
+                    Purpose::Serve => anyhow::bail!(
+                        "this database is a read-only standby; run `tally insights serve` here, or \
+                         point serve at the primary"
+                    ),
+                    Purpose::Administer => anyhow::bail!(
+                        "this database is a read-only standby: run this command against the primary"
+                    ),
+                }
+            }
             Ok(Backend::Postgres(store))
         }
         Some(url) => anyhow::bail!(
             "unsupported database URL {url:?}: use postgres://… (or no URL for the embedded store)"
         ),
+        None if purpose == (Purpose::Read { force_read_only: true }) => anyhow::bail!(
+            "--read-only needs a PostgreSQL database (--database-url postgres://…): the embedded \
+             store is never read-only"
+        ),
         None => {
             let dir = &storage.data_dir;
             let store = match purpose {
                 Purpose::Serve => SqliteStore::open(dir),
-                Purpose::Administer => SqliteStore::open_for_admin(dir),
+                Purpose::Administer | Purpose::Read { .. } => SqliteStore::open_for_admin(dir),
             }
             .with_context(|| format!("cannot open the embedded store in {}", storage.data_dir.display()))?;
             Ok(Backend::Sqlite(store))
@@ -104,11 +142,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let config = args.app_config()?;
-    let metrics = telemetry::serve_metrics(&args.operations.metrics_bind, store.clone())?;
-    let metrics_handle = metrics.as_ref().map(|server| server.handle());
-    if let Some(server) = metrics {
-        tokio::spawn(server);
-    }
+    let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
     tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
     if args.no_insights {
         server::serve(store, config, listener)?.await?;
@@ -121,21 +155,53 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
         };
         server::serve_with(store, config, listener, routes)?.await?;
     }
-    if let Some(handle) = metrics_handle {
-        handle.stop(false).await;
-    }
+    metrics.stop().await;
     Ok(())
 }
 
-/// `tally insights serve`: the insights API and the rollup engine, without the xAPI.
-async fn serve_insights<S: Store>(store: S, bind: &str) -> Result<()> {
-    let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+/// `tally insights serve`: the insights API and the rollup engine, without the xAPI. Read-only
+/// (on a replica) it runs no engine, since the primary's `tally serve` writes the rollups that
+/// replication brings here, and refuses ticket imports and goal edits.
+async fn serve_insights<S: Store>(store: S, args: &InsightsServeArgs, read_only: bool) -> Result<()> {
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "Tally insights is listening: http://{address}/insights");
-    insights::engine::spawn(store.clone());
-    server::serve_only(store, server::AppConfig::default(), listener, insights::http::configure::<S>)?
-        .await?;
+    let config = args.http.app_config()?;
+    let routes = if read_only {
+        tracing::info!(
+            "read-only database: no rollup engine here (the primary's runs it); ticket import and \
+             goal edits are refused"
+        );
+        insights::http::configure_read_only::<S>
+    } else {
+        insights::engine::spawn(store.clone());
+        insights::http::configure::<S>
+    };
+    let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
+    tracing::info!(%address, read_only, "Tally insights is listening: http://{address}/insights");
+    server::serve_only(store, config, listener, routes)?.await?;
+    metrics.stop().await;
     Ok(())
+}
+
+/// The Prometheus listener beside a server, when one is configured and can be bound.
+struct Metrics(Option<actix_web::dev::ServerHandle>);
+
+impl Metrics {
+    fn start<S: Store>(bind: &str, store: &S) -> Result<Metrics> {
+        let server = telemetry::serve_metrics(bind, store.clone())?;
+        let handle = server.as_ref().map(|server| server.handle());
+        if let Some(server) = server {
+            tokio::spawn(server);
+        }
+        Ok(Metrics(handle))
+    }
+
+    async fn stop(self) {
+        if let Some(handle) = self.0 {
+            handle.stop(false).await;
+        }
+    }
 }
 
 /// With `TALLY_ADMIN_KEY` and `TALLY_ADMIN_SECRET`, makes sure that credential exists; on

@@ -1,115 +1,20 @@
 //! The `tally` binary, run as a user would: serve, migrate and credentials, on both stores.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+mod support;
 
-use base64::Engine;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use support::{Serving, field, stdout_of};
 use test_support::{Backend, TestDatabase, backend_tests};
 
 fn tally(db: &TestDatabase) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-    command.env_remove("TALLY_ADMIN_KEY").env_remove("TALLY_ADMIN_SECRET").env("TALLY_LOG", "info");
+    let mut command = support::tally();
     match db.database_url() {
         Some(url) => command.args(["--database-url", url]),
         None => command.arg("--data-dir").arg(db.data_dir()),
     };
     command
-}
-
-fn stdout_of(command: &mut Command) -> String {
-    let output = command.output().expect("tally runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("UTF-8 output")
-}
-
-/// A `tally serve` child process, killed on drop.
-struct Serving {
-    child: Child,
-    base_url: String,
-    /// Everything the server logged (read in the background).
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Serving {
-    fn start(command: Command) -> Serving {
-        Serving::start_as(command, &["serve", "--bind", "127.0.0.1:0"], "xAPI at ")
-    }
-
-    /// Runs `tally <args>` and waits for the log line with `marker` before its URL.
-    fn start_as(mut command: Command, args: &[&str], marker: &str) -> Serving {
-        let mut child = command
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tally serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut base_url = None;
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        for line in stderr.by_ref().lines() {
-            let line = line.expect("log line");
-            log.lock().unwrap().push_str(&line);
-            if let Some(at) = line.find(marker) {
-                base_url =
-                    Some(line[at + marker.len()..].split_whitespace().next().expect("url").to_string());
-                break;
-            }
-        }
-        let base_url = base_url.expect("tally serve logs its address");
-        let stderr_rest = stderr;
-        // Keep draining the log so the server never blocks on a full pipe.
-        let collected = log.clone();
-        std::thread::spawn(move || {
-            for line in stderr_rest.lines().map_while(Result::ok) {
-                collected.lock().unwrap().push_str(&line);
-            }
-        });
-        Serving { child, base_url, log }
-    }
-
-    fn status_with(&self, key: &str, secret: &str) -> u16 {
-        self.request("GET", key, secret, "").0
-    }
-
-    /// Sends a statements request; answers status and body.
-    fn request(&self, method: &str, key: &str, secret: &str, body: &str) -> (u16, String) {
-        self.call(method, "/xapi/statements", (key, secret), body)
-    }
-
-    /// The server's root URL (the logged URL without its `/xapi` or `/insights`).
-    fn root(&self) -> &str {
-        self.base_url.rsplit_once('/').map_or(self.base_url.as_str(), |(root, _)| root)
-    }
-
-    /// Sends a request to a path under the root; answers status and body.
-    fn call(&self, method: &str, path: &str, (key, secret): (&str, &str), body: &str) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.root()))
-            .header("Authorization", format!("Basic {auth}"))
-            .header("X-Experience-API-Version", "1.0.3")
-            .header("Content-Type", "application/json")
-            .body(body.as_bytes().to_vec())
-            .expect("a request");
-        let response = agent.run(request).expect("the server answers");
-        let status = response.status().as_u16();
-        (status, response.into_body().read_to_string().unwrap_or_default())
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field(text: &str, name: &str) -> String {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
-        .unwrap_or_else(|| panic!("no {name} in {text:?}"))
 }
 
 backend_tests! {
@@ -273,7 +178,7 @@ backend_tests! {
         let serving = Serving::start(command);
         let loaded = stdout_of(tally(&db).args(["demo", "--url", &serving.base_url, "--key", admin.0, "--secret", admin.1, "--scenario", "low-reach"]));
         assert!(loaded.contains("/insights/goals/install-tickets/report"), "{loaded}");
-        let report = report_when_caught_up(&serving, admin);
+        let report = serving.report_when_caught_up(admin);
         assert_eq!(report["diagnosis"]["code"], "low_reach", "{report}");
         drop(serving);
 
@@ -281,24 +186,28 @@ backend_tests! {
         let insights = Serving::start_as(tally(&db), &["insights", "serve", "--bind", "127.0.0.1:0"], "listening: ");
         let (status, _) = insights.call("GET", "/xapi/statements", admin, "");
         assert_eq!(status, 404, "no xAPI here");
-        assert_eq!(report_when_caught_up(&insights, admin)["diagnosis"]["code"], "low_reach");
+        assert_eq!(insights.report_when_caught_up(admin)["diagnosis"]["code"], "low_reach");
     }
 }
 
-/// The demo goal's report once the rollups have caught up with every statement.
-fn report_when_caught_up(serving: &Serving, credential: (&str, &str)) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, body) = serving.call("GET", "/insights/status", credential, "");
-        assert_eq!(status, 200, "{body}");
-        let lag: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if lag["rollups"]["statements_behind"] == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the rollups never caught up: {lag}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let (status, body) = serving.call("GET", "/insights/goals/install-tickets/report", credential, "");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
+#[test]
+fn insights_serve_takes_the_same_http_settings_as_serve() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let args = [
+        "insights",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--auth-failures-per-minute",
+        "1",
+        "--metrics-bind",
+        "off",
+    ];
+    let insights = Serving::start_as(tally(&db), &args, "listening: ");
+    assert_eq!(insights.call("GET", "/insights/status", ("nobody", "wrong"), "").0, 401);
+    assert_eq!(
+        insights.call("GET", "/insights/status", ("nobody", "wrong"), "").0,
+        429,
+        "the brake's setting holds"
+    );
 }

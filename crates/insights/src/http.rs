@@ -3,10 +3,12 @@
 //!
 //! Every resource needs Basic auth: reads take the `insights`, `all` or `all/read` scope,
 //! writes (ticket import, goals) `insights` or `all`. Tickets and goals belong to the
-//! credential's store, like statements.
+//! credential's store, like statements. A server reading a read-only replica refuses the
+//! writes ([`configure_read_only`]).
 
 use std::io::Write;
 
+use actix_web::Route;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
@@ -29,21 +31,56 @@ use crate::{engine, export};
 const READ: &[&str] = &["insights", "all", "all/read"];
 const WRITE: &[&str] = &["insights", "all"];
 
+/// What a read-only insights server answers to a write (see [`configure_read_only`]).
+pub const READ_ONLY_REFUSAL: &str =
+    "this insights server reads a read-only replica: import tickets and edit goals on the primary";
+
+/// Whether this insights server may change tickets and goals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InsightsMode {
+    /// Reads and writes (the rollup engine runs beside it, on the same database).
+    ReadWrite,
+    /// Reads a read-only replica: every write is refused (see [`configure_read_only`]).
+    ReadOnly,
+}
+
 /// Registers `/insights` and `/exports`.
 pub fn configure<S: Store>(cfg: &mut web::ServiceConfig) {
+    register::<S>(cfg, InsightsMode::ReadWrite);
+}
+
+/// Registers `/insights` and `/exports` for a server reading a read-only replica: reads
+/// answer as usual; ticket import and goal and change edits answer 405 with an empty
+/// `Allow` (or `GET`) and [`READ_ONLY_REFUSAL`], after the same authentication and scope
+/// check as on the primary. 405, not 503: the replica will never take the write, so a
+/// client must not retry it here (RFC 9110 §15.5.6 and §10.2.1: a method disabled by
+/// configuration).
+pub fn configure_read_only<S: Store>(cfg: &mut web::ServiceConfig) {
+    register::<S>(cfg, InsightsMode::ReadOnly);
+}
+
+fn register<S: Store>(cfg: &mut web::ServiceConfig, mode: InsightsMode) {
+    // A write route: its handler, or the refusal naming the methods left (`allow`).
+    let write = |route: Route, allow: &'static str, handler: fn(Route) -> Route| match mode {
+        InsightsMode::ReadWrite => handler(route),
+        InsightsMode::ReadOnly => {
+            route.to(move |req: HttpRequest, store: Data<S>| refuse_write(req, store, allow))
+        }
+    };
     cfg.service(
         web::scope("/insights")
+            .app_data(Data::new(mode))
             .route("/status", web::get().to(status::<S>))
-            .route("/tickets", web::post().to(import_tickets::<S>))
+            .route("/tickets", write(web::post(), "", |r| r.to(import_tickets::<S>)))
             .route("/tickets/summary", web::get().to(ticket_summary::<S>))
             .route("/goals", web::get().to(list_goals::<S>))
-            .route("/goals/{id}", web::put().to(put_goal::<S>))
+            .route("/goals/{id}", write(web::put(), "GET", |r| r.to(put_goal::<S>)))
             .route("/goals/{id}", web::get().to(get_goal::<S>))
-            .route("/goals/{id}", web::delete().to(delete_goal::<S>))
+            .route("/goals/{id}", write(web::delete(), "GET", |r| r.to(delete_goal::<S>)))
             .route("/goals/{id}/report", web::get().to(goal_report::<S>))
-            .route("/goals/{id}/changes", web::post().to(add_change::<S>))
+            .route("/goals/{id}/changes", write(web::post(), "GET", |r| r.to(add_change::<S>)))
             .route("/goals/{id}/changes", web::get().to(list_changes::<S>))
-            .route("/goals/{id}/changes/{change}", web::delete().to(delete_change::<S>))
+            .route("/goals/{id}/changes/{change}", write(web::delete(), "", |r| r.to(delete_change::<S>)))
             .route("/activities", web::get().to(activities::<S>))
             .route("/videos", web::get().to(videos::<S>)),
     )
@@ -54,6 +91,18 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig) {
             .route("/activity-daily.csv", web::get().to(export_daily::<S>))
             .route("/goals/{id}.csv", web::get().to(export_goal::<S>)),
     );
+}
+
+/// A write on a read-only server: authenticated as the write would be, then refused.
+async fn refuse_write<S: Store>(
+    req: HttpRequest,
+    store: Data<S>,
+    allow: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    principal(&req, store.get_ref(), WRITE).await?;
+    Ok(HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .json(json!({ "error": { "status": 405, "message": READ_ONLY_REFUSAL } })))
 }
 
 async fn principal<S: Store>(req: &HttpRequest, store: &S, scopes: &[&str]) -> Result<Principal, ApiError> {
@@ -81,10 +130,17 @@ fn date_param(params: &QueryParams, name: &str) -> Result<Option<jiff::civil::Da
         .transpose()
 }
 
-async fn status<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+/// `GET /insights/status`: how far the rollups have followed the statements. On a
+/// read-only replica both come from the primary by replication (its engine writes them).
+async fn status<S: Store>(
+    req: HttpRequest,
+    store: Data<S>,
+    mode: Data<InsightsMode>,
+) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let lag = engine::lag(store.get_ref(), p.store).await?;
-    Ok(HttpResponse::Ok().json(json!({ "rollups": lag })))
+    let read_only = *mode.get_ref() == InsightsMode::ReadOnly;
+    Ok(HttpResponse::Ok().json(json!({ "rollups": lag, "read_only": read_only })))
 }
 
 /// `POST /insights/tickets?preset=…&source=…&strict=…&timezone=…&map=field=Column…`

@@ -405,13 +405,16 @@ pub fn report(input: &ReportInput<'_>) -> Report {
             _ => unseen_tickets += 1,
         }
     }
-    let week = 7.0 * MICROS_PER_DAY as f64;
-    let (mut seen_weeks, mut unseen_weeks) = (0.0, 0.0);
+    // Summed in whole microseconds: exact, so the report is the same whatever order the
+    // set yields its people in (every process, and a read replica, answers the same JSON).
+    let (mut seen_micros, mut unseen_micros) = (0i128, 0i128);
     for p in requesters {
         let switch = first_seen.get(&p).map_or(end, |s| (*s).clamp(launch, end));
-        unseen_weeks += (switch - launch) as f64 / week;
-        seen_weeks += (end - switch) as f64 / week;
+        unseen_micros += i128::from(switch - launch);
+        seen_micros += i128::from(end - switch);
     }
+    let week = 7.0 * MICROS_PER_DAY as f64;
+    let (seen_weeks, unseen_weeks) = (seen_micros as f64 / week, unseen_micros as f64 / week);
     let rate = |n: u64, weeks: f64| (weeks > 0.0).then(|| n as f64 / weeks);
     let (seen_rate, unseen_rate) = (rate(seen_tickets, seen_weeks), rate(unseen_tickets, unseen_weeks));
     let relative_difference = match (seen_rate, unseen_rate) {

@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL cluster owned by one test: made with the machine's `initdb` in a
 //! temporary directory, listening on a free port of 127.0.0.1, and removed on drop. For
-//! tests that stop and restart the database (or need a replica), which must never touch
-//! the shared PostgreSQL the rest of the suite uses.
+//! tests that stop and restart the database or need a streaming replica (a hot standby of
+//! a cluster: [`PgCluster::start_standby`]), which must never touch the shared PostgreSQL
+//! the rest of the suite uses.
 //!
 //! The binaries come from `TALLY_PG_BIN` or the newest `/usr/lib/postgresql/*/bin`.
 //! `initdb` refuses to run as root, so as root every command runs as the `postgres` OS
@@ -25,14 +26,7 @@ impl PgCluster {
     /// Creates and starts a cluster with trust authentication and a `postgres` superuser.
     /// Panics, saying what is missing, when the binaries are not there.
     pub fn start() -> PgCluster {
-        let bin = binaries();
-        let as_postgres = running_as_root();
-        let dir = tempfile::Builder::new().prefix("tally-pg-").tempdir().expect("a temporary directory");
-        if as_postgres {
-            chown_to_postgres(dir.path());
-        }
-        let port = free_port();
-        let cluster = PgCluster { dir, bin, port, as_postgres };
+        let cluster = PgCluster::unstarted();
         let data = cluster.data_dir();
         cluster.run(
             "initdb",
@@ -50,6 +44,92 @@ impl PgCluster {
         );
         cluster.start_again();
         cluster
+    }
+
+    /// Creates and starts a hot standby of this cluster: a base backup streamed from it
+    /// (`pg_basebackup -R -X stream`, through the replication entry `initdb` writes for
+    /// 127.0.0.1), on a free port of its own, replaying what this cluster writes and
+    /// answering read-only queries. Removed on drop, like any cluster.
+    pub fn start_standby(&self) -> PgCluster {
+        let standby = PgCluster::unstarted();
+        let data = standby.data_dir();
+        let port = self.port.to_string();
+        standby.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().expect("UTF-8 path"),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+        );
+        standby.start_again();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = standby.psql("postgres", "SELECT pg_is_in_recovery()");
+            if answer.status.success() && String::from_utf8_lossy(&answer.stdout).trim() == "t" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the standby never answered as a hot standby");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        standby
+    }
+
+    /// Waits until `standby` has replayed everything this cluster has written so far
+    /// (its `pg_last_wal_replay_lsn()` reached this cluster's `pg_current_wal_lsn()`).
+    pub fn wait_for_replay(&self, standby: &PgCluster, within: Duration) {
+        let written = self.query("postgres", "SELECT pg_current_wal_lsn()");
+        let replayed = format!("SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn");
+        let deadline = Instant::now() + within;
+        while standby.query("postgres", &replayed) != "t" {
+            assert!(
+                Instant::now() < deadline,
+                "the standby did not replay up to {written} within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs SQL in `database` with `psql` and answers its output, unaligned and without
+    /// headers (`t`/`f` for booleans, `|` between columns), trimmed.
+    pub fn query(&self, database: &str, sql: &str) -> String {
+        let output = self.psql(database, sql);
+        assert!(output.status.success(), "{sql:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// Runs SQL with `psql`, whatever comes of it.
+    fn psql(&self, database: &str, sql: &str) -> Output {
+        let port = self.port.to_string();
+        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", database, "-X", "-A", "-t", "-q"];
+        self.command("psql")
+            .args(args)
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .current_dir(self.dir.path())
+            .output()
+            .expect("psql runs")
+    }
+
+    /// A cluster with a directory and a port but no data directory yet.
+    fn unstarted() -> PgCluster {
+        let bin = binaries();
+        let as_postgres = running_as_root();
+        let dir = tempfile::Builder::new().prefix("tally-pg-").tempdir().expect("a temporary directory");
+        if as_postgres {
+            chown_to_postgres(dir.path());
+        }
+        PgCluster { dir, bin, port: free_port(), as_postgres }
     }
 
     /// The port it listens on (127.0.0.1).
@@ -112,19 +192,12 @@ impl PgCluster {
     /// Runs one of the cluster's binaries (as `postgres` when we are root); panics with
     /// its output when it fails.
     fn run(&self, program: &str, args: &[&str]) -> Output {
-        let path = self.bin.join(program);
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let output = command
+        let output = self
+            .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
         assert!(
             output.status.success(),
             "{program} {args:?} failed: {}{}",
@@ -133,22 +206,27 @@ impl PgCluster {
         );
         output
     }
+
+    /// One of the cluster's binaries, to be run as `postgres` when we are root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
 }
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let data = self.data_dir();
         if data.join("postmaster.pid").exists() {
-            let path = self.bin.join("pg_ctl");
-            let mut command = if self.as_postgres {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(&path);
-                c
-            } else {
-                Command::new(&path)
-            };
             // Immediate: nothing in a throwaway cluster needs a clean shutdown.
-            let _ = command.arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]).output();
+            let _ =
+                self.command("pg_ctl").arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]).output();
         }
     }
 }

@@ -4,6 +4,9 @@
 //! sequence numbers and `stored` time are assigned and released by the commit. So the
 //! ingest sequence is the commit order, on any number of server processes, and a reader
 //! sees every statement up to the store's committed head.
+//!
+//! A hot standby (a streaming replica) is opened read-only: no migrations, no writer,
+//! read-only sessions; its schema must already hold this binary's migrations.
 
 mod attachments;
 mod credentials;
@@ -55,49 +58,144 @@ const NOW_MILLIS_CEIL: &str = "(ceil(extract(epoch FROM clock_timestamp()) * 100
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
-    committer: Committer,
+    /// The statement writer; `None` when the store was opened read-only.
+    committer: Option<Committer>,
     lock_namespace: i64,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .field("read_only", &self.is_read_only())
+            .finish()
     }
+}
+
+/// How [`PgStore::open`] treats the database it connects to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    /// Migrate, then read and write; a hot standby is refused.
+    Writable,
+    /// Never migrate or write, and run every session read-only; the schema must already
+    /// hold every migration this binary knows.
+    ReadOnly,
+    /// `Writable` on a primary, `ReadOnly` on a hot standby.
+    AsFound,
 }
 
 impl PgStore {
     /// Connects, applies pending migrations and starts the writer. Must be called inside a
-    /// tokio runtime. The URL is a libpq-style `postgres://` URL.
+    /// tokio runtime. The URL is a libpq-style `postgres://` URL. A hot standby (a
+    /// streaming replica) is refused: it can be neither migrated nor written.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
-        // Bounded waits while the database is away, so requests get a 503 instead of
-        // hanging: connecting (unless the URL says otherwise) and unacknowledged sends.
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_tcp_user_timeout().is_none() {
-            config.tcp_user_timeout(TCP_USER_TIMEOUT);
-        }
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(std::time::Duration::from_secs(10)))
-            .create_timeout(Some(std::time::Duration::from_secs(5)))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
+        Self::open(url, Opening::Writable).await
+    }
+
+    /// Connects without migrating or starting the writer, for readers of a read replica:
+    /// every session is read-only, and the database must already hold every migration
+    /// this binary knows (a newer schema is read with a warning: migrations only go
+    /// forward). Writes fail.
+    pub async fn connect_read_only(url: &str) -> Result<PgStore, StoreError> {
+        Self::open(url, Opening::ReadOnly).await
+    }
+
+    /// Connects as [`PgStore::connect`] does to a primary, and as
+    /// [`PgStore::connect_read_only`] does to a hot standby (`pg_is_in_recovery()`).
+    pub async fn connect_detecting_standby(url: &str) -> Result<PgStore, StoreError> {
+        Self::open(url, Opening::AsFound).await
+    }
+
+    /// Whether the store was opened read-only (see [`PgStore::connect_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.committer.is_none()
+    }
+
+    async fn open(url: &str, opening: Opening) -> Result<PgStore, StoreError> {
+        let pool = pool(url, opening == Opening::ReadOnly)?;
         let mut client = pool.get().await?;
-        migrate(&mut client).await?;
+        let read_only = match opening {
+            Opening::ReadOnly => true,
+            Opening::Writable | Opening::AsFound => {
+                let standby: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).await?.get(0);
+                if standby && opening == Opening::Writable {
+                    return Err(StoreError::Backend(
+                        "the database is a read-only hot standby (pg_is_in_recovery() is true): it can \
+                         be neither migrated nor written; connect to the primary, or open it read-only"
+                            .into(),
+                    ));
+                }
+                standby
+            }
+        };
+        if read_only {
+            check_schema(&client).await?;
+        } else {
+            migrate(&mut client).await?;
+        }
         let lock_namespace: i64 = client
             .query_one("SELECT value::bigint FROM tally_meta WHERE key = 'lock_namespace'", &[])
             .await?
             .get(0);
         drop(client);
-        let committer = Committer::spawn(PgWriter { pool: pool.clone(), lock_namespace });
+        let committer =
+            (!read_only).then(|| Committer::spawn(PgWriter { pool: pool.clone(), lock_namespace }));
         Ok(PgStore { pool, committer, lock_namespace })
     }
+}
+
+/// The connection pool for `url`; with `read_only_sessions`, every session starts with
+/// `default_transaction_read_only`, so even a primary refuses writes through it.
+fn pool(url: &str, read_only_sessions: bool) -> Result<Pool, StoreError> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
+    // Bounded waits while the database is away, so requests get a 503 instead of
+    // hanging: connecting (unless the URL says otherwise) and unacknowledged sends.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    if read_only_sessions {
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c default_transaction_read_only=on"),
+            None => "-c default_transaction_read_only=on".to_string(),
+        };
+        config.options(&options);
+    }
+    let manager =
+        Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))
+}
+
+/// Refuses a database opened read-only whose schema lacks migrations this binary needs:
+/// it cannot be migrated from here. A newer schema is only worth a warning, as for
+/// `/ready`: migrations only go forward, so older readers keep working.
+async fn check_schema(client: &deadpool_postgres::Client) -> Result<(), StoreError> {
+    let readiness = health::schema_readiness(client).await?;
+    let (held, needed) = (readiness.schema_version, readiness.expected_version);
+    if !readiness.migrations_current() {
+        return Err(StoreError::Backend(format!(
+            "the database holds schema migrations up to {held}, but this binary needs {needed}; \
+             it is opened read-only, so it is not migrated here: migrate the primary \
+             (`tally migrate`), which its replicas replay"
+        )));
+    }
+    if held > needed {
+        tracing::warn!(
+            held,
+            needed,
+            "the database holds newer migrations than this binary knows; reading it anyway"
+        );
+    }
+    Ok(())
 }
 
 async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {

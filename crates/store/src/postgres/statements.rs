@@ -301,7 +301,10 @@ async fn store_attachments(
 
 impl StatementWriter for PgStore {
     async fn write_statements(&self, batch: StatementBatch) -> Result<Vec<Uuid>, StoreError> {
-        self.committer.submit(batch).await
+        match &self.committer {
+            Some(committer) => committer.submit(batch).await,
+            None => Err(StoreError::Unavailable("this store was opened read-only".into())),
+        }
     }
 }
 
