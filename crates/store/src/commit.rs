@@ -5,8 +5,9 @@
 //! own outcome. A batch that conflicts fails alone; the others still commit.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -23,6 +24,12 @@ pub(crate) type BatchOutcome = Result<Vec<Uuid>, StoreError>;
 
 /// A backend's side of group commit: write a whole group in one transaction.
 pub(crate) trait GroupWriter: Clone + Send + Sync + 'static {
+    /// Groups that may be in flight at once. More than one only helps a backend whose
+    /// groups serialise on a lock they take inside the transaction: the next group's
+    /// connection, transaction start and lock request are then ready when the previous
+    /// group commits, instead of starting after it.
+    const GROUPS_IN_FLIGHT: usize = 1;
+
     /// Writes every batch that can be written and commits. `Ok` carries one outcome per
     /// batch; `Err` means nothing was committed.
     fn write_group(
@@ -62,7 +69,12 @@ impl Committer {
 }
 
 async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
-    while let Some(first) = requests.recv().await {
+    let in_flight = Arc::new(Semaphore::new(W::GROUPS_IN_FLIGHT));
+    loop {
+        // Wait for a free slot before gathering, so that requests arriving meanwhile
+        // join this group rather than waiting behind it.
+        let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
+        let Some(first) = requests.recv().await else { return };
         let mut count = first.batch.statements.len();
         let mut group = vec![first];
         while count < MAX_GROUP_STATEMENTS {
@@ -74,25 +86,33 @@ async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
-        let size = batches.len();
-        // A task of its own, so that even a panic fails only this group, not the writer.
         let writer = writer.clone();
-        let written = tokio::spawn(async move { writer.write_group(batches).await })
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Backend(format!("the statement writer failed: {e}"))));
-        match written {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // The requester may have gone away; its batch is committed regardless.
-                    let _ = reply.send(outcome);
-                }
+        tokio::spawn(async move {
+            commit_group(writer, group).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Writes one group and answers each of its requests.
+async fn commit_group<W: GroupWriter>(writer: W, group: Vec<Pending>) {
+    let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
+    let size = batches.len();
+    // A task of its own, so that even a panic fails only this group, not the writer.
+    let written = tokio::spawn(async move { writer.write_group(batches).await })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Backend(format!("the statement writer failed: {e}"))));
+    match written {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // The requester may have gone away; its batch is committed regardless.
+                let _ = reply.send(outcome);
             }
-            Err(error) => {
-                tracing::warn!(%error, batches = size, "statement group not committed");
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
-                }
+        }
+        Err(error) => {
+            tracing::warn!(%error, batches = size, "statement group not committed");
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }

@@ -82,7 +82,12 @@ pub(crate) struct DefinitionRow {
 pub(crate) struct GroupWrite {
     pub outcomes: Vec<Result<Vec<Uuid>, StoreError>>,
     pub rows: Vec<NewRow>,
+    /// The new statements' own index rows: their sequence numbers are new, so these
+    /// cannot collide with stored rows or with each other (plain inserts, no conflict
+    /// handling, which costs PostgreSQL a speculative insertion per row).
     pub index_rows: Vec<IndexRow>,
+    /// Rows stored statements inherit through StatementRefs; they may already exist.
+    pub inherited_index_rows: Vec<IndexRow>,
     pub voidings: Vec<Voiding>,
     /// Activity definitions that changed (xAPI 1.0.3 Communication §2.5).
     pub definitions: Vec<DefinitionRow>,
@@ -223,7 +228,7 @@ pub(crate) fn plan_group(
             ref_id: statement.facts().statement_ref,
             is_voiding: statement.facts().voids.is_some(),
             voided_by: None,
-            body: Value::Object(body).to_string(),
+            body,
         });
     }
     let new_by_id: HashMap<(StoreId, Uuid), usize> =
@@ -309,7 +314,6 @@ pub(crate) fn plan_group(
     }
     inherited.sort_unstable();
     inherited.dedup();
-    index_rows.extend(inherited);
 
     // 5. Activity definitions: each accepted statement's, merged in order into the held one.
     let mut merged: BTreeMap<(StoreId, String), Map<String, Value>> = BTreeMap::new();
@@ -337,7 +341,15 @@ pub(crate) fn plan_group(
     for row in &rows {
         new_heads.insert(row.store, (row.seq, row.stored));
     }
-    GroupWrite { outcomes, rows, index_rows, voidings, definitions, heads: new_heads }
+    GroupWrite {
+        outcomes,
+        rows,
+        index_rows,
+        inherited_index_rows: inherited,
+        voidings,
+        definitions,
+        heads: new_heads,
+    }
 }
 
 /// Checks one batch against what is stored and what earlier batches of the group add.

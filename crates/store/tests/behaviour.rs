@@ -100,6 +100,26 @@ store_tests! {
         assert_eq!(found, vec![id]);
     }
 
+    async fn a_page_whose_filters_rarely_meet_stops_after_its_walk_budget_and_resumes(store) {
+        // One agent with a rare verb on its oldest statement and 5,000 newer ones without:
+        // the agent drives the query, the verb is probed.
+        let learner = agent();
+        let (rare, common, activity) = (verb_id(), verb_id(), activity_id());
+        let mut statements = vec![statement_with(learner.clone(), &rare, &activity)];
+        statements.extend((0..5_000).map(|_| statement_with(learner.clone(), &common, &activity)));
+        let written = post(&store, statements).await.unwrap();
+        let filter =
+            StatementFilter { agent: xapi::AgentKey::of(learner.as_object().unwrap()), ..verb_filter(&rare) };
+
+        let first = store.query_statements(DEFAULT_STORE, query(filter.clone())).await.unwrap();
+        assert!(first.statements.is_empty(), "5,000 index rows walked, none matched");
+        let cursor = first.next.expect("a short page says where to resume");
+        let second = StatementQuery { cursor: Some(cursor), ..query(filter) };
+        let second = store.query_statements(DEFAULT_STORE, second).await.unwrap();
+        assert_eq!(second.statements.iter().map(|s| s.id).collect::<Vec<_>>(), vec![written[0]]);
+        assert!(second.next.is_none());
+    }
+
     async fn a_different_statement_under_an_existing_id_conflicts_and_changes_nothing(store) {
         let id = Uuid::new_v4();
         post(&store, vec![with_id(statement(), id)]).await.unwrap();

@@ -1,3 +1,4 @@
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -98,27 +99,63 @@ impl Statement {
         &self.json
     }
 
-    /// The statement as the LRS stores and returns it: the client's properties plus `id`,
-    /// `stored`, `authority` (always the credential's: xAPI 1.0.3 Data §2.4.9), `version`
-    /// and `timestamp` (set to `stored` when absent).
-    pub fn finalize(
-        &self,
-        id: Uuid,
-        stored: Timestamp,
-        authority: &Value,
-        version: Version,
-    ) -> Map<String, Value> {
-        let mut json = self.json.clone();
-        json.insert("id".into(), Value::String(id.to_string()));
-        if !json.contains_key("timestamp") {
-            json.insert("timestamp".into(), Value::String(stored.to_rfc3339()));
+    /// The statement as the LRS stores and returns it, as JSON text: the client's
+    /// properties plus `id`, `stored`, `authority` (always the credential's: xAPI 1.0.3
+    /// Data §2.4.9), `version` and `timestamp` (set to `stored` when absent).
+    ///
+    /// Written straight from the parsed statement: this runs for every statement while
+    /// the store's write lock is held, and copying the JSON tree first would double its cost.
+    pub fn finalize(&self, id: Uuid, stored: Timestamp, authority: &Value, version: Version) -> String {
+        let finalized = Finalized {
+            json: &self.json,
+            id: id.to_string(),
+            stored: stored.to_rfc3339(),
+            authority,
+            version: version.default_statement_version(),
+        };
+        serde_json::to_string(&finalized).expect("a JSON object always serialises")
+    }
+}
+
+/// A statement with the LRS's properties, in the order a JSON object keeps: the client's
+/// properties where they were (the LRS's `id`, `stored` and `authority` replacing the
+/// client's), then those the client left out.
+struct Finalized<'a> {
+    json: &'a Map<String, Value>,
+    id: String,
+    stored: String,
+    authority: &'a Value,
+    version: &'static str,
+}
+
+impl Serialize for Finalized<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.json {
+            match key.as_str() {
+                "id" => map.serialize_entry(key, &self.id)?,
+                "stored" => map.serialize_entry(key, &self.stored)?,
+                "authority" => map.serialize_entry(key, self.authority)?,
+                _ => map.serialize_entry(key, value)?,
+            }
         }
-        json.insert("stored".into(), Value::String(stored.to_rfc3339()));
-        json.insert("authority".into(), authority.clone());
-        if !json.contains_key("version") {
-            json.insert("version".into(), Value::String(version.default_statement_version().into()));
+        let absent = |key: &str| !self.json.contains_key(key);
+        if absent("id") {
+            map.serialize_entry("id", &self.id)?;
         }
-        json
+        if absent("timestamp") {
+            map.serialize_entry("timestamp", &self.stored)?;
+        }
+        if absent("stored") {
+            map.serialize_entry("stored", &self.stored)?;
+        }
+        if absent("authority") {
+            map.serialize_entry("authority", self.authority)?;
+        }
+        if absent("version") {
+            map.serialize_entry("version", self.version)?;
+        }
+        map.end()
     }
 }
 
@@ -247,5 +284,40 @@ impl IndexFacts {
         if let Some(Value::Object(context)) = sub.get("context") {
             self.add_context(context);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn finalize_replaces_the_lrs_properties_in_place_and_appends_the_missing_ones() {
+        let statement = Statement::parse(
+            json!({
+                "authority": {"mbox": "mailto:claimed@example.com"},
+                "actor": {"mbox": "mailto:a@example.com"},
+                "verb": {"id": "http://example.com/verbs/did"},
+                "object": {"id": "http://example.com/activities/a"},
+                "version": "1.0.1"
+            }),
+            Version::V1_0,
+        )
+        .unwrap();
+        let id = Uuid::new_v4();
+        let stored = Timestamp::from_micros(1_700_000_000_123_000);
+        let authority =
+            json!({"objectType": "Agent", "account": {"homePage": "https://tally.invalid", "name": "k"}});
+        let text = statement.finalize(id, stored, &authority, Version::V1_0);
+        let json: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = json.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["authority", "actor", "verb", "object", "version", "id", "timestamp", "stored"]);
+        assert_eq!(json["authority"], authority);
+        assert_eq!(json["version"], "1.0.1");
+        assert_eq!(json["id"], id.to_string());
+        assert_eq!(json["timestamp"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(json["stored"], json["timestamp"]);
     }
 }

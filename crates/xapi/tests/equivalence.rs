@@ -43,7 +43,7 @@ fn stored_from(statement: Value) -> Map<String, Value> {
     let authority =
         json!({"objectType": "Agent", "account": {"homePage": "https://lrs.example.com", "name": "key-1"}});
     let id = parsed.id().unwrap_or_else(Uuid::new_v4);
-    parsed.finalize(id, stored, &authority, Version::V2_0)
+    serde_json::from_str(&parsed.finalize(id, stored, &authority, Version::V2_0)).expect("JSON")
 }
 
 fn candidate(statement: Value) -> Map<String, Value> {

@@ -3,8 +3,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::Pool;
+use futures_util::future::join_all;
 use serde_json::Value;
-use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 use xapi::Timestamp;
 
@@ -13,9 +15,9 @@ use crate::commit::{BatchOutcome, GroupWriter};
 use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
-use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known};
-use crate::query::{filter_keys, page_range, page_sql};
-use crate::{Cursor, StatementReader, StatementWriter, StoreError};
+use crate::plan::{self, GroupWrite, Head, HeldDefinitions, IndexRow, Known};
+use crate::query::{filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
+use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store.
 #[derive(Clone)]
@@ -25,6 +27,8 @@ pub(super) struct PgWriter {
 }
 
 impl GroupWriter for PgWriter {
+    const GROUPS_IN_FLIGHT: usize = 2;
+
     async fn write_group(&self, batches: Vec<StatementBatch>) -> Result<Vec<BatchOutcome>, StoreError> {
         let mut client = self.pool.get().await?;
         let mut attempt = 1;
@@ -69,44 +73,142 @@ impl From<StoreError> for PgWriteError {
     }
 }
 
+/// A statement and its parameters, to be sent in a pipeline.
+type Call<'a> = (&'a Statement, Vec<&'a (dyn ToSql + Sync)>);
+
+/// Sends `calls` back to back on the transaction's connection and waits for every answer:
+/// one round trip instead of one per statement. PostgreSQL runs them in the order given
+/// (`join_all` polls, and so sends, its futures in order), so a read placed after the
+/// advisory lock runs once the lock is held and sees what the previous holder committed.
+async fn pipelined(
+    tx: &deadpool_postgres::Transaction<'_>,
+    calls: &[Call<'_>],
+) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+    join_all(calls.iter().map(|(statement, params)| tx.query(*statement, params))).await.into_iter().collect()
+}
+
 async fn write_group(
     client: &mut deadpool_postgres::Client,
     batches: &[StatementBatch],
     lock_namespace: i64,
 ) -> Result<Vec<BatchOutcome>, PgWriteError> {
-    let tx = client.transaction().await?;
-    let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
-    // In store order, so two groups spanning the same stores cannot deadlock.
-    for store in &stores {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1::int, $2::int)",
-            &[&(lock_namespace as i32), &(*store as i32)],
-        )
-        .await?;
-    }
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT id, last_seq, GREATEST({NOW_MILLIS_CEIL}, last_stored) FROM stores WHERE id = ANY($1)"
-            ),
-            &[&stores],
-        )
-        .await?;
-    // `stored` never moves backwards within a store (see `plan::next_stored`).
-    let stored = Timestamp::from_micros(rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0));
-    let heads: HashMap<StoreId, Head> =
-        rows.iter().map(|r| (r.get::<_, i64>(0), Head { last_seq: r.get(1), stored })).collect();
+    // What the group looks up does not depend on the store's state: work it out first.
     let ids = plan::assign_ids(batches);
-    let known = fetch_known(&tx, batches, &ids).await?;
-    let definitions = fetch_definitions(&tx, batches).await?;
+    let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
+    let locks: Vec<(i32, i32)> = stores.iter().map(|s| (lock_namespace as i32, *s as i32)).collect();
+    let (named_stores, named_ids): (Vec<i64>, Vec<Uuid>) =
+        plan::ids_to_look_up(batches, &ids).into_iter().unzip();
+    let group: Vec<(StoreId, Uuid)> =
+        batches.iter().zip(&ids).flat_map(|(b, ids)| ids.iter().map(move |id| (b.store, *id))).collect();
+    let (group_stores, group_ids): (Vec<i64>, Vec<Uuid>) = group.iter().copied().unzip();
+    let (activity_stores, activity_ids): (Vec<i64>, Vec<String>) =
+        plan::activities_to_look_up(batches).into_iter().unzip();
+
+    let tx = client.transaction().await?;
+    let statements = Prepared::new(&tx).await?;
+    // One round trip: the locks, in store order (so two groups spanning the same stores
+    // cannot deadlock), then every read the plan needs, run while they are held.
+    let mut calls: Vec<Call> =
+        locks.iter().map(|(namespace, store)| (&statements.lock, vec![namespace as _, store as _])).collect();
+    calls.push((&statements.heads, vec![&stores]));
+    calls.push((&statements.by_id, vec![&named_stores, &named_ids]));
+    calls.push((&statements.referring, vec![&group_stores, &group_ids]));
+    calls.push((&statements.definitions, vec![&activity_stores, &activity_ids]));
+    let mut answers = pipelined(&tx, &calls).await?.into_iter().skip(locks.len());
+    let mut next = || answers.next().unwrap_or_default();
+    let (head_rows, by_id, referring, definition_rows) = (next(), next(), next(), next());
+
+    // `stored` never moves backwards within a store (see `plan::next_stored`).
+    let stored = Timestamp::from_micros(head_rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0));
+    let heads: HashMap<StoreId, Head> =
+        head_rows.iter().map(|r| (r.get::<_, i64>(0), Head { last_seq: r.get(1), stored })).collect();
+    let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
+    let definitions = held_definitions(&definition_rows);
     let write = plan::plan_group(batches, &ids, &known, &definitions, &heads);
-    apply(&tx, &write).await?;
+    apply(&tx, &statements, &write).await?;
     store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes)).await?;
     tx.commit().await?;
     Ok(write.outcomes)
 }
 
+/// The group writer's statements, prepared once per connection.
+struct Prepared {
+    lock: Statement,
+    heads: Statement,
+    by_id: Statement,
+    referring: Statement,
+    definitions: Statement,
+    insert_statements: Statement,
+    insert_index: Statement,
+    inherit_index: Statement,
+    void: Statement,
+    define: Statement,
+    advance: Statement,
+}
+
 const KNOWN_COLUMNS: &str = "store_id, seq, id, ref_id, is_voiding, voided_by IS NOT NULL, body";
+
+impl Prepared {
+    async fn new(tx: &deadpool_postgres::Transaction<'_>) -> Result<Prepared, tokio_postgres::Error> {
+        let prepare = async |sql: &str| tx.prepare_cached(sql).await;
+        Ok(Prepared {
+            lock: prepare("SELECT pg_advisory_xact_lock($1::int, $2::int)").await?,
+            heads: prepare(&format!(
+                "SELECT id, last_seq, GREATEST({NOW_MILLIS_CEIL}, last_stored) FROM stores WHERE id = ANY($1)"
+            ))
+            .await?,
+            by_id: prepare(&format!(
+                "SELECT {KNOWN_COLUMNS} FROM statements \
+                 WHERE (store_id, id) IN (SELECT * FROM unnest($1::bigint[], $2::uuid[]))"
+            ))
+            .await?,
+            referring: prepare(&format!(
+                "SELECT {KNOWN_COLUMNS} FROM statements \
+                 WHERE (store_id, ref_id) IN (SELECT * FROM unnest($1::bigint[], $2::uuid[]))"
+            ))
+            .await?,
+            definitions: prepare(
+                "SELECT store_id, activity_id, definition FROM activities \
+                 WHERE (store_id, activity_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))",
+            )
+            .await?,
+            insert_statements: prepare(
+                "INSERT INTO statements (store_id, seq, id, stored, ref_id, is_voiding, voided_by, body) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::bigint[], $5::uuid[], \
+                 $6::boolean[], $7::bigint[], $8::text[])",
+            )
+            .await?,
+            insert_index: prepare(
+                "INSERT INTO statement_index (store_id, kind, key, seq) \
+                 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[])",
+            )
+            .await?,
+            inherit_index: prepare(
+                "INSERT INTO statement_index (store_id, kind, key, seq) \
+                 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
+            )
+            .await?,
+            void: prepare(
+                "UPDATE statements s SET voided_by = v.by_seq \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(store_id, seq, by_seq) \
+                 WHERE s.store_id = v.store_id AND s.seq = v.seq AND s.voided_by IS NULL",
+            )
+            .await?,
+            define: prepare(
+                "INSERT INTO activities (store_id, activity_id, definition) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) \
+                 ON CONFLICT (store_id, activity_id) DO UPDATE SET definition = excluded.definition",
+            )
+            .await?,
+            advance: prepare(
+                "UPDATE stores s SET last_seq = h.last_seq, last_stored = h.last_stored \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS h(id, last_seq, last_stored) \
+                 WHERE s.id = h.id",
+            )
+            .await?,
+        })
+    }
+}
 
 fn known_row(row: &Row) -> Known {
     Known {
@@ -120,148 +222,145 @@ fn known_row(row: &Row) -> Known {
     }
 }
 
-/// Reads the held definitions of the activities the group defines.
-async fn fetch_definitions(
-    tx: &deadpool_postgres::Transaction<'_>,
-    batches: &[StatementBatch],
-) -> Result<HeldDefinitions, tokio_postgres::Error> {
-    let wanted = plan::activities_to_look_up(batches);
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let (stores, ids): (Vec<i64>, Vec<String>) = wanted.into_iter().unzip();
-    let select = tx
-        .prepare_cached(
-            "SELECT store_id, activity_id, definition FROM activities \
-             WHERE (store_id, activity_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))",
-        )
-        .await?;
+/// The held definitions among the rows read from `activities`.
+fn held_definitions(rows: &[Row]) -> HeldDefinitions {
     let mut held = HashMap::new();
-    for row in tx.query(&select, &[&stores, &ids]).await? {
+    for row in rows {
         if let Ok(Value::Object(definition)) = serde_json::from_str::<Value>(row.get(2)) {
             held.insert((row.get(0), row.get(1)), definition);
         }
     }
-    Ok(held)
+    held
 }
 
-/// Reads every stored statement the plan needs (see [`plan::plan_group`]).
-async fn fetch_known(
+/// Every stored statement the plan needs (see [`plan::plan_group`]), from the first
+/// reads: the statements the group names (`by_id`) and those that refer to the group's
+/// statements (`referring`). Chains of StatementRefs are followed further here, which
+/// costs a round trip per link only when a group meets one.
+async fn follow_references(
     tx: &deadpool_postgres::Transaction<'_>,
-    batches: &[StatementBatch],
-    ids: &[Vec<Uuid>],
+    statements: &Prepared,
+    by_id: Vec<Row>,
+    referring: Vec<Row>,
+    group: &[(StoreId, Uuid)],
 ) -> Result<Vec<Known>, tokio_postgres::Error> {
-    let by_id = tx
-        .prepare_cached(&format!(
-            "SELECT {KNOWN_COLUMNS} FROM statements WHERE (store_id, id) IN (SELECT * FROM unnest($1::bigint[], $2::uuid[]))"
-        ))
-        .await?;
-    let referring = tx
-        .prepare_cached(&format!(
-            "SELECT {KNOWN_COLUMNS} FROM statements \
-             WHERE (store_id, ref_id) IN (SELECT * FROM unnest($1::bigint[], $2::uuid[]))"
-        ))
-        .await?;
     let mut known: HashMap<(StoreId, Uuid), Known> = HashMap::new();
-    // Statements the group names, then the targets of their StatementRefs, transitively.
-    let mut wanted = plan::ids_to_look_up(batches, ids);
-    while !wanted.is_empty() {
-        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = wanted.iter().copied().unzip();
-        let mut next = Vec::new();
-        for row in tx.query(&by_id, &[&stores, &uuids]).await? {
-            let k = known_row(&row);
+    // The targets of named statements' StatementRefs, transitively.
+    let mut rows = by_id;
+    loop {
+        let mut wanted = Vec::new();
+        for row in &rows {
+            let k = known_row(row);
             if let Some(target) = k.ref_id
                 && !known.contains_key(&(k.store, target))
             {
-                next.push((k.store, target));
+                wanted.push((k.store, target));
             }
             known.insert((k.store, k.id), k);
         }
-        wanted = next;
+        wanted.retain(|key| !known.contains_key(key));
+        if wanted.is_empty() {
+            break;
+        }
+        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = wanted.into_iter().unzip();
+        rows = tx.query(&statements.by_id, &[&stores, &uuids]).await?;
     }
     // Stored statements that refer to the group's statements, transitively.
-    let mut visited: HashSet<(StoreId, Uuid)> =
-        batches.iter().zip(ids).flat_map(|(b, ids)| ids.iter().map(move |id| (b.store, *id))).collect();
-    let mut frontier: Vec<(StoreId, Uuid)> = visited.iter().copied().collect();
-    while !frontier.is_empty() {
-        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = frontier.drain(..).unzip();
-        for row in tx.query(&referring, &[&stores, &uuids]).await? {
-            let k = known_row(&row);
+    let mut visited: HashSet<(StoreId, Uuid)> = group.iter().copied().collect();
+    let mut rows = referring;
+    loop {
+        let mut frontier = Vec::new();
+        for row in &rows {
+            let k = known_row(row);
             if visited.insert((k.store, k.id)) {
                 frontier.push((k.store, k.id));
             }
             known.entry((k.store, k.id)).or_insert(k);
         }
+        if frontier.is_empty() {
+            break;
+        }
+        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = frontier.into_iter().unzip();
+        rows = tx.query(&statements.referring, &[&stores, &uuids]).await?;
     }
     Ok(known.into_values().collect())
 }
 
+/// Columns of index rows, as the arrays `unnest` takes.
+struct IndexColumns {
+    stores: Vec<i64>,
+    kinds: Vec<i16>,
+    keys: Vec<i64>,
+    seqs: Vec<i64>,
+}
+
+impl IndexColumns {
+    fn of(rows: &[IndexRow]) -> IndexColumns {
+        IndexColumns {
+            stores: rows.iter().map(|r| r.store).collect(),
+            kinds: rows.iter().map(|r| r.kind).collect(),
+            keys: rows.iter().map(|r| r.key).collect(),
+            seqs: rows.iter().map(|r| r.seq).collect(),
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![&self.stores, &self.kinds, &self.keys, &self.seqs]
+    }
+}
+
 /// Writes a planned group inside the open transaction: one statement per table, with the
-/// rows passed as arrays, so a group costs the same few round trips whatever its size.
+/// rows passed as arrays, all sent in one round trip, so a group costs the same whatever
+/// its size.
 async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
+    statements: &Prepared,
     write: &GroupWrite,
 ) -> Result<(), tokio_postgres::Error> {
-    if !write.rows.is_empty() {
-        let rows = &write.rows;
-        let stores: Vec<i64> = rows.iter().map(|r| r.store).collect();
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let stored: Vec<i64> = rows.iter().map(|r| r.stored.as_micros()).collect();
-        let refs: Vec<Option<Uuid>> = rows.iter().map(|r| r.ref_id).collect();
-        let voiding: Vec<bool> = rows.iter().map(|r| r.is_voiding).collect();
-        let voided_by: Vec<Option<i64>> = rows.iter().map(|r| r.voided_by).collect();
-        let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO statements (store_id, seq, id, stored, ref_id, is_voiding, voided_by, body) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::bigint[], $5::uuid[], \
-                 $6::boolean[], $7::bigint[], $8::text[])",
-            )
-            .await?;
-        tx.execute(&insert, &[&stores, &seqs, &ids, &stored, &refs, &voiding, &voided_by, &bodies]).await?;
+    let rows = &write.rows;
+    let stores: Vec<i64> = rows.iter().map(|r| r.store).collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let stored: Vec<i64> = rows.iter().map(|r| r.stored.as_micros()).collect();
+    let refs: Vec<Option<Uuid>> = rows.iter().map(|r| r.ref_id).collect();
+    let voiding: Vec<bool> = rows.iter().map(|r| r.is_voiding).collect();
+    let voided_by: Vec<Option<i64>> = rows.iter().map(|r| r.voided_by).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
+    let own = IndexColumns::of(&write.index_rows);
+    let inherited = IndexColumns::of(&write.inherited_index_rows);
+    let void_stores: Vec<i64> = write.voidings.iter().map(|v| v.store).collect();
+    let void_seqs: Vec<i64> = write.voidings.iter().map(|v| v.target_seq).collect();
+    let void_by: Vec<i64> = write.voidings.iter().map(|v| v.by_seq).collect();
+    let define_stores: Vec<i64> = write.definitions.iter().map(|d| d.store).collect();
+    let define_ids: Vec<&str> = write.definitions.iter().map(|d| d.activity_id.as_str()).collect();
+    let define_bodies: Vec<&str> = write.definitions.iter().map(|d| d.definition.as_str()).collect();
+    let head_stores: Vec<i64> = write.heads.keys().copied().collect();
+    let head_seqs: Vec<i64> = write.heads.values().map(|(seq, _)| *seq).collect();
+    let head_stored: Vec<i64> = write.heads.values().map(|(_, stored)| stored.as_micros()).collect();
+
+    let mut calls: Vec<Call> = Vec::new();
+    if !rows.is_empty() {
+        calls.push((
+            &statements.insert_statements,
+            vec![&stores, &seqs, &ids, &stored, &refs, &voiding, &voided_by, &bodies],
+        ));
     }
-    if !write.index_rows.is_empty() {
-        let rows = &write.index_rows;
-        let stores: Vec<i64> = rows.iter().map(|r| r.store).collect();
-        let kinds: Vec<i16> = rows.iter().map(|r| r.kind).collect();
-        let keys: Vec<i64> = rows.iter().map(|r| r.key).collect();
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO statement_index (store_id, kind, key, seq) \
-                 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        tx.execute(&insert, &[&stores, &kinds, &keys, &seqs]).await?;
+    if !own.stores.is_empty() {
+        calls.push((&statements.insert_index, own.params()));
     }
-    for v in &write.voidings {
-        tx.execute(
-            "UPDATE statements SET voided_by = $3 WHERE store_id = $1 AND seq = $2 AND voided_by IS NULL",
-            &[&v.store, &v.target_seq, &v.by_seq],
-        )
-        .await?;
+    if !inherited.stores.is_empty() {
+        calls.push((&statements.inherit_index, inherited.params()));
     }
-    if !write.definitions.is_empty() {
-        let stores: Vec<i64> = write.definitions.iter().map(|d| d.store).collect();
-        let ids: Vec<&str> = write.definitions.iter().map(|d| d.activity_id.as_str()).collect();
-        let definitions: Vec<&str> = write.definitions.iter().map(|d| d.definition.as_str()).collect();
-        let upsert = tx
-            .prepare_cached(
-                "INSERT INTO activities (store_id, activity_id, definition) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) \
-                 ON CONFLICT (store_id, activity_id) DO UPDATE SET definition = excluded.definition",
-            )
-            .await?;
-        tx.execute(&upsert, &[&stores, &ids, &definitions]).await?;
+    if !void_stores.is_empty() {
+        calls.push((&statements.void, vec![&void_stores, &void_seqs, &void_by]));
     }
-    for (store, (seq, stored)) in &write.heads {
-        tx.execute(
-            "UPDATE stores SET last_seq = $2, last_stored = $3 WHERE id = $1",
-            &[store, seq, &stored.as_micros()],
-        )
-        .await?;
+    if !define_stores.is_empty() {
+        calls.push((&statements.define, vec![&define_stores, &define_ids, &define_bodies]));
     }
+    if !head_stores.is_empty() {
+        calls.push((&statements.advance, vec![&head_stores, &head_seqs, &head_stored]));
+    }
+    pipelined(tx, &calls).await?;
     Ok(())
 }
 
@@ -369,32 +468,35 @@ impl StatementReader for PgStore {
             params.push(key);
         }
         let stmt = client.prepare_cached(&sql).await?;
-        let mut statements: Vec<StoredStatement> =
+        let statements: Vec<StoredStatement> =
             client.query(&stmt, &params).await?.iter().map(stored_statement).collect();
-        let next = if statements.len() > query.limit {
-            statements.truncate(query.limit);
-            statements.last().map(|last| Cursor { bound, after: last.seq })
+        let walk_end = if may_end_walk(keys.len(), statements.len(), query.limit) {
+            let (kind, key) = keys[0];
+            let stmt = client.prepare_cached(&walk_end_sql(query.ascending, |n| format!("${n}"))).await?;
+            client.query_opt(&stmt, &[&store, &lo, &hi, &kind, &key]).await?.map(|r| r.get(0))
         } else {
             None
         };
-        Ok(StatementPage { statements, next })
+        Ok(finish_page(statements, query.limit, bound, walk_end))
     }
 
     async fn consistent_through(&self, store: StoreId) -> Result<Timestamp, StoreError> {
         let client = self.pool.get().await?;
         // The clock is read before looking for a writer: a writer that takes the lock
-        // afterwards assigns a later `stored` time.
+        // afterwards assigns a later `stored` time. A writer holds (or waits for) the
+        // store's lock exactly while it may have a `stored` time in flight, so a shared
+        // try-lock that fails means one does; held to the end of this one statement, the
+        // probe delays a writer by microseconds at most (scanning `pg_locks` instead
+        // would take every lock-manager partition lock on each GET).
         let stmt = client
             .prepare_cached(&format!(
-                "SELECT {NOW_MICROS}, EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                   AND classid::bigint = $2 AND objid::bigint = $1 AND objsubid = 2), \
+                "SELECT {NOW_MICROS}, pg_try_advisory_xact_lock_shared($2::int, $3::int), \
                  (SELECT last_stored FROM stores WHERE id = $1)"
             ))
             .await?;
-        let row = client.query_one(&stmt, &[&store, &self.lock_namespace]).await?;
+        let row = client.query_one(&stmt, &[&store, &(self.lock_namespace as i32), &(store as i32)]).await?;
         let now: i64 = row.get(0);
-        let writing: bool = row.get(1);
+        let writing: bool = !row.get::<_, bool>(1);
         let last: i64 = row.get::<_, Option<i64>>(2).unwrap_or(0);
         Ok(plan::consistent_through(Timestamp::from_micros(now), writing, Timestamp::from_micros(last)))
     }

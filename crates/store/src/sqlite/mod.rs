@@ -25,6 +25,12 @@ use crate::{Store, StoreError};
 
 const DATABASE_FILE: &str = "tally.sqlite3";
 
+/// Page cache of the statement writer, in KiB (SQLite's default is 2,000 KiB). Each
+/// statement adds about ten index rows at random places of `statement_index`; with the
+/// default cache most of them read their B-tree page back from the OS first. Measured:
+/// 18–26% more batched ingest (benches/RESULTS.md).
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
 /// How long `open` waits for another process to release the data directory.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -92,6 +98,7 @@ impl SqliteStore {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let (path, writer) = Self::prepare(dir)?;
+        writer.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))?;
         let last_stored: i64 =
             writer.query_row("SELECT COALESCE(MAX(last_stored), 0) FROM stores", [], |r| r.get(0))?;
         let clock = Arc::new(WriteClock {

@@ -15,8 +15,8 @@ use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known, next_stored};
-use crate::query::{filter_keys, page_range, page_sql};
-use crate::{Cursor, StatementReader, StatementWriter, StoreError};
+use crate::query::{filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
+use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store: owns the only connection that writes statements.
 #[derive(Clone)]
@@ -171,11 +171,16 @@ fn apply(conn: &Connection, write: &GroupWrite) -> Result<(), StoreError> {
             row.body,
         ])?;
     }
-    let mut index = conn.prepare_cached(
-        "INSERT OR IGNORE INTO statement_index (store_id, kind, key, seq) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut index = conn
+        .prepare_cached("INSERT INTO statement_index (store_id, kind, key, seq) VALUES (?1, ?2, ?3, ?4)")?;
     for row in &write.index_rows {
         index.execute(params![row.store, row.kind, row.key, row.seq])?;
+    }
+    let mut inherit = conn.prepare_cached(
+        "INSERT OR IGNORE INTO statement_index (store_id, kind, key, seq) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for row in &write.inherited_index_rows {
+        inherit.execute(params![row.store, row.kind, row.key, row.seq])?;
     }
     let mut void = conn.prepare_cached(
         "UPDATE statements SET voided_by = ?3 WHERE store_id = ?1 AND seq = ?2 AND voided_by IS NULL",
@@ -271,15 +276,17 @@ impl StatementReader for SqliteStore {
                 values.extend([i64::from(*kind), *key]);
             }
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut statements: Vec<StoredStatement> =
+            let statements: Vec<StoredStatement> =
                 stmt.query_map(rusqlite::params_from_iter(values), stored_statement)?.collect::<Result<_, _>>()?;
-            let next = if statements.len() > query.limit {
-                statements.truncate(query.limit);
-                statements.last().map(|last| Cursor { bound, after: last.seq })
+            let walk_end = if may_end_walk(keys.len(), statements.len(), query.limit) {
+                let (kind, key) = keys[0];
+                conn.prepare_cached(&walk_end_sql(query.ascending, |n| format!("?{n}")))?
+                    .query_row(params![store, lo, hi, kind, key], |r| r.get(0))
+                    .optional()?
             } else {
                 None
             };
-            Ok(StatementPage { statements, next })
+            Ok(finish_page(statements, query.limit, bound, walk_end))
         })
         .await
     }
