@@ -98,11 +98,21 @@ impl ActivitySelection {
     }
 
     /// `LIKE` pattern for the prefix (`%` and `_` escaped with `\`).
-    pub(crate) fn like_pattern(&self) -> Option<String> {
+    fn like_pattern(&self) -> Option<String> {
         self.prefix.as_ref().map(|p| {
             let escaped = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             format!("{escaped}%")
         })
+    }
+
+    /// The `(id, pattern)` parameters a selection query runs with, once each: one run per
+    /// listed id, then one for the prefix (with both backends' SQL testing whichever is set).
+    pub(crate) fn runs(&self) -> Vec<(Option<String>, Option<String>)> {
+        self.ids
+            .iter()
+            .map(|id| (Some(id.clone()), None))
+            .chain(self.like_pattern().map(|pattern| (None, Some(pattern))))
+            .collect()
     }
 }
 

@@ -347,6 +347,20 @@ store_tests! {
         assert!(store.statement(other.id, Uuid::new_v4()).await.unwrap().is_none());
     }
 
+    async fn concurrent_writes_to_several_stores_each_land_in_their_own(store) {
+        // Submitted together, they are written as one group holding both stores' locks.
+        let other = store.create_store("Onboarding").await.unwrap();
+        let verb = verb_id();
+        let mut theirs = batch(vec![statement_with(agent(), &verb, &activity_id())]);
+        theirs.store = other.id;
+        let mine = batch(vec![statement_with(agent(), &verb, &activity_id())]);
+        let (mine, theirs) = tokio::join!(store.write_statements(mine), store.write_statements(theirs));
+        let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+        assert_eq!(ids(&store, query(verb_filter(&verb))).await, mine);
+        let in_other = store.query_statements(other.id, query(verb_filter(&verb))).await.unwrap();
+        assert_eq!(in_other.statements.iter().map(|s| s.id).collect::<Vec<_>>(), theirs);
+    }
+
     async fn stores_are_created_renamed_listed_and_revoked(store) {
         let created = store.create_store("Onboarding").await.unwrap();
         assert!(store.rename_store(created.id, "Employee onboarding").await.unwrap());

@@ -26,6 +26,20 @@ fn credential_row(row: &Row) -> Credential {
     }
 }
 
+impl PgStore {
+    /// Runs `sql` with a credential's columns as $1…$8 (key, store, name, scopes, secret
+    /// digest, created, revoked, acts_for); returns the rows it wrote.
+    async fn write_credential(&self, sql: &str, c: &Credential) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let (scopes, secret, acts_for) =
+            (c.scopes.join(" "), c.secret_sha256.to_vec(), c.acts_for.as_ref().map(|a| a.to_string()));
+        let created = c.created.as_micros();
+        Ok(client
+            .execute(sql, &[&c.key, &c.store, &c.name, &scopes, &secret, &created, &c.revoked, &acts_for])
+            .await?)
+    }
+}
+
 impl CredentialStore for PgStore {
     async fn credential(&self, key: &str) -> Result<Option<Credential>, StoreError> {
         let client = self.pool.get().await?;
@@ -34,22 +48,12 @@ impl CredentialStore for PgStore {
     }
 
     async fn create_credential(&self, c: Credential) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        let inserted = client
-            .execute(
+        let inserted = self
+            .write_credential(
                 "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM stores WHERE id = $2 AND NOT revoked) \
                  ON CONFLICT (key) DO NOTHING",
-                &[
-                    &c.key,
-                    &c.store,
-                    &c.name,
-                    &c.scopes.join(" "),
-                    &c.secret_sha256.to_vec(),
-                    &c.created.as_micros(),
-                    &c.revoked,
-                    &c.acts_for.as_ref().map(|a| a.to_string()),
-                ],
+                &c,
             )
             .await?;
         if inserted == 0 {
@@ -62,25 +66,14 @@ impl CredentialStore for PgStore {
     }
 
     async fn put_credential(&self, c: Credential) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET store_id = excluded.store_id, \
-                 name = excluded.name, scopes = excluded.scopes, secret_sha256 = excluded.secret_sha256, \
-                 revoked = excluded.revoked, acts_for = excluded.acts_for",
-                &[
-                    &c.key,
-                    &c.store,
-                    &c.name,
-                    &c.scopes.join(" "),
-                    &c.secret_sha256.to_vec(),
-                    &c.created.as_micros(),
-                    &c.revoked,
-                    &c.acts_for.as_ref().map(|a| a.to_string()),
-                ],
-            )
-            .await?;
+        self.write_credential(
+            "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET store_id = excluded.store_id, \
+             name = excluded.name, scopes = excluded.scopes, secret_sha256 = excluded.secret_sha256, \
+             revoked = excluded.revoked, acts_for = excluded.acts_for",
+            &c,
+        )
+        .await?;
         Ok(())
     }
 

@@ -198,15 +198,8 @@ impl PgStore {
     ) -> Result<Vec<Row>, StoreError> {
         let client = self.pool.get().await?;
         let select = client.prepare_cached(sql).await?;
-        let pattern = selection.like_pattern();
         let mut rows = Vec::new();
-        let runs: Vec<(Option<&str>, Option<&str>)> = selection
-            .ids
-            .iter()
-            .map(|id| (Some(id.as_str()), None))
-            .chain(pattern.as_deref().map(|p| (None, Some(p))))
-            .collect();
-        for (id, pattern) in runs {
+        for (id, pattern) in selection.runs() {
             let mut params: Vec<Param<'_>> = vec![&store, &id, &pattern];
             params.extend_from_slice(extra);
             rows.extend(client.query(&select, &params).await?);

@@ -95,7 +95,8 @@ async fn write_group(
     // What the group looks up does not depend on the store's state: work it out first.
     let ids = plan::assign_ids(batches);
     let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
-    let locks: Vec<(i32, i32)> = stores.iter().map(|s| (lock_namespace as i32, *s as i32)).collect();
+    let (namespace, lock_keys) =
+        (lock_namespace as i32, stores.iter().map(|s| *s as i32).collect::<Vec<_>>());
     let (named_stores, named_ids): (Vec<i64>, Vec<Uuid>) =
         plan::ids_to_look_up(batches, &ids).into_iter().unzip();
     let group: Vec<(StoreId, Uuid)> =
@@ -106,17 +107,16 @@ async fn write_group(
 
     let tx = client.transaction().await?;
     let statements = Prepared::new(&tx).await?;
-    // One round trip: the locks, in store order (so two groups spanning the same stores
-    // cannot deadlock), then every read the plan needs, run while they are held.
-    let mut calls: Vec<Call> =
-        locks.iter().map(|(namespace, store)| (&statements.lock, vec![namespace as _, store as _])).collect();
-    calls.push((&statements.heads, vec![&stores]));
-    calls.push((&statements.by_id, vec![&named_stores, &named_ids]));
-    calls.push((&statements.referring, vec![&group_stores, &group_ids]));
-    calls.push((&statements.definitions, vec![&activity_stores, &activity_ids]));
-    let mut answers = pipelined(&tx, &calls).await?.into_iter().skip(locks.len());
-    let mut next = || answers.next().unwrap_or_default();
-    let (head_rows, by_id, referring, definition_rows) = (next(), next(), next(), next());
+    // One round trip: the locks, then every read the plan needs, run while they are held.
+    let calls: [Call; 5] = [
+        (&statements.lock, vec![&namespace, &lock_keys]),
+        (&statements.heads, vec![&stores]),
+        (&statements.by_id, vec![&named_stores, &named_ids]),
+        (&statements.referring, vec![&group_stores, &group_ids]),
+        (&statements.definitions, vec![&activity_stores, &activity_ids]),
+    ];
+    let [_, head_rows, by_id, referring, definition_rows] =
+        <[Vec<Row>; 5]>::try_from(pipelined(&tx, &calls).await?).expect("one answer per call");
 
     // `stored` never moves backwards within a store (see `plan::next_stored`).
     let stored = Timestamp::from_micros(head_rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0));
@@ -152,7 +152,10 @@ impl Prepared {
     async fn new(tx: &deadpool_postgres::Transaction<'_>) -> Result<Prepared, tokio_postgres::Error> {
         let prepare = async |sql: &str| tx.prepare_cached(sql).await;
         Ok(Prepared {
-            lock: prepare("SELECT pg_advisory_xact_lock($1::int, $2::int)").await?,
+            // In store order (`stores` is sorted), so two groups spanning the same stores
+            // cannot deadlock.
+            lock: prepare("SELECT pg_advisory_xact_lock($1::int, t.store) FROM unnest($2::int[]) AS t(store)")
+                .await?,
             heads: prepare(&format!(
                 "SELECT id, last_seq, GREATEST({NOW_MILLIS_CEIL}, last_stored) FROM stores WHERE id = ANY($1)"
             ))

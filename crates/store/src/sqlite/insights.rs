@@ -236,14 +236,7 @@ fn for_each_selected<T>(
 ) -> Result<Vec<T>, StoreError> {
     let mut select = conn.prepare_cached(&for_sqlite(sql))?;
     let mut found = Vec::new();
-    let pattern = selection.like_pattern();
-    let runs: Vec<(Option<&str>, Option<&str>)> = selection
-        .ids
-        .iter()
-        .map(|id| (Some(id.as_str()), None))
-        .chain(pattern.as_deref().map(|p| (None, Some(p))))
-        .collect();
-    for (id, pattern) in runs {
+    for (id, pattern) in selection.runs() {
         let mut params: Vec<&dyn rusqlite::ToSql> = vec![&store, &id, &pattern];
         params.extend_from_slice(extra);
         for item in select.query_map(params.as_slice(), &row)? {
