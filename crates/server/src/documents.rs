@@ -82,6 +82,20 @@ struct Target {
     since: Option<Timestamp>,
 }
 
+/// Authenticates the request, checks that its credential has one of `scopes`, and reads
+/// what it names (in the credential's store).
+async fn authorized_target<S: Store>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
+    resource: Resource,
+    scopes: &[&str],
+) -> Result<Target, ApiError> {
+    let principal = authenticate(req, store, config).await?;
+    principal.require(scopes)?;
+    target(req, resource, &principal)
+}
+
 fn target(req: &HttpRequest, resource: Resource, principal: &Principal) -> Result<Target, ApiError> {
     let params = QueryParams::parse(req.query_string(), resource.params())?;
     let activity_id = match resource {
@@ -128,9 +142,7 @@ pub async fn get<S: Store>(
     resource: Data<Resource>,
 ) -> Result<HttpResponse, ApiError> {
     let resource = **resource;
-    let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(resource.read_scopes())?;
-    let target = target(&req, resource, &principal)?;
+    let target = authorized_target(&req, store.get_ref(), &config, resource, resource.read_scopes()).await?;
     match target.id {
         Some(id) => {
             let document = store.document(target.scope, id).await?.ok_or(ApiError::NotFound)?;
@@ -178,9 +190,7 @@ async fn write<S: Store>(
     XapiVersion(version): XapiVersion,
     mode: DocumentWriteMode,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(resource.write_scopes())?;
-    let target = target(&req, resource, &principal)?;
+    let target = authorized_target(&req, store.get_ref(), &config, resource, resource.write_scopes()).await?;
     let id = required_id(&target, resource)?;
     let content_type = req
         .headers()
@@ -212,20 +222,15 @@ pub async fn delete<S: Store>(
     resource: Data<Resource>,
 ) -> Result<HttpResponse, ApiError> {
     let resource = **resource;
-    let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(resource.write_scopes())?;
-    let target = target(&req, resource, &principal)?;
+    let target = authorized_target(&req, store.get_ref(), &config, resource, resource.write_scopes()).await?;
     if target.since.is_some() {
         return Err(ApiError::bad_request("since", "since is not a parameter of DELETE"));
     }
-    match (target.id.clone(), resource) {
-        (Some(id), _) => store.delete_document(target.scope, id, preconditions(req.headers())?).await?,
-        (None, Resource::State) => {
-            store.delete_documents(target.scope).await?;
-        }
-        (None, _) => {
-            return Err(ApiError::bad_request("profileId", "the profileId parameter is required"));
-        }
+    if target.id.is_none() && resource == Resource::State {
+        store.delete_documents(target.scope).await?;
+    } else {
+        let id = required_id(&target, resource)?;
+        store.delete_document(target.scope, id, preconditions(req.headers())?).await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -140,28 +140,11 @@ pub fn serve_only<S: Store>(
     listener: TcpListener,
     routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<Server> {
-    let workers = config.workers;
-    let (header_timeout, shutdown_timeout) = (config.header_timeout, config.shutdown_timeout);
-    let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(failed_logins.clone())
-            .app_data(Data::new(store.clone()))
-            .app_data(Data::new(config.clone()))
-            .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
-            .wrap(from_fn(limits::guard))
-            .wrap(from_fn(observability::observe))
-            .configure(routes.clone())
-            .route("/health", web::get().to(health::health))
-            .route("/ready", web::get().to(health::ready::<S>))
-            .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
+    let (store, shared) = (Data::new(store), Data::new(config.clone()));
+    start::<S>(config, listener, move |cfg| {
+        cfg.app_data(store.clone()).app_data(shared.clone());
+        routes(cfg);
     })
-    .workers(workers)
-    .client_request_timeout(header_timeout)
-    .shutdown_timeout(shutdown_timeout.as_secs())
-    .listen(listener)?
-    .run();
-    Ok(server)
 }
 
 /// Starts the HTTP server with more resources beside the LRS's own (such as insights),
@@ -172,8 +155,21 @@ pub fn serve_with<S: Store>(
     listener: TcpListener,
     extra: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<Server> {
-    let workers = config.workers;
-    let (header_timeout, shutdown_timeout) = (config.header_timeout, config.shutdown_timeout);
+    let shared = config.clone();
+    start::<S>(config, listener, move |cfg| {
+        configure(cfg, store.clone(), shared.clone());
+        extra(cfg);
+        cfg.service(admin::service::<S>());
+    })
+}
+
+/// Runs `routes` on every worker, behind the middleware every Tally server has, beside
+/// `/health` and `/ready`.
+fn start<S: Store>(
+    config: AppConfig,
+    listener: TcpListener,
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> std::io::Result<Server> {
     // One brake for every worker, so the limit holds per process, not per thread.
     let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
     let server = HttpServer::new(move || {
@@ -182,18 +178,16 @@ pub fn serve_with<S: Store>(
             .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
             .wrap(from_fn(limits::guard))
             .wrap(from_fn(observability::observe))
-            .configure(|cfg| configure(cfg, store.clone(), config.clone()))
-            .configure(extra.clone())
-            .service(admin::service::<S>())
+            .configure(routes.clone())
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(health::ready::<S>))
             .default_service(web::to(|| async { ApiError::NotFound.into_response() }))
     })
-    .workers(workers)
+    .workers(config.workers)
     // Slow clients cannot hold a worker: the head must arrive in time (bodies are
     // bounded by `limits::guard`); on SIGTERM requests in flight finish first.
-    .client_request_timeout(header_timeout)
-    .shutdown_timeout(shutdown_timeout.as_secs())
+    .client_request_timeout(config.header_timeout)
+    .shutdown_timeout(config.shutdown_timeout.as_secs())
     .listen(listener)?
     .run();
     Ok(server)
