@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 use tally_benches::generator::Generator;
 use tally_benches::procfs::{self, CpuTimes, MachineCpu, MemorySampler};
 use tally_benches::queries::{self, QueryKind, Rng, StoredRange};
-use tally_benches::report::{Interval, KindStats, Report};
+use tally_benches::report::{Interval, KindStats, Measured, Report};
 use tally_benches::stats::{Errors, Latencies};
 
 /// Drives an xAPI LRS with generated statements or statement queries and reports
@@ -231,17 +231,6 @@ fn spawn_progress(progress: Arc<Progress>, every: f64) -> std::thread::JoinHandl
     })
 }
 
-/// What the measurement around a run collected.
-struct Measured {
-    elapsed: Duration,
-    load_cpu: CpuTimes,
-    machine_busy_percent: Option<f64>,
-    server_cpu: Option<CpuTimes>,
-    server_memory: Option<Value>,
-    server_threads: Option<Value>,
-    timeline: Vec<Interval>,
-}
-
 /// Runs `work` while measuring this process's CPU time, the machine's, and the server's
 /// CPU time and memory (when its pid is given).
 fn measure(common: &Common, progress: Arc<Progress>, work: impl FnOnce()) -> Result<Measured> {
@@ -272,16 +261,13 @@ fn measure(common: &Common, progress: Arc<Progress>, work: impl FnOnce()) -> Res
     Ok(Measured {
         elapsed,
         load_cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         machine_busy_percent,
         server_cpu,
         server_memory: sampler.map(MemorySampler::finish),
         server_threads,
         timeline,
     })
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn finish(report: Report, json_file: Option<&PathBuf>) -> Result<()> {
@@ -351,17 +337,10 @@ fn write(args: WriteArgs) -> Result<()> {
             "activities": common.activities,
             "xapi_version": common.xapi_version,
         }),
-        elapsed: measured.elapsed,
         statements: Some(progress.statements.load(Ordering::Relaxed)),
         all: KindStats { latencies: Latencies::from_samples(latencies), errors, empty: 0 },
         kinds: Vec::new(),
-        load_cpu: measured.load_cpu,
-        cores: cores(),
-        machine_busy_percent: measured.machine_busy_percent,
-        server_cpu: measured.server_cpu,
-        server_memory: measured.server_memory,
-        server_threads: measured.server_threads,
-        timeline: measured.timeline,
+        measured,
     };
     finish(report, common.json.as_ref())
 }
@@ -495,17 +474,10 @@ fn read(args: ReadArgs) -> Result<()> {
             "xapi_version": common.xapi_version,
             "stored_range": range.map(|r| json!([r.first.to_rfc3339(), r.last.to_rfc3339()])),
         }),
-        elapsed: measured.elapsed,
         statements: None,
         all,
         kinds: per_kind,
-        load_cpu: measured.load_cpu,
-        cores: cores(),
-        machine_busy_percent: measured.machine_busy_percent,
-        server_cpu: measured.server_cpu,
-        server_memory: measured.server_memory,
-        server_threads: measured.server_threads,
-        timeline: measured.timeline,
+        measured,
     };
     finish(report, common.json.as_ref())
 }

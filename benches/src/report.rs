@@ -33,13 +33,19 @@ pub struct Report {
     pub mode: &'static str,
     /// The options the run was given.
     pub config: Value,
-    pub elapsed: Duration,
     /// Statements acknowledged (write mode).
     pub statements: Option<u64>,
     /// Every request sent, failed ones included.
     pub all: KindStats,
     /// Per query kind, in the order they were asked for (read mode).
     pub kinds: Vec<(String, KindStats)>,
+    pub measured: Measured,
+}
+
+/// What the measurement around a run collected.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub elapsed: Duration,
     /// The generator's own CPU time over the run.
     pub load_cpu: CpuTimes,
     pub cores: usize,
@@ -56,7 +62,7 @@ pub struct Report {
 
 impl Report {
     fn per_second(&self, n: f64) -> f64 {
-        round1(n / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE))
+        round1(n / self.measured.elapsed.as_secs_f64().max(f64::MIN_POSITIVE))
     }
 
     pub fn to_json(&self) -> Value {
@@ -64,7 +70,7 @@ impl Report {
         let mut report = Map::new();
         report.insert("mode".into(), json!(self.mode));
         report.insert("config".into(), self.config.clone());
-        report.insert("elapsed_s".into(), json!(round3(self.elapsed.as_secs_f64())));
+        report.insert("elapsed_s".into(), json!(round3(self.measured.elapsed.as_secs_f64())));
         if let Some(statements) = self.statements {
             report.insert("statements".into(), json!(statements));
             report.insert("statements_per_s".into(), json!(self.per_second(statements as f64)));
@@ -90,23 +96,27 @@ impl Report {
                 .collect();
             report.insert("queries".into(), Value::Object(kinds));
         }
-        report.insert("load_cpu".into(), self.load_cpu.to_json(self.elapsed, self.cores));
+        report.insert(
+            "load_cpu".into(),
+            self.measured.load_cpu.to_json(self.measured.elapsed, self.measured.cores),
+        );
         report.insert(
             "machine".into(),
-            json!({ "cores": self.cores, "busy_percent": self.machine_busy_percent }),
+            json!({ "cores": self.measured.cores, "busy_percent": self.measured.machine_busy_percent }),
         );
-        if self.server_cpu.is_some() || self.server_memory.is_some() {
+        if self.measured.server_cpu.is_some() || self.measured.server_memory.is_some() {
             report.insert(
                 "server".into(),
                 json!({
-                    "cpu": self.server_cpu.map(|c| c.to_json(self.elapsed, self.cores)),
-                    "memory": self.server_memory,
-                    "threads": self.server_threads,
+                    "cpu": self.measured.server_cpu.map(|c| c.to_json(self.measured.elapsed, self.measured.cores)),
+                    "memory": self.measured.server_memory,
+                    "threads": self.measured.server_threads,
                 }),
             );
         }
-        if !self.timeline.is_empty() {
+        if !self.measured.timeline.is_empty() {
             let timeline: Vec<Value> = self
+                .measured
                 .timeline
                 .iter()
                 .map(|i| json!({ "at_s": round1(i.at), "statements_per_s": i.statements_per_s, "requests_per_s": i.requests_per_s }))
@@ -125,7 +135,7 @@ impl Report {
             out.push('\n');
         };
         line(format!("mode: {}  {}", self.mode, self.config));
-        line(format!("elapsed: {:.2} s", self.elapsed.as_secs_f64()));
+        line(format!("elapsed: {:.2} s", self.measured.elapsed.as_secs_f64()));
         if let Some(statements) = self.statements {
             line(format!(
                 "statements: {statements}  statements/s: {:.0}",
@@ -155,7 +165,7 @@ impl Report {
             cpu["sys_s"],
             cpu["percent_of_wall"],
             cpu["percent_of_machine"],
-            self.cores,
+            self.measured.cores,
             json["machine"]["busy_percent"]
         ));
         if let Some(server) = json.get("server") {
@@ -202,19 +212,21 @@ mod tests {
         Report {
             mode: "read",
             config: json!({ "concurrency": 4 }),
-            elapsed: Duration::from_secs(2),
             statements: None,
             all: kind(&[1, 2, 3, 4], &[Some(500)]),
             kinds: vec![("verb".into(), kind(&[1, 2], &[])), ("agent".into(), kind(&[3, 4], &[Some(500)]))],
-            load_cpu: CpuTimes { user: Duration::from_millis(300), system: Duration::from_millis(100) },
-            cores: 2,
-            machine_busy_percent: Some(80.0),
-            server_cpu: Some(CpuTimes { user: Duration::from_secs(1), system: Duration::ZERO }),
-            server_memory: Some(
-                json!({ "pid": 7, "samples": 3, "rss_mib_max": 40.0, "rss_mib_last": 39.0, "hwm_mib": 41.0 }),
-            ),
-            server_threads: Some(json!([{ "tid": 8, "name": "writer", "cpu_s": 0.9 }])),
-            timeline: vec![Interval { at: 1.0, statements_per_s: 0.0, requests_per_s: 2.0 }],
+            measured: Measured {
+                elapsed: Duration::from_secs(2),
+                load_cpu: CpuTimes { user: Duration::from_millis(300), system: Duration::from_millis(100) },
+                cores: 2,
+                machine_busy_percent: Some(80.0),
+                server_cpu: Some(CpuTimes { user: Duration::from_secs(1), system: Duration::ZERO }),
+                server_memory: Some(
+                    json!({ "pid": 7, "samples": 3, "rss_mib_max": 40.0, "rss_mib_last": 39.0, "hwm_mib": 41.0 }),
+                ),
+                server_threads: Some(json!([{ "tid": 8, "name": "writer", "cpu_s": 0.9 }])),
+                timeline: vec![Interval { at: 1.0, statements_per_s: 0.0, requests_per_s: 2.0 }],
+            },
         }
     }
 
@@ -261,10 +273,10 @@ mod tests {
         r.mode = "write";
         r.statements = Some(1_000);
         r.kinds.clear();
-        r.server_cpu = None;
-        r.server_memory = None;
-        r.server_threads = None;
-        r.timeline.clear();
+        r.measured.server_cpu = None;
+        r.measured.server_memory = None;
+        r.measured.server_threads = None;
+        r.measured.timeline.clear();
         let json = r.to_json();
         assert_eq!(json["statements"], json!(1_000));
         assert_eq!(json["statements_per_s"], json!(500.0));

@@ -18,15 +18,7 @@ pub use test_support::statements;
 pub const VERSION: &str = "1.0.3";
 
 /// Percent-encodes a query parameter value (JSON agents, IRIs, timestamps with `+`).
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use test_support::percent_encode as encode;
 
 /// The boundary of the multipart bodies tests send.
 pub const BOUNDARY: &str = "conformance-boundary-1b2c";

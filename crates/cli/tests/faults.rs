@@ -521,7 +521,10 @@ fn concurrent_batches_on_shared_activities_and_agents_never_fail() {
     }
     let by_activity = Client::new(&servers[0].base_url).send(
         "GET",
-        &format!("/statements?activity={}&limit=1000&format=ids", urlencode(&activities[0])),
+        &format!(
+            "/statements?activity={}&limit=1000&format=ids",
+            test_support::percent_encode(&activities[0])
+        ),
         None,
     );
     let Outcome::Answered { status: 200, body, .. } = by_activity else { panic!("{by_activity:?}") };
@@ -565,14 +568,4 @@ fn many_processes_migrate_an_empty_database_at_once() {
         assert!(failures.is_empty(), "concurrent migrations failed: {failures:?}");
     }
     println!("{rounds} rounds of {processes} concurrent `tally migrate` on an empty schema: all succeeded");
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

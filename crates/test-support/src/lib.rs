@@ -9,6 +9,13 @@ pub mod statements;
 pub use database::{Backend, TestDatabase};
 pub use server::TestServer;
 
+/// Percent-encodes a query parameter value or path segment: everything but the unreserved
+/// characters of RFC 3986 §2.3 (so JSON agents, IRIs and timestamps with `+` survive), as
+/// the web pages encode their links.
+pub fn percent_encode(value: &str) -> String {
+    ui::format::path_segment(value)
+}
+
 /// Generates one test per backend from one body: `backend_tests! { fn name(backend) { … } }`
 /// expands to a module `name` with `sqlite` and `postgres` tests calling the body.
 #[macro_export]
