@@ -16,6 +16,10 @@ pub struct Cli {
     /// Log format on stderr: text (for people) or json (one object per line).
     #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// OpenTelemetry collector to export traces to over OTLP/HTTP, as a base URL
+    /// (`http://collector:4318`; spans go to `/v1/traces`). Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

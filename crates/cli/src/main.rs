@@ -2,6 +2,7 @@
 
 mod config;
 mod insights_cmds;
+mod otlp;
 mod telemetry;
 
 use std::net::TcpListener;
@@ -45,7 +46,13 @@ macro_rules! with_store {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    telemetry::init_tracing(cli.log_format);
+    let telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_deref())?;
+    let outcome = run(cli).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    outcome
+}
+
+async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let backend = open(&cli.storage, Purpose::Serve).await?;

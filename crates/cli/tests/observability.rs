@@ -1,12 +1,18 @@
 //! What an operator sees of a running `tally serve`: Prometheus metrics on their own
-//! listener, JSON logs with request ids, and plain logs without colour codes in a pipe.
+//! listener, JSON logs with request ids, plain logs without colour codes in a pipe, and
+//! request spans exported to an OTLP collector.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{Span, span};
+use prost::Message;
 use serde_json::Value;
 use test_support::{TestDatabase, backend_tests};
 
@@ -17,7 +23,10 @@ struct Serving {
 
 impl Serving {
     fn start(db: &TestDatabase, args: &[&str]) -> Serving {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        Serving::start_command(Command::new(env!("CARGO_BIN_EXE_tally")), db, args)
+    }
+
+    fn start_command(mut command: Command, db: &TestDatabase, args: &[&str]) -> Serving {
         match db.database_url() {
             Some(url) => command.args(["--database-url", url]),
             None => command.arg("--data-dir").arg(db.data_dir()),
@@ -60,6 +69,14 @@ impl Serving {
         }
     }
 
+    /// Sends SIGTERM and waits for a clean exit.
+    fn terminate_and_wait(&mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+        let status = self.child.wait().expect("tally exits");
+        assert!(status.success(), "tally exited with {status}: {:?}", self.lines());
+    }
+
     fn lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
@@ -72,7 +89,9 @@ impl Drop for Serving {
     }
 }
 
-fn request(method: &str, url: &str, body: &str, request_id: Option<&str>) -> (u16, String, Option<String>) {
+/// Sends a request as the operator, with `headers` besides the usual ones; returns the
+/// status, the body and the echoed request id.
+fn request(method: &str, url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, Option<String>) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let auth = base64::engine::general_purpose::STANDARD.encode("ops:an-operator-secret");
     let mut builder = ureq::http::Request::builder()
@@ -81,8 +100,8 @@ fn request(method: &str, url: &str, body: &str, request_id: Option<&str>) -> (u1
         .header("Authorization", format!("Basic {auth}"))
         .header("X-Experience-API-Version", "1.0.3")
         .header("Content-Type", "application/json");
-    if let Some(id) = request_id {
-        builder = builder.header("X-Request-Id", id);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     let response = agent.run(builder.body(body.as_bytes().to_vec()).unwrap()).expect("an answer");
     let status = response.status().as_u16();
@@ -97,12 +116,12 @@ backend_tests! {
         let xapi = serving.logged_url("xAPI at ");
         let metrics = serving.logged_url("metrics at ");
         let batch = Value::Array((0..5).map(|_| test_support::statements::statement()).collect()).to_string();
-        assert_eq!(request("POST", &format!("{xapi}/statements"), &batch, None).0, 200);
-        let (_, ids, _) = request("POST", &format!("{xapi}/statements"), &test_support::statements::statement().to_string(), None);
+        assert_eq!(request("POST", &format!("{xapi}/statements"), &batch, &[]).0, 200);
+        let (_, ids, _) = request("POST", &format!("{xapi}/statements"), &test_support::statements::statement().to_string(), &[]);
         let id = serde_json::from_str::<Value>(&ids).unwrap()[0].as_str().unwrap().to_string();
-        assert_eq!(request("GET", &format!("{xapi}/statements?statementId={id}"), "", None).0, 200);
-        assert_eq!(request("GET", &format!("{xapi}/no/such/{id}"), "", None).0, 404);
-        let (status, text, _) = request("GET", &metrics, "", None);
+        assert_eq!(request("GET", &format!("{xapi}/statements?statementId={id}"), "", &[]).0, 200);
+        assert_eq!(request("GET", &format!("{xapi}/no/such/{id}"), "", &[]).0, 404);
+        let (status, text, _) = request("GET", &metrics, "", &[]);
         assert_eq!(status, 200);
         for expected in [
             r#"tally_http_requests_total{route="/xapi/statements",method="POST",status="200"} 2"#,
@@ -127,7 +146,8 @@ fn json_logs_carry_the_request_id() {
     let db = TestDatabase::new(test_support::Backend::Sqlite);
     let serving = Serving::start(&db, &["--log-format", "json", "--metrics-bind", "off"]);
     let xapi = serving.logged_url("xAPI at ");
-    let (status, _, echoed) = request("GET", &format!("{xapi}/statements"), "", Some("trace-abc-123"));
+    let (status, _, echoed) =
+        request("GET", &format!("{xapi}/statements"), "", &[("X-Request-Id", "trace-abc-123")]);
     assert_eq!((status, echoed.as_deref()), (200, Some("trace-abc-123")));
     let deadline = Instant::now() + Duration::from_secs(10);
     let access = loop {
@@ -152,9 +172,150 @@ fn text_logs_in_a_pipe_have_no_colour_codes() {
     let db = TestDatabase::new(test_support::Backend::Sqlite);
     let serving = Serving::start(&db, &["--metrics-bind", "off"]);
     let xapi = serving.logged_url("xAPI at ");
-    assert_eq!(request("GET", &format!("{xapi}/statements"), "", None).0, 200);
+    assert_eq!(request("GET", &format!("{xapi}/statements"), "", &[]).0, 200);
     std::thread::sleep(Duration::from_millis(100));
     let log = serving.lines().join("\n");
     assert!(log.contains("request_id="), "{log}");
     assert!(!log.contains('\u{1b}'), "ANSI escapes in a pipe: {log:?}");
+}
+
+/// A stand-in OpenTelemetry collector: answers OTLP/HTTP trace exports with 200 and keeps
+/// the decoded requests.
+struct Collector {
+    url: String,
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the collector");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = received.clone();
+        std::thread::spawn(move || {
+            for connection in listener.incoming().map_while(Result::ok) {
+                let kept = kept.clone();
+                std::thread::spawn(move || serve_exports(connection, &kept));
+            }
+        });
+        Collector { url, received }
+    }
+
+    /// Every span received so far, with its resource's `service.name`.
+    fn spans(&self) -> Vec<(String, Span)> {
+        let mut spans = Vec::new();
+        for export in self.received.lock().unwrap().iter() {
+            for resource_spans in &export.resource_spans {
+                let service = resource_spans
+                    .resource
+                    .as_ref()
+                    .and_then(|resource| string_attribute(&resource.attributes, "service.name"))
+                    .unwrap_or_default();
+                for scope in &resource_spans.scope_spans {
+                    spans.extend(scope.spans.iter().map(|span| (service.clone(), span.clone())));
+                }
+            }
+        }
+        spans
+    }
+}
+
+/// Answers the HTTP/1.1 requests on one connection (kept alive), decoding each body.
+fn serve_exports(connection: TcpStream, received: &Mutex<Vec<ExportTraceServiceRequest>>) {
+    let mut reader = BufReader::new(connection.try_clone().expect("a second handle"));
+    let mut writer = connection;
+    loop {
+        let mut length = 0;
+        let mut path = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(target) = line.strip_prefix("POST ") {
+                path = target.split(' ').next().unwrap_or_default().to_string();
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("a length");
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("the export's body");
+        assert_eq!(path, "/v1/traces", "spans go to the traces path");
+        received
+            .lock()
+            .unwrap()
+            .push(ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf"));
+        writer
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+            )
+            .unwrap();
+    }
+}
+
+fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    let value = attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()?;
+    match value {
+        any_value::Value::StringValue(text) => Some(text.clone()),
+        any_value::Value::IntValue(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn request_spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shutdown() {
+    let db = TestDatabase::new(test_support::Backend::Sqlite);
+    let collector = Collector::start();
+    // Batches would wait a minute: what arrives, arrives because shutdown flushed it.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.env("OTEL_BSP_SCHEDULE_DELAY", "60000");
+    let mut serving =
+        Serving::start_command(command, &db, &["--otlp-endpoint", &collector.url, "--metrics-bind", "off"]);
+    let xapi = serving.logged_url("xAPI at ");
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let traceparent = format!("00-{trace_id}-{caller_span}-01");
+    let headers = [("X-Request-Id", "otlp-check-1"), ("traceparent", traceparent.as_str())];
+    let statement = test_support::statements::statement().to_string();
+    assert_eq!(request("POST", &format!("{xapi}/statements"), &statement, &headers).0, 200);
+    assert!(collector.spans().is_empty(), "exported before the batch delay or shutdown");
+
+    serving.terminate_and_wait();
+    let spans = collector.spans();
+    let (service, span) = spans
+        .iter()
+        .find(|(_, span)| string_attribute(&span.attributes, "request_id").as_deref() == Some("otlp-check-1"))
+        .unwrap_or_else(|| panic!("no span with the request id among {spans:?}"));
+    assert_eq!(service, "tally");
+    assert_eq!(span.name, "POST /xapi/statements");
+    assert_eq!(span.kind, span::SpanKind::Server as i32);
+    assert_eq!(hex(&span.trace_id), trace_id, "the span joins the caller's trace");
+    assert_eq!(hex(&span.parent_span_id), caller_span, "the caller's span is its parent");
+    assert_eq!(string_attribute(&span.attributes, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(string_attribute(&span.attributes, "http.route").as_deref(), Some("/xapi/statements"));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn an_unreachable_collector_holds_up_neither_requests_nor_shutdown() {
+    let db = TestDatabase::new(test_support::Backend::Sqlite);
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut serving = Serving::start(&db, &["--otlp-endpoint", &endpoint, "--metrics-bind", "off"]);
+    let xapi = serving.logged_url("xAPI at ");
+    let statement = test_support::statements::statement().to_string();
+    assert_eq!(request("POST", &format!("{xapi}/statements"), &statement, &[]).0, 200);
+    let started = Instant::now();
+    serving.terminate_and_wait();
+    assert!(started.elapsed() < Duration::from_secs(10), "shutdown took {:?}", started.elapsed());
 }

@@ -8,6 +8,10 @@
 //! [`install_metrics`] runs (the `tally` binary calls it unless metrics are off),
 //! recording is a no-op.
 //!
+//! When the binary exports traces (OTLP), each request's span becomes a server span
+//! named after its route, joined to the caller's trace when the request carries a W3C
+//! `traceparent`, with the HTTP semantic-convention attributes set on it.
+//!
 //! Labels are bounded: routes are the matched route *pattern* (`/xapi/statements`, never
 //! a raw path with ids in it), methods a fixed set, statuses the status code.
 
@@ -17,13 +21,16 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt;
 use store::Health;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header a request id comes in and goes back out in.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -52,9 +59,24 @@ fn accepted_request_id(value: Option<&HeaderValue>) -> Option<String> {
     (!text.is_empty() && text.len() <= 128 && text.chars().all(plain)).then(|| text.to_string())
 }
 
+/// Request headers as a source of trace context (`traceparent`, `tracestate`).
+struct TraceHeaders<'a>(&'a HeaderMap);
+
+impl Extractor for TraceHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
 /// Middleware: gives every request an id (the client's `X-Request-Id` or a new one),
 /// runs it inside a `request` span carrying that id, echoes the id in the response, and
-/// records the request's route, status and latency.
+/// records the request's route, status and latency. Without a trace exporter the span's
+/// OpenTelemetry calls do nothing (the global propagator is a no-op until the binary
+/// installs one).
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -64,7 +86,16 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = method_label(req.method());
-    let span = tracing::info_span!("request", request_id = %id, method, path = %req.path());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method,
+        path = %req.path(),
+        otel.kind = "server",
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&TraceHeaders(req.headers())));
+    // Fails only when no OpenTelemetry layer is installed, when there is nothing to join.
+    let _ = span.set_parent(parent);
     let result = next.call(req).instrument(span.clone()).await;
     let mut response = match result {
         Ok(response) => response,
@@ -81,6 +112,7 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     record(&route, method, status, started);
+    describe_for_traces(&span, method, &route, status);
     span.in_scope(|| {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
@@ -90,6 +122,19 @@ pub async fn observe(
         }
     });
     Ok(response)
+}
+
+/// Names the span after its route and sets the HTTP semantic-convention attributes (as
+/// OpenTelemetry attributes, so log lines are not crowded with them).
+fn describe_for_traces(span: &tracing::Span, method: &'static str, route: &str, status: u16) {
+    // The exported span exists by now (its parent was set), so it is renamed, not built.
+    span.context().span().update_name(format!("{method} {route}"));
+    span.set_attribute("http.request.method", method);
+    span.set_attribute("http.route", route.to_string());
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.set_status(opentelemetry::trace::Status::error(format!("HTTP {status}")));
+    }
 }
 
 fn record(route: &str, method: &'static str, status: u16, started: Instant) {
