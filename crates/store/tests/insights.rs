@@ -76,6 +76,16 @@ store_tests! {
         assert!(store.tickets(2, TicketFilter::default()).await.unwrap().is_empty(), "stores are apart");
     }
 
+    async fn a_ticket_repeated_in_one_import_keeps_its_last_version(store) {
+        let first = vec![ticket("1", 100, "install", &["old"]), ticket("1", 150, "install", &["new"])];
+        assert_eq!(store.upsert_tickets(DEFAULT_STORE, first).await.unwrap(), (1, 1), "one insert, then an update");
+        let again = vec![ticket("1", 160, "install", &["newer"]), ticket("1", 170, "install", &["newest"])];
+        assert_eq!(store.upsert_tickets(DEFAULT_STORE, again).await.unwrap(), (0, 2));
+        let all = store.tickets(DEFAULT_STORE, TicketFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].created, all[0].tags.clone()), (170, vec!["newest".to_string()]));
+    }
+
     async fn tickets_page_in_order(store) {
         let tickets: Vec<TicketRow> = (0..5).map(|i| ticket(&i.to_string(), 1_000 - i, "c", &[])).collect();
         store.upsert_tickets(DEFAULT_STORE, tickets).await.unwrap();

@@ -15,6 +15,81 @@ use crate::{GoalStore, RollupStore, StoreError, TicketStore};
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
+/// One statement for a whole batch of tickets (the columns as arrays); `xmax = 0` tells a
+/// row it inserted from one it updated.
+const UPSERT_TICKETS: &str = "INSERT INTO tickets (store_id, source, external_id, created, resolved, status, \
+    category, tags, product, requester, requester_keys, priority, channel, subject, imported) \
+    SELECT $1, t.*, $2 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], \
+    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[]) AS t \
+    ON CONFLICT (store_id, source, external_id) DO UPDATE SET created = excluded.created, \
+    resolved = excluded.resolved, status = excluded.status, category = excluded.category, tags = excluded.tags, \
+    product = excluded.product, requester = excluded.requester, requester_keys = excluded.requester_keys, \
+    priority = excluded.priority, channel = excluded.channel, subject = excluded.subject, imported = excluded.imported \
+    RETURNING (xmax = 0)";
+
+/// The last version of each ticket in import order (one statement may not upsert a row
+/// twice), and how many earlier versions were folded into it: each of those counts as an
+/// update, as if the rows had been upserted one by one.
+fn last_of_each(tickets: Vec<TicketRow>) -> (Vec<TicketRow>, u64) {
+    let mut position = std::collections::HashMap::with_capacity(tickets.len());
+    let mut kept: Vec<TicketRow> = Vec::with_capacity(tickets.len());
+    let mut repeats = 0;
+    for ticket in tickets {
+        let key = (ticket.source.clone(), ticket.external_id.clone());
+        match position.get(&key) {
+            Some(&at) => {
+                kept[at] = ticket;
+                repeats += 1;
+            }
+            None => {
+                position.insert(key, kept.len());
+                kept.push(ticket);
+            }
+        }
+    }
+    (kept, repeats)
+}
+
+/// Ticket columns as the arrays `unnest` takes, in the table's column order.
+struct TicketColumns {
+    source: Vec<String>,
+    external_id: Vec<String>,
+    created: Vec<i64>,
+    resolved: Vec<Option<i64>>,
+    /// `status` to `subject`.
+    text: [Vec<String>; 9],
+}
+
+impl TicketColumns {
+    fn of(tickets: &[TicketRow]) -> TicketColumns {
+        let column = |f: fn(&TicketRow) -> String| tickets.iter().map(f).collect::<Vec<_>>();
+        TicketColumns {
+            source: column(|t| t.source.clone()),
+            external_id: column(|t| t.external_id.clone()),
+            created: tickets.iter().map(|t| t.created).collect(),
+            resolved: tickets.iter().map(|t| t.resolved).collect(),
+            text: [
+                column(|t| t.status.clone()),
+                column(|t| t.category.clone()),
+                column(TicketRow::tags_column),
+                column(|t| t.product.clone()),
+                column(|t| t.requester.clone()),
+                column(|t| t.requester_keys.join(" ")),
+                column(|t| t.priority.clone()),
+                column(|t| t.channel.clone()),
+                column(|t| t.subject.clone()),
+            ],
+        }
+    }
+
+    /// `$3` to `$15` of [`UPSERT_TICKETS`].
+    fn params(&self) -> Vec<Param<'_>> {
+        let mut params: Vec<Param<'_>> = vec![&self.source, &self.external_id, &self.created, &self.resolved];
+        params.extend(self.text.iter().map(|column| column as Param<'_>));
+        params
+    }
+}
+
 fn ticket_row(r: &Row) -> TicketRow {
     let tags: String = r.get(6);
     let keys: String = r.get(9);
@@ -41,37 +116,18 @@ impl TicketStore for PgStore {
         store: StoreId,
         tickets: Vec<TicketRow>,
     ) -> Result<(u64, u64), StoreError> {
+        let (tickets, repeats) = last_of_each(tickets);
+        let columns = TicketColumns::of(&tickets);
+        let now = Timestamp::now().as_micros();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let exists = tx.prepare_cached(sql::TICKET_EXISTS).await?;
-        let upsert = tx.prepare_cached(sql::UPSERT_TICKET).await?;
-        let now = Timestamp::now().as_micros();
-        let (mut inserted, mut updated) = (0, 0);
-        for t in &tickets {
-            let existed = tx.query_opt(&exists, &[&store, &t.source, &t.external_id]).await?.is_some();
-            let (tags, keys) = (t.tags_column(), t.requester_keys.join(" "));
-            let params: [Param<'_>; 15] = [
-                &store,
-                &t.source,
-                &t.external_id,
-                &t.created,
-                &t.resolved,
-                &t.status,
-                &t.category,
-                &tags,
-                &t.product,
-                &t.requester,
-                &keys,
-                &t.priority,
-                &t.channel,
-                &t.subject,
-                &now,
-            ];
-            tx.execute(&upsert, &params).await?;
-            if existed { updated += 1 } else { inserted += 1 }
-        }
+        let upsert = tx.prepare_cached(UPSERT_TICKETS).await?;
+        let mut params: Vec<Param<'_>> = vec![&store, &now];
+        params.extend(columns.params());
+        let rows = tx.query(&upsert, &params).await?;
         tx.commit().await?;
-        Ok((inserted, updated))
+        let inserted = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
+        Ok((inserted, rows.len() as u64 - inserted + repeats))
     }
 
     async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
