@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use xapi::{IndexFacts, Timestamp};
+use xapi::{Draft, IndexFacts, Timestamp};
 
 use crate::StoreError;
 use crate::keys::{IndexKey, statement_keys};
@@ -141,6 +141,35 @@ pub(crate) fn assign_ids(batches: &[StatementBatch]) -> Vec<Vec<Uuid>> {
         .collect()
 }
 
+/// What a statement of the group is stored as, worked out before the store's write lock
+/// is taken (none of it depends on what the lock protects): its body but for `stored`,
+/// and its own index keys.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    body: Draft,
+    keys: Vec<IndexKey>,
+}
+
+/// Every statement of the group [`Prepared`], in the shape of `ids`.
+pub(crate) fn prepare(batches: &[StatementBatch], ids: &[Vec<Uuid>]) -> Vec<Vec<Prepared>> {
+    batches
+        .iter()
+        .zip(ids)
+        .map(|(batch, ids)| {
+            let authority_agents = batch.authority_agents();
+            batch
+                .statements
+                .iter()
+                .zip(ids)
+                .map(|(statement, id)| Prepared {
+                    body: statement.draft(*id, &batch.authority, batch.version),
+                    keys: statement_keys(statement.facts(), &authority_agents),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The ids whose stored statements the plan needs first: every statement id of the group
 /// and every StatementRef target. (Backends then follow targets' own targets and fetch
 /// the statements that refer to any of these, see [`Known`].)
@@ -179,6 +208,7 @@ pub(crate) fn activities_to_look_up(batches: &[StatementBatch]) -> Vec<(StoreId,
 pub(crate) fn plan_group(
     batches: &[StatementBatch],
     ids: &[Vec<Uuid>],
+    mut prepared: Vec<Vec<Prepared>>,
     known: &[Known],
     held_definitions: &HeldDefinitions,
     heads: &HashMap<StoreId, Head>,
@@ -217,9 +247,9 @@ pub(crate) fn plan_group(
         let seq = next_seq.entry(batch.store).or_insert(head.last_seq);
         *seq += 1;
         let id = ids[b][j];
-        let body = statement.finalize(id, head.stored, &batch.authority, batch.version);
-        let authority_agents = batch.authority_agents();
-        own_keys.insert((batch.store, id), statement_keys(statement.facts(), &authority_agents));
+        let Prepared { body, keys } = std::mem::take(&mut prepared[b][j]);
+        let body = body.finish(head.stored);
+        own_keys.insert((batch.store, id), keys);
         rows.push(NewRow {
             store: batch.store,
             seq: *seq,

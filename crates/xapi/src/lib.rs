@@ -33,7 +33,7 @@ pub use error::ValidationError;
 pub use format::{Format, format_for_version, format_statement};
 pub use lang::{LanguagePreferences, is_valid_language_tag};
 pub use signature::{SIGNATURE_USAGE_TYPE, SignatureAttachment, signature_attachments, verify_signature};
-pub use statement::{IndexFacts, Statement, parse_statements};
+pub use statement::{Draft, IndexFacts, Statement, parse_statements};
 pub use syntax::{is_valid_iri, is_valid_mailto_iri, is_valid_uuid};
 pub use timestamp::{Timestamp, is_valid_duration};
 pub use version::Version;

@@ -1,4 +1,3 @@
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -102,60 +101,89 @@ impl Statement {
     /// The statement as the LRS stores and returns it, as JSON text: the client's
     /// properties plus `id`, `stored`, `authority` (always the credential's: xAPI 1.0.3
     /// Data §2.4.9), `version` and `timestamp` (set to `stored` when absent).
-    ///
-    /// Written straight from the parsed statement: this runs for every statement while
-    /// the store's write lock is held, and copying the JSON tree first would double its cost.
     pub fn finalize(&self, id: Uuid, stored: Timestamp, authority: &Value, version: Version) -> String {
-        let finalized = Finalized {
-            json: &self.json,
-            id: id.to_string(),
-            stored: stored.to_rfc3339(),
-            authority,
-            version: version.default_statement_version(),
-        };
-        serde_json::to_string(&finalized).expect("a JSON object always serialises")
+        self.draft(id, authority, version).finish(stored)
     }
-}
 
-/// A statement with the LRS's properties, in the order a JSON object keeps: the client's
-/// properties where they were (the LRS's `id`, `stored` and `authority` replacing the
-/// client's), then those the client left out.
-struct Finalized<'a> {
-    json: &'a Map<String, Value>,
-    id: String,
-    stored: String,
-    authority: &'a Value,
-    version: &'static str,
-}
-
-impl Serialize for Finalized<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in self.json {
+    /// The stored text with `stored` left blank ([`Draft::finish`] fills it in): all the
+    /// serialising happens before the store takes its write lock, which only `stored`
+    /// depends on. The client's properties stay where they were (the LRS's `id`,
+    /// `stored` and `authority` replacing the client's), then come those it left out.
+    pub fn draft(&self, id: Uuid, authority: &Value, version: Version) -> Draft {
+        let id = Value::String(id.to_string());
+        let mut draft = Draft { text: Vec::with_capacity(1024), blanks: Vec::with_capacity(2) };
+        draft.text.push(b'{');
+        for (key, value) in &self.json {
             match key.as_str() {
-                "id" => map.serialize_entry(key, &self.id)?,
-                "stored" => map.serialize_entry(key, &self.stored)?,
-                "authority" => map.serialize_entry(key, self.authority)?,
-                _ => map.serialize_entry(key, value)?,
+                "id" => draft.entry(key, &id),
+                "stored" => draft.blank_entry(key),
+                "authority" => draft.entry(key, authority),
+                _ => draft.entry(key, value),
             }
         }
         let absent = |key: &str| !self.json.contains_key(key);
         if absent("id") {
-            map.serialize_entry("id", &self.id)?;
+            draft.entry("id", &id);
         }
         if absent("timestamp") {
-            map.serialize_entry("timestamp", &self.stored)?;
+            draft.blank_entry("timestamp");
         }
         if absent("stored") {
-            map.serialize_entry("stored", &self.stored)?;
+            draft.blank_entry("stored");
         }
         if absent("authority") {
-            map.serialize_entry("authority", self.authority)?;
+            draft.entry("authority", authority);
         }
         if absent("version") {
-            map.serialize_entry("version", self.version)?;
+            draft.entry("version", &Value::from(version.default_statement_version()));
         }
-        map.end()
+        draft.text.push(b'}');
+        draft
+    }
+}
+
+/// A statement's stored JSON text but for the `stored` time (and `timestamp`, when the
+/// client gave none, which takes the same value).
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    text: Vec<u8>,
+    /// Where a blank time starts, in order.
+    blanks: Vec<usize>,
+}
+
+/// A blank as wide as [`Timestamp::to_rfc3339`]'s text.
+const BLANK_TIME: &[u8] = b"0000-00-00T00:00:00.000Z";
+
+impl Draft {
+    /// The stored text, with `stored` written into its blanks.
+    pub fn finish(mut self, stored: Timestamp) -> String {
+        let time = stored.to_rfc3339();
+        // From the last blank back, so a time of another width cannot move the others.
+        for &at in self.blanks.iter().rev() {
+            self.text.splice(at..at + BLANK_TIME.len(), time.bytes());
+        }
+        String::from_utf8(self.text).expect("serde_json writes UTF-8 and the time is ASCII")
+    }
+
+    fn separator(&mut self, key: &str) {
+        if self.text.len() > 1 {
+            self.text.push(b',');
+        }
+        serde_json::to_writer(&mut self.text, key).expect("writing to memory cannot fail");
+        self.text.push(b':');
+    }
+
+    fn entry(&mut self, key: &str, value: &Value) {
+        self.separator(key);
+        serde_json::to_writer(&mut self.text, value).expect("writing to memory cannot fail");
+    }
+
+    fn blank_entry(&mut self, key: &str) {
+        self.separator(key);
+        self.text.push(b'"');
+        self.blanks.push(self.text.len());
+        self.text.extend_from_slice(BLANK_TIME);
+        self.text.push(b'"');
     }
 }
 
@@ -319,5 +347,31 @@ mod tests {
         assert_eq!(json["id"], id.to_string());
         assert_eq!(json["timestamp"], "2023-11-14T22:13:20.123Z");
         assert_eq!(json["stored"], json["timestamp"]);
+    }
+
+    #[test]
+    fn a_draft_is_the_stored_text_once_stored_is_filled_in() {
+        let statement = Statement::parse(
+            json!({
+                "actor": {"mbox": "mailto:a@example.com", "name": "\"Zoë\" \\ <ann>"},
+                "stored": "2001-01-01T00:00:00.000Z",
+                "verb": {"id": "http://example.com/verbs/did", "display": {"en-US": "did"}},
+                "object": {"id": "http://example.com/activities/a"}
+            }),
+            Version::V2_0,
+        )
+        .unwrap();
+        let id = Uuid::new_v4();
+        let authority = json!({"objectType": "Agent", "mbox": "mailto:lrs@example.com"});
+        let stored = Timestamp::from_micros(1_700_000_000_123_000);
+        let text = statement.draft(id, &authority, Version::V2_0).finish(stored);
+        let json: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = json.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["actor", "stored", "verb", "object", "id", "timestamp", "authority", "version"]);
+        assert_eq!(json["stored"], "2023-11-14T22:13:20.123Z", "the client's stored is replaced in place");
+        assert_eq!(json["timestamp"], json["stored"]);
+        assert_eq!(json["actor"]["name"], "\"Zoë\" \\ <ann>");
+        assert_eq!(json["version"], "2.0.0");
+        assert!(!text.contains("0000-00-00"), "a blank is left: {text}");
     }
 }

@@ -94,6 +94,7 @@ async fn write_group(
 ) -> Result<Vec<BatchOutcome>, PgWriteError> {
     // What the group looks up does not depend on the store's state: work it out first.
     let ids = plan::assign_ids(batches);
+    let prepared = plan::prepare(batches, &ids);
     let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
     let (namespace, lock_keys) =
         (lock_namespace as i32, stores.iter().map(|s| *s as i32).collect::<Vec<_>>());
@@ -124,7 +125,7 @@ async fn write_group(
         head_rows.iter().map(|r| (r.get::<_, i64>(0), Head { last_seq: r.get(1), stored })).collect();
     let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
     let definitions = held_definitions(&definition_rows);
-    let write = plan::plan_group(batches, &ids, &known, &definitions, &heads);
+    let write = plan::plan_group(batches, &ids, prepared, &known, &definitions, &heads);
     apply(&tx, &statements, &write).await?;
     store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes)).await?;
     tx.commit().await?;

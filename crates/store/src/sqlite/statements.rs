@@ -46,6 +46,8 @@ fn write_group(
     batches: &[StatementBatch],
     clock: &WriteClock,
 ) -> Result<Vec<BatchOutcome>, StoreError> {
+    let ids = plan::assign_ids(batches);
+    let prepared = plan::prepare(batches, &ids);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let stored =
         next_stored(Timestamp::now(), Timestamp::from_micros(clock.last_stored.load(Ordering::SeqCst)));
@@ -58,10 +60,9 @@ fn write_group(
             heads.insert(store, Head { last_seq, stored });
         }
     }
-    let ids = plan::assign_ids(batches);
     let known = fetch_known(&tx, batches, &ids)?;
     let definitions = fetch_definitions(&tx, batches)?;
-    let write = plan::plan_group(batches, &ids, &known, &definitions, &heads);
+    let write = plan::plan_group(batches, &ids, prepared, &known, &definitions, &heads);
     apply(&tx, &write)?;
     store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes))?;
     tx.commit()?;
