@@ -8,7 +8,7 @@ use actix_web::web::{self, Bytes, BytesMut, Data};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use store::{AttachmentUpload, StatementBatch, Store, StoredStatement};
+use store::{AttachmentUpload, StatementBatch, StatementPage, Store, StoredStatement};
 use uuid::Uuid;
 use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
 
@@ -184,96 +184,109 @@ pub async fn get<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
     principal.require(READ_SCOPES)?;
-    // Read before the query, so it never claims more than the query could see.
-    let consistent_through = store.consistent_through(principal.store).await?;
-    let mut response = match read(&req, &store, &config, &principal, version, consistent_through).await {
-        Ok(response) => response,
-        Err(error) => error.error_response(),
-    };
-    let value = HeaderValue::from_str(&consistent_through.to_rfc3339())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    response.headers_mut().insert(HeaderName::from_static(CONSISTENT_THROUGH), value);
-    Ok(response)
-}
-
-async fn read<S: Store>(
-    req: &HttpRequest,
-    store: &Data<S>,
-    config: &AppConfig,
-    principal: &Principal,
-    version: Version,
-    consistent_through: Timestamp,
-) -> Result<HttpResponse, ApiError> {
-    let request = parse_statements_get(req.query_string(), config.max_page_size)?;
     let languages = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(LanguagePreferences::from_header)
         .unwrap_or_default();
-    let mut response = HttpResponse::Ok();
-    let (statements, body, with_attachments) = match request {
-        StatementsGet::Single { id, voided, format, attachments } => {
-            let statement = store.statement(principal.store, id).await?.ok_or(ApiError::NotFound)?;
-            // A voided statement is found only as voidedStatementId, and only a voided one
-            // is (xAPI 1.0.3 Data §2.3.2).
-            if statement.voided != voided {
-                return Err(ApiError::NotFound);
-            }
-            // Another credential's statement is, for statements/read/mine, as if absent.
-            if reads_only_own(principal) && !authored_by(&statement, principal) {
-                return Err(ApiError::NotFound);
-            }
-            response.insert_header((header::LAST_MODIFIED, statement.stored.to_http_date()));
-            let statements = vec![statement];
-            let body = render(
-                store.get_ref(),
-                principal,
-                &statements,
-                &View { format, languages: &languages, version },
-            )
-            .await?
-            .remove(0)
-            .into_owned();
-            (statements, body, attachments)
+    // Consistent-Through is read before the statements, so it never claims more than
+    // they could show; a query reads both in one go.
+    let (consistent_through, answer) = match parse_statements_get(req.query_string(), config.max_page_size) {
+        Err(error) => (store.consistent_through(principal.store).await?, Err(error)),
+        Ok(StatementsGet::Single { id, voided, format, attachments }) => {
+            let consistent_through = store.consistent_through(principal.store).await?;
+            let view = View { format, languages: &languages, version };
+            (consistent_through, single(&store, &principal, id, voided, &view, attachments).await)
         }
-        StatementsGet::Query { mut query, format, attachments, params } => {
-            if reads_only_own(principal) {
+        Ok(StatementsGet::Query { mut query, format, attachments, params }) => {
+            if reads_only_own(&principal) {
                 query.filter.authority = Some(principal.agent.clone());
             }
-            let page = store.query_statements(principal.store, query).await?;
-            let newest = page.statements.iter().map(|s| s.stored).max();
-            response
-                .insert_header((header::LAST_MODIFIED, newest.unwrap_or(consistent_through).to_http_date()));
-            let more =
-                page.next.map(|cursor| format!("/xapi/statements?more={}", encode_more(cursor, &params)));
-            let rendered = render(
-                store.get_ref(),
-                principal,
-                &page.statements,
-                &View { format, languages: &languages, version },
-            )
-            .await?;
-            let mut body = String::with_capacity(rendered.iter().map(|s| s.len() + 1).sum::<usize>() + 64);
-            body.push_str("{\"statements\":[");
-            for (i, statement) in rendered.iter().enumerate() {
-                if i > 0 {
-                    body.push(',');
-                }
-                body.push_str(statement);
-            }
-            body.push_str("],\"more\":");
-            body.push_str(&Value::String(more.unwrap_or_default()).to_string());
-            body.push('}');
-            drop(rendered);
-            (page.statements, body, attachments)
+            let (consistent_through, page) = store.consistent_page(principal.store, query).await?;
+            let view = View { format, languages: &languages, version };
+            let answer =
+                page_of(&store, &principal, page, &params, &view, attachments, consistent_through).await;
+            (consistent_through, answer)
         }
     };
+    let mut response = answer.unwrap_or_else(|error| error.error_response());
+    let value = HeaderValue::from_str(&consistent_through.to_rfc3339())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    response.headers_mut().insert(HeaderName::from_static(CONSISTENT_THROUGH), value);
+    Ok(response)
+}
+
+/// `GET /xapi/statements?statementId=…` (or `voidedStatementId`).
+async fn single<S: Store>(
+    store: &Data<S>,
+    principal: &Principal,
+    id: Uuid,
+    voided: bool,
+    view: &View<'_>,
+    with_attachments: bool,
+) -> Result<HttpResponse, ApiError> {
+    let statement = store.statement(principal.store, id).await?.ok_or(ApiError::NotFound)?;
+    // A voided statement is found only as voidedStatementId, and only a voided one
+    // is (xAPI 1.0.3 Data §2.3.2).
+    if statement.voided != voided {
+        return Err(ApiError::NotFound);
+    }
+    // Another credential's statement is, for statements/read/mine, as if absent.
+    if reads_only_own(principal) && !authored_by(&statement, principal) {
+        return Err(ApiError::NotFound);
+    }
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::LAST_MODIFIED, statement.stored.to_http_date()));
+    let statements = vec![statement];
+    let body = render(store.get_ref(), principal, &statements, view).await?.remove(0).into_owned();
+    respond(response, store, principal, &statements, body, with_attachments).await
+}
+
+/// A page of a statement query, as a StatementResult with its `more` link.
+async fn page_of<S: Store>(
+    store: &Data<S>,
+    principal: &Principal,
+    page: StatementPage,
+    params: &str,
+    view: &View<'_>,
+    with_attachments: bool,
+    consistent_through: Timestamp,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = HttpResponse::Ok();
+    let newest = page.statements.iter().map(|s| s.stored).max();
+    response.insert_header((header::LAST_MODIFIED, newest.unwrap_or(consistent_through).to_http_date()));
+    let more = page.next.map(|cursor| format!("/xapi/statements?more={}", encode_more(cursor, params)));
+    let rendered = render(store.get_ref(), principal, &page.statements, view).await?;
+    let mut body = String::with_capacity(rendered.iter().map(|s| s.len() + 1).sum::<usize>() + 64);
+    body.push_str("{\"statements\":[");
+    for (i, statement) in rendered.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(statement);
+    }
+    body.push_str("],\"more\":");
+    body.push_str(&Value::String(more.unwrap_or_default()).to_string());
+    body.push('}');
+    drop(rendered);
+    respond(response, store, principal, &page.statements, body, with_attachments).await
+}
+
+/// The answer: the JSON alone, or (xAPI 1.0.3 Communication §2.1.3: `attachments=true`)
+/// multipart/mixed with the content of every attachment the statements reference, once
+/// each.
+async fn respond<S: Store>(
+    mut response: actix_web::HttpResponseBuilder,
+    store: &Data<S>,
+    principal: &Principal,
+    statements: &[StoredStatement],
+    body: String,
+    with_attachments: bool,
+) -> Result<HttpResponse, ApiError> {
     if !with_attachments {
         return Ok(response.content_type("application/json").body(body));
     }
-    // xAPI 1.0.3 Communication §2.1.3: attachments=true answers multipart/mixed with the
-    // content of every attachment the statements reference, once each.
     let parsed: Vec<Map<String, Value>> =
         statements.iter().filter_map(|s| serde_json::from_str(&s.body).ok()).collect();
     let held = store.attachments(principal.store, attachments::hashes(&parsed)).await?;

@@ -72,6 +72,20 @@ pub trait StatementReader: Send + Sync {
         &self,
         store: StoreId,
     ) -> impl Future<Output = Result<Timestamp, StoreError>> + Send;
+
+    /// What a statement query request answers with: Consistent-Through, read first so it
+    /// never vouches for more than the page could see, and the page. A backend with
+    /// round trips does both in as few as it can.
+    fn consistent_page(
+        &self,
+        store: StoreId,
+        query: StatementQuery,
+    ) -> impl Future<Output = Result<(Timestamp, StatementPage), StoreError>> + Send {
+        async move {
+            let through = self.consistent_through(store).await?;
+            Ok((through, self.query_statements(store, query).await?))
+        }
+    }
 }
 
 /// Keeps API credentials.

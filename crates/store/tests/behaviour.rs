@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -329,6 +330,30 @@ store_tests! {
         assert!(through >= stored);
         // "now" on the database's clock, which may differ slightly from ours.
         assert!((through.as_micros() - before.as_micros()).abs() < 2_000_000, "{through} vs {before}");
+    }
+
+    async fn a_page_holds_every_statement_its_consistent_through_vouches_for(store) {
+        let writer = store.clone();
+        let writing = tokio::spawn(async move {
+            for _ in 0..60 {
+                post_one(&writer, statement()).await;
+            }
+        });
+        let everything = || StatementQuery { limit: 1_000, ..query(StatementFilter::default()) };
+        let mut seen = Vec::new();
+        while !writing.is_finished() {
+            let (through, page) = store.consistent_page(DEFAULT_STORE, everything()).await.unwrap();
+            seen.push((through, page.statements.iter().map(|s| s.id).collect::<HashSet<_>>()));
+        }
+        writing.await.unwrap();
+        let stored = store.query_statements(DEFAULT_STORE, everything()).await.unwrap().statements;
+        assert_eq!(stored.len(), 60);
+        assert!(seen.len() > 1, "reads overlapped the writes");
+        for (through, page) in &seen {
+            for statement in stored.iter().filter(|s| s.stored <= *through) {
+                assert!(page.contains(&statement.id), "stored {} ≤ Consistent-Through {through}, not in the page", statement.stored);
+            }
+        }
     }
 
     async fn stores_keep_their_statements_apart(store) {

@@ -1,9 +1,10 @@
 //! Statements on PostgreSQL: the group writer and the statement queries.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::LazyLock;
 
 use deadpool_postgres::Pool;
-use futures_util::future::join_all;
+use futures_util::future::{join_all, try_join4};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -438,35 +439,102 @@ impl StatementReader for PgStore {
         query: StatementQuery,
     ) -> Result<StatementPage, StoreError> {
         let client = self.pool.get().await?;
-        let bound: i64 = match query.cursor {
-            Some(cursor) => cursor.bound,
-            None => client
-                .query_opt("SELECT last_seq FROM stores WHERE id = $1", &[&store])
-                .await?
-                .map_or(0, |r| r.get(0)),
-        };
+        Ok(self.read_page(&client, store, query, false).await?.1)
+    }
+
+    async fn consistent_through(&self, store: StoreId) -> Result<Timestamp, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&CONSISTENT_THROUGH).await?;
+        let (store, namespace, key) = self.consistent_through_params(store);
+        let row = client.query_one(&stmt, &[&store, &namespace, &key]).await?;
+        Ok(consistent_through_of(&row))
+    }
+
+    async fn consistent_page(
+        &self,
+        store: StoreId,
+        query: StatementQuery,
+    ) -> Result<(Timestamp, StatementPage), StoreError> {
+        let client = self.pool.get().await?;
+        let (through, page) = self.read_page(&client, store, query, true).await?;
+        Ok((through.expect("asked for"), page))
+    }
+}
+
+/// Consistent-Through's inputs in one statement. The clock is read before looking for a
+/// writer: a writer that takes the lock afterwards assigns a later `stored` time. A
+/// writer holds (or waits for) the store's lock exactly while it may have a `stored` time
+/// in flight, so a shared try-lock that fails means one does; held to the end of this one
+/// statement, the probe delays a writer by microseconds at most (scanning `pg_locks`
+/// instead would take every lock-manager partition lock on each GET).
+static CONSISTENT_THROUGH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {NOW_MICROS}, pg_try_advisory_xact_lock_shared($2::int, $3::int), \
+         (SELECT last_stored FROM stores WHERE id = $1)"
+    )
+});
+
+fn consistent_through_of(row: &Row) -> Timestamp {
+    let now: i64 = row.get(0);
+    let writing: bool = !row.get::<_, bool>(1);
+    let last: i64 = row.get::<_, Option<i64>>(2).unwrap_or(0);
+    plan::consistent_through(Timestamp::from_micros(now), writing, Timestamp::from_micros(last))
+}
+
+impl PgStore {
+    /// The parameters of [`CONSISTENT_THROUGH`]: the store, and its lock's two keys.
+    fn consistent_through_params(&self, store: StoreId) -> (i64, i32, i32) {
+        (store, self.lock_namespace as i32, store as i32)
+    }
+
+    /// A page of a query, and Consistent-Through when `with_consistent_through`. Everything
+    /// the page query needs first (Consistent-Through, the store's head, the sequence
+    /// numbers `since` and `until` resolve to) goes in one round trip; PostgreSQL runs them
+    /// in that order, each in a snapshot of its own, so the head read after
+    /// Consistent-Through holds every statement it vouches for.
+    async fn read_page(
+        &self,
+        client: &deadpool_postgres::Client,
+        store: StoreId,
+        query: StatementQuery,
+        with_consistent_through: bool,
+    ) -> Result<(Option<Timestamp>, StatementPage), StoreError> {
+        let through_stmt = client.prepare_cached(&CONSISTENT_THROUGH).await?;
+        let head_stmt = client.prepare_cached("SELECT last_seq FROM stores WHERE id = $1").await?;
         let seq_at = client
             .prepare_cached(
                 "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1",
             )
             .await?;
-        let resolve = async |t: Option<Timestamp>| -> Result<Option<i64>, StoreError> {
-            match t {
-                None => Ok(None),
-                Some(t) => Ok(Some(
-                    client.query_opt(&seq_at, &[&store, &t.as_micros()]).await?.map_or(0, |r| r.get(0)),
-                )),
+        let (_, namespace, key) = self.consistent_through_params(store);
+        let through = async {
+            if !with_consistent_through {
+                return Ok::<_, tokio_postgres::Error>(None);
+            }
+            let row = client.query_one(&through_stmt, &[&store, &namespace, &key]).await?;
+            Ok(Some(consistent_through_of(&row)))
+        };
+        let head = async {
+            match query.cursor {
+                Some(cursor) => Ok(cursor.bound),
+                None => Ok(client.query_opt(&head_stmt, &[&store]).await?.map_or(0, |r| r.get(0))),
             }
         };
-        let since_seq = resolve(query.filter.since).await?;
-        let until_seq = resolve(query.filter.until).await?;
+        let resolve = async |t: Option<Timestamp>| match t {
+            None => Ok(None),
+            Some(t) => {
+                Ok(Some(client.query_opt(&seq_at, &[&store, &t.as_micros()]).await?.map_or(0, |r| r.get(0))))
+            }
+        };
+        let (through, bound, since_seq, until_seq) =
+            try_join4(through, head, resolve(query.filter.since), resolve(query.filter.until)).await?;
+
         let (lo, hi) = page_range(&query, bound, since_seq, until_seq);
         let keys = filter_keys(&query.filter);
         let sql = page_sql(keys.len(), query.ascending, |n| format!("${n}"));
         let limit = query.limit as i64 + 1;
         let kinds: Vec<i16> = keys.iter().map(|k| k.0).collect();
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            vec![&store, &lo, &hi, &bound, &limit];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&store, &lo, &hi, &bound, &limit];
         for (kind, (_, key)) in kinds.iter().zip(&keys) {
             params.push(kind);
             params.push(key);
@@ -481,27 +549,6 @@ impl StatementReader for PgStore {
         } else {
             None
         };
-        Ok(finish_page(statements, query.limit, bound, walk_end))
-    }
-
-    async fn consistent_through(&self, store: StoreId) -> Result<Timestamp, StoreError> {
-        let client = self.pool.get().await?;
-        // The clock is read before looking for a writer: a writer that takes the lock
-        // afterwards assigns a later `stored` time. A writer holds (or waits for) the
-        // store's lock exactly while it may have a `stored` time in flight, so a shared
-        // try-lock that fails means one does; held to the end of this one statement, the
-        // probe delays a writer by microseconds at most (scanning `pg_locks` instead
-        // would take every lock-manager partition lock on each GET).
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {NOW_MICROS}, pg_try_advisory_xact_lock_shared($2::int, $3::int), \
-                 (SELECT last_stored FROM stores WHERE id = $1)"
-            ))
-            .await?;
-        let row = client.query_one(&stmt, &[&store, &(self.lock_namespace as i32), &(store as i32)]).await?;
-        let now: i64 = row.get(0);
-        let writing: bool = !row.get::<_, bool>(1);
-        let last: i64 = row.get::<_, Option<i64>>(2).unwrap_or(0);
-        Ok(plan::consistent_through(Timestamp::from_micros(now), writing, Timestamp::from_micros(last)))
+        Ok((through, finish_page(statements, query.limit, bound, walk_end)))
     }
 }
