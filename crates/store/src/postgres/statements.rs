@@ -127,9 +127,18 @@ async fn write_group(
     let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
     let definitions = held_definitions(&definition_rows);
     let write = plan::plan_group(batches, &ids, prepared, &known, &definitions, &heads);
-    apply(&tx, &statements, &write).await?;
-    store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes)).await?;
-    tx.commit().await?;
+    let uploads = plan::accepted_attachments(batches, &write.outcomes);
+    if uploads.is_empty() {
+        // The COMMIT rides in the writes' round trip, so the store's lock is released one
+        // round trip sooner. Once it has succeeded the handle has nothing left to do
+        // (dropped, it would send a ROLLBACK); on any error it is dropped and does.
+        apply(&tx, &statements, &write, Some(&statements.commit)).await?;
+        std::mem::forget(tx);
+    } else {
+        apply(&tx, &statements, &write, None).await?;
+        store_attachments(&tx, &uploads).await?;
+        tx.commit().await?;
+    }
     Ok(write.outcomes)
 }
 
@@ -146,6 +155,7 @@ struct Prepared {
     void: Statement,
     define: Statement,
     advance: Statement,
+    commit: Statement,
 }
 
 const KNOWN_COLUMNS: &str = "store_id, seq, id, ref_id, is_voiding, voided_by IS NOT NULL, body";
@@ -211,6 +221,7 @@ impl Prepared {
                  WHERE s.id = h.id",
             )
             .await?,
+            commit: prepare("COMMIT").await?,
         })
     }
 }
@@ -317,10 +328,12 @@ impl IndexColumns {
 /// Writes a planned group inside the open transaction: one statement per table, with the
 /// rows passed as arrays, all sent in one round trip, so a group costs the same whatever
 /// its size.
+/// Sends every write of the plan in one round trip, followed by `commit` when given.
 async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     statements: &Prepared,
     write: &GroupWrite,
+    commit: Option<&Statement>,
 ) -> Result<(), tokio_postgres::Error> {
     let rows = &write.rows;
     let stores: Vec<i64> = rows.iter().map(|r| r.store).collect();
@@ -364,6 +377,9 @@ async fn apply(
     }
     if !head_stores.is_empty() {
         calls.push((&statements.advance, vec![&head_stores, &head_seqs, &head_stored]));
+    }
+    if let Some(commit) = commit {
+        calls.push((commit, Vec::new()));
     }
     pipelined(tx, &calls).await?;
     Ok(())
