@@ -473,7 +473,7 @@ impl StatementReader for PgStore {
     ) -> Result<(Timestamp, StatementPage), StoreError> {
         let client = self.pool.get().await?;
         let (through, page) = self.read_page(&client, store, query, true).await?;
-        Ok((through.expect("asked for"), page))
+        Ok((through.expect("read_page reads Consistent-Through when asked to"), page))
     }
 }
 
