@@ -94,8 +94,9 @@ pub async fn observe(
         otel.kind = "server",
     );
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&TraceHeaders(req.headers())));
-    // Fails only when no OpenTelemetry layer is installed, when there is nothing to join.
-    let _ = span.set_parent(parent);
+    // Fails when no OpenTelemetry layer is installed (or the span is filtered out): then
+    // there is no exported span to join, name or describe.
+    let exported = span.set_parent(parent).is_ok();
     let result = next.call(req).instrument(span.clone()).await;
     let mut response = match result {
         Ok(response) => response,
@@ -112,7 +113,9 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     record(&route, method, status, started);
-    describe_for_traces(&span, method, &route, status);
+    if exported {
+        describe_for_traces(&span, method, &route, status);
+    }
     span.in_scope(|| {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {

@@ -1,5 +1,5 @@
-//! Tickets, goals and rollups on PostgreSQL (the SQL is shared with SQLite: see
-//! `crate::insights::sql`).
+//! Tickets, goals and rollups on PostgreSQL (the SQL is shared with SQLite, see
+//! `crate::insights::sql`, except the ticket upsert, which takes a whole batch as arrays).
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
