@@ -13,7 +13,7 @@ use uuid::Uuid;
 use xapi::{Draft, IndexFacts, Timestamp};
 
 use crate::StoreError;
-use crate::keys::{IndexKey, statement_keys};
+use crate::keys::{IndexKey, merged, statement_keys};
 use crate::model::{AttachmentUpload, StatementBatch, StoreId};
 
 /// A statement already stored that the group touches: one it re-sends, one it targets
@@ -49,13 +49,14 @@ pub(crate) struct NewRow {
     pub body: String,
 }
 
-/// An index row: statement `seq` of `store` has `key`.
+/// An index row: statement `seq` of `store` holds the value digested as `key`, in the
+/// kinds whose bits `kinds` has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct IndexRow {
     pub store: StoreId,
-    pub kind: i16,
     pub key: i64,
     pub seq: i64,
+    pub kinds: i16,
 }
 
 /// A stored statement that a new voiding statement voids.
@@ -306,13 +307,11 @@ pub(crate) fn plan_group(
         if let Some(target) = row.ref_id {
             keys.extend(closure.keys(row.store, target, &mut HashSet::new()));
         }
-        keys.sort_unstable();
-        keys.dedup();
-        index_rows.extend(keys.into_iter().map(|(kind, key)| IndexRow {
+        index_rows.extend(merged(keys).into_iter().map(|(key, kinds)| IndexRow {
             store: row.store,
-            kind,
             key,
             seq: row.seq,
+            kinds,
         }));
     }
     //    Stored statements that already target a new statement (directly or through a
@@ -323,7 +322,7 @@ pub(crate) fn plan_group(
             referrers.entry((k.store, target)).or_default().push(k);
         }
     }
-    let mut inherited: Vec<IndexRow> = Vec::new();
+    let mut inherited: Vec<((StoreId, i64, i64), i16)> = Vec::new();
     for row in &rows {
         let keys = closure.keys(row.store, row.id, &mut HashSet::new());
         let mut seen = HashSet::new();
@@ -331,19 +330,18 @@ pub(crate) fn plan_group(
         while let Some(target) = frontier.pop() {
             for referrer in referrers.get(&(row.store, target)).into_iter().flatten() {
                 if seen.insert(referrer.id) {
-                    inherited.extend(keys.iter().map(|&(kind, key)| IndexRow {
-                        store: row.store,
-                        kind,
-                        key,
-                        seq: referrer.seq,
-                    }));
+                    inherited
+                        .extend(keys.iter().map(|&(key, kinds)| ((row.store, key, referrer.seq), kinds)));
                     frontier.push(referrer.id);
                 }
             }
         }
     }
-    inherited.sort_unstable();
-    inherited.dedup();
+    // One row per referrer and value, as one upsert may not touch a row twice.
+    let inherited: Vec<IndexRow> = merged(inherited)
+        .into_iter()
+        .map(|((store, key, seq), kinds)| IndexRow { store, key, seq, kinds })
+        .collect();
 
     // 5. Activity definitions: each accepted statement's, merged in order into the held one.
     let mut merged: BTreeMap<(StoreId, String), Map<String, Value>> = BTreeMap::new();
@@ -448,8 +446,7 @@ impl Closure<'_> {
         if let Some(target) = target {
             keys.extend(self.keys(store, target, visiting));
         }
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = merged(keys);
         self.cache.insert((store, id), keys.clone());
         keys
     }

@@ -1,30 +1,55 @@
 //! Statement queries as SQL, shared by both backends (they differ only in placeholders).
 
-use crate::keys::{IndexKey, IndexKind, key};
+use crate::keys::{IndexKind, digest};
 use crate::model::{Cursor, StatementFilter, StatementPage, StatementQuery, StoredStatement};
 
-/// The index keys a filter must match, most selective kind first (the first one drives
+/// What one filter matches: index rows of a value's digest that hold one kind's bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FilterKey {
+    pub kind: IndexKind,
+    pub digest: i64,
+}
+
+impl FilterKey {
+    fn of(kind: IndexKind, value: &str) -> FilterKey {
+        FilterKey { kind, digest: digest(value) }
+    }
+
+    /// The bit an index row must hold, as the query parameter that tests it.
+    pub(crate) fn bit(&self) -> i16 {
+        self.kind.bit()
+    }
+}
+
+/// The keys a filter must match, most selective kind first (the first one drives
 /// the query: its index range is walked in sequence order).
-pub(crate) fn filter_keys(filter: &StatementFilter) -> Vec<IndexKey> {
+pub(crate) fn filter_keys(filter: &StatementFilter) -> Vec<FilterKey> {
     let mut keys = Vec::new();
     if let Some(registration) = &filter.registration {
-        keys.push(key(IndexKind::Registration, &registration.to_string()));
+        keys.push(FilterKey::of(IndexKind::Registration, &registration.to_string()));
     }
     if let Some(agent) = &filter.agent {
         let kind = if filter.related_agents { IndexKind::RelatedAgent } else { IndexKind::Agent };
-        keys.push(key(kind, agent.as_str()));
+        keys.push(FilterKey::of(kind, agent.as_str()));
     }
     if let Some(activity) = &filter.activity {
         let kind = if filter.related_activities { IndexKind::RelatedActivity } else { IndexKind::Activity };
-        keys.push(key(kind, activity));
+        keys.push(FilterKey::of(kind, activity));
     }
     if let Some(authority) = &filter.authority {
-        keys.push(key(IndexKind::Authority, authority.as_str()));
+        keys.push(FilterKey::of(IndexKind::Authority, authority.as_str()));
     }
     if let Some(verb) = &filter.verb {
-        keys.push(key(IndexKind::Verb, verb));
+        keys.push(FilterKey::of(IndexKind::Verb, verb));
     }
     keys
+}
+
+/// Whether a page walks at most [`WALK_BUDGET`] rows of its driving value: when other
+/// filters are probed, or when the driving kind is sparse among its value's rows. A
+/// page of a single filter on a dense kind matches nearly every row it reads.
+pub(crate) fn walks(keys: &[FilterKey]) -> bool {
+    keys.len() > 1 || keys.first().is_some_and(|k| k.kind.is_sparse())
 }
 
 /// The sequence range `(lo, hi]` a page reads, given the snapshot bound and the sequence
@@ -47,88 +72,84 @@ pub(crate) fn page_range(
     (lo, hi)
 }
 
-/// Index rows of the driving filter that one page may walk when other filters are
-/// probed: a page that finds fewer matches than it wants within them ends there, short,
-/// with a `more` cursor (xAPI lets a page hold fewer statements than `limit`). Without
-/// it a query whose filters rarely meet walks every row of the driving key: 1M rows and
-/// 7.5 s for `related_activities` of a course combined with a verb no statement has.
+/// Index rows of the driving value that one page may walk when not every row is a
+/// match (see [`walks`]): a page that finds fewer matches than it wants within them ends
+/// there, short, with a `more` cursor (xAPI lets a page hold fewer statements than
+/// `limit`). Without it a query whose filters rarely meet walks every row of the driving
+/// value: 1M rows and 7.5 s for `related_activities` of a course combined with a verb no
+/// statement has.
 pub(crate) const WALK_BUDGET: i64 = 5_000;
 
 /// SQL for one page. Parameters, in order: store, lo, hi, bound, limit, then each
-/// key's kind and value. `placeholder(n)` renders the n-th (1-based) parameter.
-pub(crate) fn page_sql(key_count: usize, ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
+/// key's kind bit and digest. `placeholder(n)` renders the n-th (1-based) parameter.
+pub(crate) fn page_sql(keys: &[FilterKey], ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
     let p = placeholder;
     let order = if ascending { "ASC" } else { "DESC" };
     let mut sql = String::with_capacity(512);
     let key_param = |i: usize| (p(6 + 2 * i), p(7 + 2 * i));
     let columns = "SELECT s.seq, s.id, s.stored, s.body, s.voided_by";
-    match key_count {
-        0 => {
-            sql.push_str(&format!("{columns} FROM statements s WHERE s.store_id = {}", p(1)));
-            sql.push_str(&format!(" AND s.seq > {} AND s.seq <= {}", p(2), p(3)));
-        }
-        1 => {
-            let (kind, value) = key_param(0);
-            sql.push_str(&format!(
-                "{columns} FROM statement_index i0 JOIN statements s ON s.store_id = i0.store_id AND s.seq = i0.seq \
-                 WHERE i0.store_id = {} AND i0.kind = {kind} AND i0.key = {value} AND i0.seq > {} AND i0.seq <= {}",
-                p(1),
-                p(2),
-                p(3)
-            ));
-        }
-        _ => {
-            let (kind, value) = key_param(0);
-            sql.push_str(&format!(
-                "{columns} FROM (SELECT seq FROM statement_index WHERE store_id = {} AND kind = {kind} AND key = {value} \
-                 AND seq > {} AND seq <= {} ORDER BY seq {order} LIMIT {WALK_BUDGET}) i0 \
-                 JOIN statements s ON s.store_id = {} AND s.seq = i0.seq WHERE TRUE",
-                p(1),
-                p(2),
-                p(3),
-                p(1)
-            ));
-        }
+    if keys.is_empty() {
+        sql.push_str(&format!("{columns} FROM statements s WHERE s.store_id = {}", p(1)));
+        sql.push_str(&format!(" AND s.seq > {} AND s.seq <= {}", p(2), p(3)));
+    } else if !walks(keys) {
+        let (bit, digest) = key_param(0);
+        sql.push_str(&format!(
+            "{columns} FROM statement_index i0 JOIN statements s ON s.store_id = i0.store_id AND s.seq = i0.seq \
+             WHERE i0.store_id = {} AND i0.key = {digest} AND i0.seq > {} AND i0.seq <= {} AND i0.kinds & {bit} <> 0",
+            p(1),
+            p(2),
+            p(3)
+        ));
+    } else {
+        // The kind is tested outside the budgeted subquery, so the budget counts rows read.
+        let (bit, digest) = key_param(0);
+        sql.push_str(&format!(
+            "{columns} FROM (SELECT seq, kinds FROM statement_index WHERE store_id = {} AND key = {digest} \
+             AND seq > {} AND seq <= {} ORDER BY seq {order} LIMIT {WALK_BUDGET}) i0 \
+             JOIN statements s ON s.store_id = {} AND s.seq = i0.seq WHERE i0.kinds & {bit} <> 0",
+            p(1),
+            p(2),
+            p(3),
+            p(1)
+        ));
     }
     // Probing on the driving row's sequence (not the statement's) lets the database test
     // the other filters on the index alone, before it reads a statement row.
-    for i in 1..key_count {
-        let (kind, value) = key_param(i);
+    for i in 1..keys.len() {
+        let (bit, digest) = key_param(i);
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM statement_index i{i} WHERE i{i}.store_id = {} AND i{i}.kind = {kind} \
-             AND i{i}.key = {value} AND i{i}.seq = i0.seq)",
+            " AND EXISTS (SELECT 1 FROM statement_index i{i} WHERE i{i}.store_id = {} AND i{i}.key = {digest} \
+             AND i{i}.seq = i0.seq AND i{i}.kinds & {bit} <> 0)",
             p(1)
         ));
     }
     // A statement voided after the snapshot was taken still belongs to the snapshot.
     sql.push_str(&format!(" AND (s.voided_by IS NULL OR s.voided_by > {})", p(4)));
-    let order_column = if key_count == 0 { "s.seq" } else { "i0.seq" };
+    let order_column = if keys.is_empty() { "s.seq" } else { "i0.seq" };
     sql.push_str(&format!(" ORDER BY {order_column} {order} LIMIT {}", p(5)));
     sql
 }
 
-/// SQL for the last index row a page with several filters may walk (see [`WALK_BUDGET`]),
-/// when there is one. Parameters: store, lo, hi, the driving key's kind and value.
+/// SQL for the last index row a walking page may read (see [`WALK_BUDGET`]), when there
+/// is one. Parameters: store, lo, hi, the driving key's digest.
 pub(crate) fn walk_end_sql(ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
     let p = placeholder;
     let order = if ascending { "ASC" } else { "DESC" };
     format!(
-        "SELECT seq FROM statement_index WHERE store_id = {} AND kind = {} AND key = {} AND seq > {} AND seq <= {} \
+        "SELECT seq FROM statement_index WHERE store_id = {} AND key = {} AND seq > {} AND seq <= {} \
          ORDER BY seq {order} LIMIT 1 OFFSET {}",
         p(1),
         p(4),
-        p(5),
         p(2),
         p(3),
         WALK_BUDGET - 1
     )
 }
 
-/// Whether a page must look for the end of its walk: it came back short, and it had
-/// other filters to probe (a single filter's every row is a match, so a short page is
-/// the last one).
-pub(crate) fn may_end_walk(key_count: usize, found: usize, limit: usize) -> bool {
-    key_count > 1 && found <= limit
+/// Whether a page must look for the end of its walk: it came back short, and it walked
+/// (a page that reads every row of its value and comes back short is the last one).
+pub(crate) fn may_end_walk(keys: &[FilterKey], found: usize, limit: usize) -> bool {
+    walks(keys) && found <= limit
 }
 
 /// Trims a page to `limit` statements and says where the next one starts: after the
@@ -176,10 +197,25 @@ mod tests {
 
     #[test]
     fn the_first_filter_drives_the_query_and_the_rest_are_probes() {
-        let sql = page_sql(2, false, |n| format!("${n}"));
+        let keys = [FilterKey::of(IndexKind::Verb, "v"), FilterKey::of(IndexKind::Registration, "r")];
+        let sql = page_sql(&keys, false, |n| format!("${n}"));
         assert!(sql.contains(&format!("ORDER BY seq DESC LIMIT {WALK_BUDGET}) i0")));
         assert!(sql.contains("EXISTS (SELECT 1 FROM statement_index i1"));
-        assert!(sql.contains("i1.kind = $8 AND i1.key = $9 AND i1.seq = i0.seq"));
+        assert!(sql.contains("i1.key = $9 AND i1.seq = i0.seq AND i1.kinds & $8 <> 0"));
         assert!(sql.ends_with("ORDER BY i0.seq DESC LIMIT $5"));
+    }
+
+    #[test]
+    fn a_sparse_kind_walks_within_the_budget_and_tests_its_bit_after_it() {
+        let agent = [FilterKey::of(IndexKind::Agent, "mbox:mailto:a@example.com")];
+        assert!(walks(&agent));
+        let sql = page_sql(&agent, true, |n| format!("?{n}"));
+        assert!(sql.contains(&format!("ORDER BY seq ASC LIMIT {WALK_BUDGET}) i0")));
+        assert!(sql.contains(
+            ") i0 JOIN statements s ON s.store_id = ?1 AND s.seq = i0.seq WHERE i0.kinds & ?6 <> 0"
+        ));
+        let related = [FilterKey::of(IndexKind::RelatedAgent, "mbox:mailto:a@example.com")];
+        assert!(!walks(&related));
+        assert!(!page_sql(&related, true, |n| format!("?{n}")).contains("LIMIT 5000"));
     }
 }

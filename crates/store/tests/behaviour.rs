@@ -121,6 +121,51 @@ store_tests! {
         assert!(second.next.is_none());
     }
 
+    async fn a_filter_on_a_sparse_kind_walks_past_other_appearances_within_its_budget(store) {
+        // An Activity that is the object of its oldest statement only, and the parent of
+        // 5,000 newer ones: the `activity` filter reads the value's rows and skips those.
+        let course = activity_id();
+        let mut statements = vec![statement_with(agent(), "http://example.com/verbs/a", &course)];
+        statements.extend((0..5_000).map(|_| {
+            let mut s = statement();
+            s["context"] = json!({ "contextActivities": { "parent": { "id": course } } });
+            s
+        }));
+        let written = post(&store, statements).await.unwrap();
+        let filter = StatementFilter { activity: Some(course.clone()), ..StatementFilter::default() };
+
+        let first = store.query_statements(DEFAULT_STORE, query(filter.clone())).await.unwrap();
+        assert!(first.statements.is_empty(), "5,000 rows of the course walked, none has it as the object");
+        let cursor = first.next.expect("a short page says where to resume");
+        let second = store.query_statements(DEFAULT_STORE, StatementQuery { cursor: Some(cursor), ..query(filter.clone()) });
+        let second = second.await.unwrap();
+        assert_eq!(second.statements.iter().map(|s| s.id).collect::<Vec<_>>(), vec![written[0]]);
+        assert!(second.next.is_none());
+        let related = StatementFilter { related_activities: true, ..filter };
+        assert_eq!(store.query_statements(DEFAULT_STORE, query(related)).await.unwrap().statements.len(), 100);
+    }
+
+    async fn a_stored_statement_gains_the_kinds_its_late_target_holds_a_value_in(store) {
+        // R names Y as its instructor and refers to T, which arrives later with Y as its
+        // actor: once T is stored, the `agent` filter on Y returns R too.
+        let instructor = agent();
+        let key = xapi::AgentKey::of(instructor.as_object().unwrap());
+        let target = Uuid::new_v4();
+        let mut r = referring_to(target, "http://example.com/verbs/reviewed");
+        r["context"] = json!({ "instructor": instructor });
+        let r = post_one(&store, r).await;
+        let direct = StatementFilter { agent: key, ..StatementFilter::default() };
+        assert!(ids(&store, query(direct.clone())).await.is_empty(), "an instructor is not the agent");
+        let related = StatementFilter { related_agents: true, ..direct.clone() };
+        assert_eq!(ids(&store, query(related.clone())).await, vec![r]);
+
+        post(&store, vec![with_id(statement_with(instructor, "http://example.com/verbs/a", &activity_id()), target)])
+            .await
+            .unwrap();
+        assert_eq!(ids(&store, query(direct)).await, vec![target, r]);
+        assert_eq!(ids(&store, query(related)).await, vec![target, r]);
+    }
+
     async fn a_different_statement_under_an_existing_id_conflicts_and_changes_nothing(store) {
         let id = Uuid::new_v4();
         post(&store, vec![with_id(statement(), id)]).await.unwrap();

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_tenants.sql")),
     (5, include_str!("migrations/0005_insights.sql")),
     (6, include_str!("migrations/0006_content_revisions.sql")),
+    (7, include_str!("migrations/0007_one_index_row_per_value.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

@@ -17,7 +17,7 @@ use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, IndexRow, Known};
-use crate::query::{filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
+use crate::query::{FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
 use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store.
@@ -194,13 +194,15 @@ impl Prepared {
             )
             .await?,
             insert_index: prepare(
-                "INSERT INTO statement_index (store_id, kind, key, seq) \
-                 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[])",
+                "INSERT INTO statement_index (store_id, key, seq, kinds) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[])",
             )
             .await?,
+            // A stored statement that already has a row for a value gains the new kinds.
             inherit_index: prepare(
-                "INSERT INTO statement_index (store_id, kind, key, seq) \
-                 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
+                "INSERT INTO statement_index (store_id, key, seq, kinds) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[]) \
+                 ON CONFLICT (store_id, key, seq) DO UPDATE SET kinds = statement_index.kinds | excluded.kinds",
             )
             .await?,
             void: prepare(
@@ -305,23 +307,23 @@ async fn follow_references(
 /// Columns of index rows, as the arrays `unnest` takes.
 struct IndexColumns {
     stores: Vec<i64>,
-    kinds: Vec<i16>,
     keys: Vec<i64>,
     seqs: Vec<i64>,
+    kinds: Vec<i16>,
 }
 
 impl IndexColumns {
     fn of(rows: &[IndexRow]) -> IndexColumns {
         IndexColumns {
             stores: rows.iter().map(|r| r.store).collect(),
-            kinds: rows.iter().map(|r| r.kind).collect(),
             keys: rows.iter().map(|r| r.key).collect(),
             seqs: rows.iter().map(|r| r.seq).collect(),
+            kinds: rows.iter().map(|r| r.kinds).collect(),
         }
     }
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![&self.stores, &self.kinds, &self.keys, &self.seqs]
+        vec![&self.stores, &self.keys, &self.seqs, &self.kinds]
     }
 }
 
@@ -547,21 +549,20 @@ impl PgStore {
 
         let (lo, hi) = page_range(&query, bound, since_seq, until_seq);
         let keys = filter_keys(&query.filter);
-        let sql = page_sql(keys.len(), query.ascending, |n| format!("${n}"));
+        let sql = page_sql(&keys, query.ascending, |n| format!("${n}"));
         let limit = query.limit as i64 + 1;
-        let kinds: Vec<i16> = keys.iter().map(|k| k.0).collect();
+        let bits: Vec<i16> = keys.iter().map(FilterKey::bit).collect();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&store, &lo, &hi, &bound, &limit];
-        for (kind, (_, key)) in kinds.iter().zip(&keys) {
-            params.push(kind);
-            params.push(key);
+        for (bit, key) in bits.iter().zip(&keys) {
+            params.push(bit);
+            params.push(&key.digest);
         }
         let stmt = client.prepare_cached(&sql).await?;
         let statements: Vec<StoredStatement> =
             client.query(&stmt, &params).await?.iter().map(stored_statement).collect();
-        let walk_end = if may_end_walk(keys.len(), statements.len(), query.limit) {
-            let (kind, key) = keys[0];
+        let walk_end = if may_end_walk(&keys, statements.len(), query.limit) {
             let stmt = client.prepare_cached(&walk_end_sql(query.ascending, |n| format!("${n}"))).await?;
-            client.query_opt(&stmt, &[&store, &lo, &hi, &kind, &key]).await?.map(|r| r.get(0))
+            client.query_opt(&stmt, &[&store, &lo, &hi, &keys[0].digest]).await?.map(|r| r.get(0))
         } else {
             None
         };

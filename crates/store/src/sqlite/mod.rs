@@ -26,7 +26,7 @@ use crate::{Store, StoreError};
 const DATABASE_FILE: &str = "tally.sqlite3";
 
 /// Page cache of the statement writer, in KiB (SQLite's default is 2,000 KiB). Each
-/// statement adds about ten index rows at random places of `statement_index`; with the
+/// statement adds about seven index rows at random places of `statement_index`; with the
 /// default cache most of them read their B-tree page back from the OS first. Measured:
 /// 18–26% more batched ingest (benches/RESULTS.md).
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_tenants.sql")),
     (5, include_str!("migrations/0005_insights.sql")),
     (6, include_str!("migrations/0006_content_revisions.sql")),
+    (7, include_str!("migrations/0007_one_index_row_per_value.sql")),
 ];
 
 /// The embedded SQLite store.

@@ -173,15 +173,16 @@ fn apply(conn: &Connection, write: &GroupWrite) -> Result<(), StoreError> {
         ])?;
     }
     let mut index = conn
-        .prepare_cached("INSERT INTO statement_index (store_id, kind, key, seq) VALUES (?1, ?2, ?3, ?4)")?;
+        .prepare_cached("INSERT INTO statement_index (store_id, key, seq, kinds) VALUES (?1, ?2, ?3, ?4)")?;
     for row in &write.index_rows {
-        index.execute(params![row.store, row.kind, row.key, row.seq])?;
+        index.execute(params![row.store, row.key, row.seq, row.kinds])?;
     }
     let mut inherit = conn.prepare_cached(
-        "INSERT OR IGNORE INTO statement_index (store_id, kind, key, seq) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO statement_index (store_id, key, seq, kinds) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (store_id, key, seq) DO UPDATE SET kinds = kinds | excluded.kinds",
     )?;
     for row in &write.inherited_index_rows {
-        inherit.execute(params![row.store, row.kind, row.key, row.seq])?;
+        inherit.execute(params![row.store, row.key, row.seq, row.kinds])?;
     }
     let mut void = conn.prepare_cached(
         "UPDATE statements SET voided_by = ?3 WHERE store_id = ?1 AND seq = ?2 AND voided_by IS NULL",
@@ -271,18 +272,17 @@ impl StatementReader for SqliteStore {
             let until_seq = query.filter.until.map(&mut resolve).transpose()?;
             let (lo, hi) = page_range(&query, bound, since_seq, until_seq);
             let keys = filter_keys(&query.filter);
-            let sql = page_sql(keys.len(), query.ascending, |n| format!("?{n}"));
+            let sql = page_sql(&keys, query.ascending, |n| format!("?{n}"));
             let mut values: Vec<i64> = vec![store, lo, hi, bound, query.limit as i64 + 1];
-            for (kind, key) in &keys {
-                values.extend([i64::from(*kind), *key]);
+            for key in &keys {
+                values.extend([i64::from(key.bit()), key.digest]);
             }
             let mut stmt = conn.prepare_cached(&sql)?;
             let statements: Vec<StoredStatement> =
                 stmt.query_map(rusqlite::params_from_iter(values), stored_statement)?.collect::<Result<_, _>>()?;
-            let walk_end = if may_end_walk(keys.len(), statements.len(), query.limit) {
-                let (kind, key) = keys[0];
+            let walk_end = if may_end_walk(&keys, statements.len(), query.limit) {
                 conn.prepare_cached(&walk_end_sql(query.ascending, |n| format!("?{n}")))?
-                    .query_row(params![store, lo, hi, kind, key], |r| r.get(0))
+                    .query_row(params![store, lo, hi, keys[0].digest], |r| r.get(0))
                     .optional()?
             } else {
                 None
