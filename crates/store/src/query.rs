@@ -130,6 +130,21 @@ pub(crate) fn page_sql(keys: &[FilterKey], ascending: bool, placeholder: impl Fn
     sql
 }
 
+/// The values of [`page_sql`]'s parameters, in its order (every one is an integer).
+pub(crate) fn page_values(
+    store: i64,
+    range: (i64, i64),
+    bound: i64,
+    limit: usize,
+    keys: &[FilterKey],
+) -> Vec<i64> {
+    let mut values = vec![store, range.0, range.1, bound, limit as i64 + 1];
+    for key in keys {
+        values.extend([i64::from(key.bit()), key.digest]);
+    }
+    values
+}
+
 /// SQL for the last index row a walking page may read (see [`WALK_BUDGET`]), when there
 /// is one. Parameters: store, lo, hi, the driving key's digest.
 pub(crate) fn walk_end_sql(ascending: bool, placeholder: impl Fn(usize) -> String) -> String {

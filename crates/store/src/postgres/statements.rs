@@ -17,7 +17,9 @@ use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, IndexRow, Known};
-use crate::query::{FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
+use crate::query::{
+    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql, walks,
+};
 use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store.
@@ -499,6 +501,13 @@ fn consistent_through_of(row: &Row) -> Timestamp {
     plan::consistent_through(Timestamp::from_micros(now), writing, Timestamp::from_micros(last))
 }
 
+/// A store's head: the last sequence number it assigned.
+const HEAD: &str = "SELECT last_seq FROM stores WHERE id = $1";
+
+/// The sequence number a `since` or `until` time resolves to.
+const SEQ_AT: &str =
+    "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1";
+
 impl PgStore {
     /// The parameters of [`CONSISTENT_THROUGH`]: the store, and its lock's two keys.
     fn consistent_through_params(&self, store: StoreId) -> (i64, i32, i32) {
@@ -518,12 +527,8 @@ impl PgStore {
         with_consistent_through: bool,
     ) -> Result<(Option<Timestamp>, StatementPage), StoreError> {
         let through_stmt = client.prepare_cached(&CONSISTENT_THROUGH).await?;
-        let head_stmt = client.prepare_cached("SELECT last_seq FROM stores WHERE id = $1").await?;
-        let seq_at = client
-            .prepare_cached(
-                "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1",
-            )
-            .await?;
+        let head_stmt = client.prepare_cached(HEAD).await?;
+        let seq_at = client.prepare_cached(SEQ_AT).await?;
         let (_, namespace, key) = self.consistent_through_params(store);
         let through = async {
             if !with_consistent_through {
@@ -568,4 +573,67 @@ impl PgStore {
         };
         Ok((through, finish_page(statements, query.limit, bound, walk_end)))
     }
+}
+
+impl PgStore {
+    /// PostgreSQL's plans for the first page of `query`, then for the end of its walk
+    /// when it walks: the custom plans (the parameters' values known, as for a prepared
+    /// statement's first runs) or the generic ones (unknown, which PostgreSQL may switch a
+    /// prepared statement to after five runs). For the tests that keep every query shape
+    /// on an index.
+    #[doc(hidden)]
+    pub async fn explain_page(
+        &self,
+        store: StoreId,
+        query: StatementQuery,
+        generic: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let bound = match query.cursor {
+            Some(cursor) => cursor.bound,
+            None => client.query_opt(HEAD, &[&store]).await?.map_or(0, |r| r.get(0)),
+        };
+        let mut resolved = Vec::new();
+        for time in [query.filter.since, query.filter.until] {
+            resolved.push(match time {
+                Some(t) => {
+                    Some(client.query_opt(SEQ_AT, &[&store, &t.as_micros()]).await?.map_or(0, |r| r.get(0)))
+                }
+                None => None,
+            });
+        }
+        let range = page_range(&query, bound, resolved[0], resolved[1]);
+        let keys = filter_keys(&query.filter);
+        let page = page_sql(&keys, query.ascending, |n| format!("${n}"));
+        let mut plans = vec![
+            explain(&client, generic, &page, &page_values(store, range, bound, query.limit, &keys)).await?,
+        ];
+        if walks(&keys) {
+            let walk_end = walk_end_sql(query.ascending, |n| format!("${n}"));
+            plans.push(
+                explain(&client, generic, &walk_end, &[store, range.0, range.1, keys[0].digest]).await?,
+            );
+        }
+        Ok(plans)
+    }
+}
+
+/// `EXPLAIN EXECUTE` of `sql` prepared on the session, under the plan cache mode asked for.
+async fn explain(
+    client: &deadpool_postgres::Client,
+    generic: bool,
+    sql: &str,
+    values: &[i64],
+) -> Result<String, StoreError> {
+    let mode = if generic { "force_generic_plan" } else { "force_custom_plan" };
+    client.batch_execute(&format!("SET plan_cache_mode = {mode}; PREPARE tally_explain AS {sql}")).await?;
+    let values = values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let explained = client.simple_query(&format!("EXPLAIN EXECUTE tally_explain({values})")).await;
+    // The pooled session goes back as it came, whatever EXPLAIN did.
+    client.batch_execute("DEALLOCATE tally_explain; RESET plan_cache_mode").await?;
+    let lines = explained?.into_iter().filter_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    });
+    Ok(lines.collect::<Vec<_>>().join("\n"))
 }

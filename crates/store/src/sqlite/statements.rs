@@ -15,7 +15,9 @@ use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known, next_stored};
-use crate::query::{filter_keys, finish_page, may_end_walk, page_range, page_sql, walk_end_sql};
+use crate::query::{
+    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql, walks,
+};
 use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store: owns the only connection that writes statements.
@@ -254,40 +256,20 @@ impl StatementReader for SqliteStore {
         query: StatementQuery,
     ) -> Result<StatementPage, StoreError> {
         self.with_conn(move |conn| {
-            let bound = match query.cursor {
-                Some(cursor) => cursor.bound,
-                None => conn
-                    .prepare_cached("SELECT last_seq FROM stores WHERE id = ?1")?
-                    .query_row([store], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(0),
-            };
-            let mut seq_at = conn.prepare_cached(
-                "SELECT seq FROM statements WHERE store_id = ?1 AND stored <= ?2 ORDER BY stored DESC, seq DESC LIMIT 1",
-            )?;
-            let mut resolve = |t: Timestamp| -> Result<i64, StoreError> {
-                Ok(seq_at.query_row(params![store, t.as_micros()], |r| r.get(0)).optional()?.unwrap_or(0))
-            };
-            let since_seq = query.filter.since.map(&mut resolve).transpose()?;
-            let until_seq = query.filter.until.map(&mut resolve).transpose()?;
-            let (lo, hi) = page_range(&query, bound, since_seq, until_seq);
-            let keys = filter_keys(&query.filter);
-            let sql = page_sql(&keys, query.ascending, |n| format!("?{n}"));
-            let mut values: Vec<i64> = vec![store, lo, hi, bound, query.limit as i64 + 1];
-            for key in &keys {
-                values.extend([i64::from(key.bit()), key.digest]);
-            }
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let statements: Vec<StoredStatement> =
-                stmt.query_map(rusqlite::params_from_iter(values), stored_statement)?.collect::<Result<_, _>>()?;
-            let walk_end = if may_end_walk(&keys, statements.len(), query.limit) {
+            let page = page_read(conn, store, &query)?;
+            let mut stmt = conn.prepare_cached(&page.sql)?;
+            let statements: Vec<StoredStatement> = stmt
+                .query_map(rusqlite::params_from_iter(&page.values), stored_statement)?
+                .collect::<Result<_, _>>()?;
+            let (lo, hi) = page.range;
+            let walk_end = if may_end_walk(&page.keys, statements.len(), query.limit) {
                 conn.prepare_cached(&walk_end_sql(query.ascending, |n| format!("?{n}")))?
-                    .query_row(params![store, lo, hi, keys[0].digest], |r| r.get(0))
+                    .query_row(params![store, lo, hi, page.keys[0].digest], |r| r.get(0))
                     .optional()?
             } else {
                 None
             };
-            Ok(finish_page(statements, query.limit, bound, walk_end))
+            Ok(finish_page(statements, query.limit, page.bound, walk_end))
         })
         .await
     }
@@ -297,6 +279,69 @@ impl StatementReader for SqliteStore {
         let now = Timestamp::now();
         let last = Timestamp::from_micros(clock.last_stored.load(Ordering::SeqCst));
         Ok(crate::plan::consistent_through(now, clock.in_flight.load(Ordering::SeqCst), last))
+    }
+}
+
+/// What a page of a query reads: the snapshot bound, the sequence range, the filter keys,
+/// and the page's SQL with the values of its parameters.
+struct PageRead {
+    bound: i64,
+    range: (i64, i64),
+    keys: Vec<FilterKey>,
+    sql: String,
+    values: Vec<i64>,
+}
+
+fn page_read(conn: &Connection, store: StoreId, query: &StatementQuery) -> Result<PageRead, StoreError> {
+    let bound = match query.cursor {
+        Some(cursor) => cursor.bound,
+        None => conn
+            .prepare_cached("SELECT last_seq FROM stores WHERE id = ?1")?
+            .query_row([store], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    };
+    let mut seq_at = conn.prepare_cached(
+        "SELECT seq FROM statements WHERE store_id = ?1 AND stored <= ?2 ORDER BY stored DESC, seq DESC LIMIT 1",
+    )?;
+    let mut resolve = |t: Timestamp| -> Result<i64, StoreError> {
+        Ok(seq_at.query_row(params![store, t.as_micros()], |r| r.get(0)).optional()?.unwrap_or(0))
+    };
+    let since_seq = query.filter.since.map(&mut resolve).transpose()?;
+    let until_seq = query.filter.until.map(&mut resolve).transpose()?;
+    let range = page_range(query, bound, since_seq, until_seq);
+    let keys = filter_keys(&query.filter);
+    let sql = page_sql(&keys, query.ascending, |n| format!("?{n}"));
+    let values = page_values(store, range, bound, query.limit, &keys);
+    Ok(PageRead { bound, range, keys, sql, values })
+}
+
+impl SqliteStore {
+    /// SQLite's plans (`EXPLAIN QUERY PLAN`) for the first page of `query`, then for the
+    /// end of its walk when it walks: for the tests that keep every query shape on an index.
+    #[doc(hidden)]
+    pub async fn explain_page(
+        &self,
+        store: StoreId,
+        query: StatementQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_conn(move |conn| {
+            let page = page_read(conn, store, &query)?;
+            let explain = |sql: &str, values: &[i64]| -> Result<String, StoreError> {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let details =
+                    stmt.query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))?;
+                Ok(details.collect::<Result<Vec<_>, _>>()?.join("\n"))
+            };
+            let mut plans = vec![explain(&page.sql, &page.values)?];
+            if walks(&page.keys) {
+                let (lo, hi) = page.range;
+                let walk_end = walk_end_sql(query.ascending, |n| format!("?{n}"));
+                plans.push(explain(&walk_end, &[store, lo, hi, page.keys[0].digest])?);
+            }
+            Ok(plans)
+        })
+        .await
     }
 }
 
