@@ -73,11 +73,11 @@ pub(crate) fn statement_keys(facts: &IndexFacts, authority: &[AgentKey]) -> Vec<
     authority.iter().for_each(|a| add(IndexKind::Authority, a.as_str()));
     facts.activities.iter().for_each(|a| add(IndexKind::Activity, a));
     facts.related_activities.iter().for_each(|a| add(IndexKind::RelatedActivity, a));
-    merged(keys)
+    merge_kinds(keys)
 }
 
 /// Entries sorted by what they index, one per distinct `what`, its kind bits OR-ed.
-pub(crate) fn merged<K: Ord>(mut entries: Vec<(K, i16)>) -> Vec<(K, i16)> {
+pub(crate) fn merge_kinds<K: Ord>(mut entries: Vec<(K, i16)>) -> Vec<(K, i16)> {
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<(K, i16)> = Vec::with_capacity(entries.len());
     for (what, kinds) in entries {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use xapi::{Draft, IndexFacts, Timestamp};
 
 use crate::StoreError;
-use crate::keys::{IndexKey, merged, statement_keys};
+use crate::keys::{IndexKey, merge_kinds, statement_keys};
 use crate::model::{AttachmentUpload, StatementBatch, StoreId};
 
 /// A statement already stored that the group touches: one it re-sends, one it targets
@@ -307,7 +307,7 @@ pub(crate) fn plan_group(
         if let Some(target) = row.ref_id {
             keys.extend(closure.keys(row.store, target, &mut HashSet::new()));
         }
-        index_rows.extend(merged(keys).into_iter().map(|(key, kinds)| IndexRow {
+        index_rows.extend(merge_kinds(keys).into_iter().map(|(key, kinds)| IndexRow {
             store: row.store,
             key,
             seq: row.seq,
@@ -338,7 +338,7 @@ pub(crate) fn plan_group(
         }
     }
     // One row per referrer and value, as one upsert may not touch a row twice.
-    let inherited: Vec<IndexRow> = merged(inherited)
+    let inherited: Vec<IndexRow> = merge_kinds(inherited)
         .into_iter()
         .map(|((store, key, seq), kinds)| IndexRow { store, key, seq, kinds })
         .collect();
@@ -446,7 +446,7 @@ impl Closure<'_> {
         if let Some(target) = target {
             keys.extend(self.keys(store, target, visiting));
         }
-        let keys = merged(keys);
+        let keys = merge_kinds(keys);
         self.cache.insert((store, id), keys.clone());
         keys
     }
