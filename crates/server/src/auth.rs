@@ -1,7 +1,8 @@
 //! Who is asking: HTTP Basic authentication against the credentials in the store, the
 //! scopes a credential holds, and a brake on guessing secrets.
 //!
-//! Credentials are read from the store on every request (one primary-key lookup), so a
+//! Credentials are read from the store for every request (one primary-key lookup, shared
+//! by concurrent requests only when it started after they arrived: `lookups`), so a
 //! revoked credential or store is refused on the very next request, on every server
 //! process; only the secret's digest comparison happens here, in constant time.
 
@@ -18,6 +19,7 @@ use store::{Credential, CredentialStore, DEFAULT_STORE, StoreId};
 use xapi::AgentKey;
 
 use crate::credentials::{parse_basic, verify};
+use crate::lookups::CredentialLookups;
 use crate::{ApiError, AppConfig};
 
 /// An authenticated caller.
@@ -57,8 +59,9 @@ pub async fn authenticate_secret<S: CredentialStore>(
     if let (Some(brake), Some(address)) = (brake, address) {
         brake.check(address)?;
     }
+    let lookups = req.app_data::<Data<CredentialLookups>>();
     let result = match credential {
-        Some((key, secret)) => verify_secret(store, config, &key, &secret).await,
+        Some((key, secret)) => verify_secret(store, lookups, config, &key, &secret).await,
         None => Err(ApiError::Unauthorized),
     };
     if let (Err(ApiError::Unauthorized), Some(brake), Some(address)) = (&result, brake, address) {
@@ -69,11 +72,16 @@ pub async fn authenticate_secret<S: CredentialStore>(
 
 async fn verify_secret<S: CredentialStore>(
     store: &S,
+    lookups: Option<&Data<CredentialLookups>>,
     config: &AppConfig,
     key: &str,
     secret: &str,
 ) -> Result<Principal, ApiError> {
-    let credential = store.credential(key).await?.ok_or(ApiError::Unauthorized)?;
+    let credential = match lookups {
+        Some(lookups) => lookups.credential(key, || store.credential(key)).await,
+        None => store.credential(key).await,
+    };
+    let credential = credential?.ok_or(ApiError::Unauthorized)?;
     if credential.revoked || !verify(&credential, secret) {
         return Err(ApiError::Unauthorized);
     }

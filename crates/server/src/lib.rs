@@ -16,6 +16,7 @@ mod error;
 pub mod fuzzing;
 mod health;
 mod limits;
+pub mod lookups;
 mod multipart;
 pub mod observability;
 pub mod params;
@@ -172,9 +173,11 @@ fn start<S: Store>(
 ) -> std::io::Result<Server> {
     // One brake for every worker, so the limit holds per process, not per thread.
     let failed_logins = Data::new(auth::FailedLogins::new(config.auth_failures_per_minute));
+    let credential_lookups = Data::new(lookups::CredentialLookups::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(failed_logins.clone())
+            .app_data(credential_lookups.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_framework_errors))
             .wrap(from_fn(limits::guard))
             .wrap(from_fn(observability::observe))
