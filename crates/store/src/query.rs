@@ -161,6 +161,11 @@ pub(crate) fn walk_end_sql(ascending: bool, placeholder: impl Fn(usize) -> Strin
     )
 }
 
+/// The values of [`walk_end_sql`]'s parameters, in its order: the walk of `keys[0]`.
+pub(crate) fn walk_end_values(store: i64, range: (i64, i64), keys: &[FilterKey]) -> [i64; 4] {
+    [store, range.0, range.1, keys[0].digest]
+}
+
 /// Whether a page must look for the end of its walk: it came back short, and it walked
 /// (a page that reads every row of its value and comes back short is the last one).
 pub(crate) fn may_end_walk(keys: &[FilterKey], found: usize, limit: usize) -> bool {

@@ -18,7 +18,8 @@ use crate::model::{
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, IndexRow, Known};
 use crate::query::{
-    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql, walks,
+    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql,
+    walk_end_values, walks,
 };
 use crate::{StatementReader, StatementWriter, StoreError};
 
@@ -501,34 +502,30 @@ fn consistent_through_of(row: &Row) -> Timestamp {
     plan::consistent_through(Timestamp::from_micros(now), writing, Timestamp::from_micros(last))
 }
 
-/// A store's head: the last sequence number it assigned.
-const HEAD: &str = "SELECT last_seq FROM stores WHERE id = $1";
-
-/// The sequence number a `since` or `until` time resolves to.
-const SEQ_AT: &str =
-    "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1";
-
 impl PgStore {
     /// The parameters of [`CONSISTENT_THROUGH`]: the store, and its lock's two keys.
     fn consistent_through_params(&self, store: StoreId) -> (i64, i32, i32) {
         (store, self.lock_namespace as i32, store as i32)
     }
 
-    /// A page of a query, and Consistent-Through when `with_consistent_through`. Everything
-    /// the page query needs first (Consistent-Through, the store's head, the sequence
-    /// numbers `since` and `until` resolve to) goes in one round trip; PostgreSQL runs them
-    /// in that order, each in a snapshot of its own, so the head read after
-    /// Consistent-Through holds every statement it vouches for.
-    async fn read_page(
+    /// Consistent-Through (when asked), the page's snapshot bound (the store's head) and
+    /// its sequence range (what `since` and `until` resolve to), read in one round trip.
+    /// PostgreSQL runs them in that order, each in a snapshot of its own, so the head read
+    /// after Consistent-Through holds every statement it vouches for.
+    async fn page_bounds(
         &self,
         client: &deadpool_postgres::Client,
         store: StoreId,
-        query: StatementQuery,
+        query: &StatementQuery,
         with_consistent_through: bool,
-    ) -> Result<(Option<Timestamp>, StatementPage), StoreError> {
+    ) -> Result<(Option<Timestamp>, i64, (i64, i64)), StoreError> {
         let through_stmt = client.prepare_cached(&CONSISTENT_THROUGH).await?;
-        let head_stmt = client.prepare_cached(HEAD).await?;
-        let seq_at = client.prepare_cached(SEQ_AT).await?;
+        let head_stmt = client.prepare_cached("SELECT last_seq FROM stores WHERE id = $1").await?;
+        let seq_at = client
+            .prepare_cached(
+                "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1",
+            )
+            .await?;
         let (_, namespace, key) = self.consistent_through_params(store);
         let through = async {
             if !with_consistent_through {
@@ -551,8 +548,20 @@ impl PgStore {
         };
         let (through, bound, since_seq, until_seq) =
             try_join4(through, head, resolve(query.filter.since), resolve(query.filter.until)).await?;
+        Ok((through, bound, page_range(query, bound, since_seq, until_seq)))
+    }
 
-        let (lo, hi) = page_range(&query, bound, since_seq, until_seq);
+    /// A page of a query, and Consistent-Through when `with_consistent_through`: one
+    /// round trip for what the page needs first ([`Self::page_bounds`]), one for the page.
+    async fn read_page(
+        &self,
+        client: &deadpool_postgres::Client,
+        store: StoreId,
+        query: StatementQuery,
+        with_consistent_through: bool,
+    ) -> Result<(Option<Timestamp>, StatementPage), StoreError> {
+        let (through, bound, (lo, hi)) =
+            self.page_bounds(client, store, &query, with_consistent_through).await?;
         let keys = filter_keys(&query.filter);
         let sql = page_sql(&keys, query.ascending, |n| format!("${n}"));
         let limit = query.limit as i64 + 1;
@@ -567,7 +576,11 @@ impl PgStore {
             client.query(&stmt, &params).await?.iter().map(stored_statement).collect();
         let walk_end = if may_end_walk(&keys, statements.len(), query.limit) {
             let stmt = client.prepare_cached(&walk_end_sql(query.ascending, |n| format!("${n}"))).await?;
-            client.query_opt(&stmt, &[&store, &lo, &hi, &keys[0].digest]).await?.map(|r| r.get(0))
+            let values = walk_end_values(store, (lo, hi), &keys);
+            client
+                .query_opt(&stmt, &[&values[0], &values[1], &values[2], &values[3]])
+                .await?
+                .map(|r| r.get(0))
         } else {
             None
         };
@@ -589,20 +602,7 @@ impl PgStore {
         generic: bool,
     ) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
-        let bound = match query.cursor {
-            Some(cursor) => cursor.bound,
-            None => client.query_opt(HEAD, &[&store]).await?.map_or(0, |r| r.get(0)),
-        };
-        let mut resolved = Vec::new();
-        for time in [query.filter.since, query.filter.until] {
-            resolved.push(match time {
-                Some(t) => {
-                    Some(client.query_opt(SEQ_AT, &[&store, &t.as_micros()]).await?.map_or(0, |r| r.get(0)))
-                }
-                None => None,
-            });
-        }
-        let range = page_range(&query, bound, resolved[0], resolved[1]);
+        let (_, bound, range) = self.page_bounds(&client, store, &query, false).await?;
         let keys = filter_keys(&query.filter);
         let page = page_sql(&keys, query.ascending, |n| format!("${n}"));
         let mut plans = vec![
@@ -610,9 +610,7 @@ impl PgStore {
         ];
         if walks(&keys) {
             let walk_end = walk_end_sql(query.ascending, |n| format!("${n}"));
-            plans.push(
-                explain(&client, generic, &walk_end, &[store, range.0, range.1, keys[0].digest]).await?,
-            );
+            plans.push(explain(&client, generic, &walk_end, &walk_end_values(store, range, &keys)).await?);
         }
         Ok(plans)
     }

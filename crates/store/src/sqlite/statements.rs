@@ -16,7 +16,8 @@ use crate::model::{
 };
 use crate::plan::{self, GroupWrite, Head, HeldDefinitions, Known, next_stored};
 use crate::query::{
-    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql, walks,
+    FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql,
+    walk_end_values, walks,
 };
 use crate::{StatementReader, StatementWriter, StoreError};
 
@@ -261,10 +262,9 @@ impl StatementReader for SqliteStore {
             let statements: Vec<StoredStatement> = stmt
                 .query_map(rusqlite::params_from_iter(&page.values), stored_statement)?
                 .collect::<Result<_, _>>()?;
-            let (lo, hi) = page.range;
             let walk_end = if may_end_walk(&page.keys, statements.len(), query.limit) {
                 conn.prepare_cached(&walk_end_sql(query.ascending, |n| format!("?{n}")))?
-                    .query_row(params![store, lo, hi, page.keys[0].digest], |r| r.get(0))
+                    .query_row(walk_end_values(store, page.range, &page.keys), |r| r.get(0))
                     .optional()?
             } else {
                 None
@@ -335,9 +335,8 @@ impl SqliteStore {
             };
             let mut plans = vec![explain(&page.sql, &page.values)?];
             if walks(&page.keys) {
-                let (lo, hi) = page.range;
                 let walk_end = walk_end_sql(query.ascending, |n| format!("?{n}"));
-                plans.push(explain(&walk_end, &[store, lo, hi, page.keys[0].digest])?);
+                plans.push(explain(&walk_end, &walk_end_values(store, page.range, &page.keys))?);
             }
             Ok(plans)
         })
