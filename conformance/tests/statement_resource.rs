@@ -287,6 +287,7 @@ backend_tests! {
         let lrs = Lrs::start(backend);
         let id = lrs.store_one(&statement());
         let stored = lrs.get(&format!("/statements?statementId={id}")).json()["stored"].as_str().unwrap().to_string();
+        test_support::wait_for_the_clock_to_pass(xapi::Timestamp::parse(&stored).unwrap().instant);
         for path in [format!("/statements?statementId={id}"), "/statements".to_string(), "/statements?LIMIT=1".to_string()] {
             let reply = lrs.get(&path);
             let through = reply.header("X-Experience-API-Consistent-Through").unwrap_or_else(|| panic!("{path}"));

@@ -66,8 +66,10 @@ pub trait StatementReader: Send + Sync {
         query: StatementQuery,
     ) -> impl Future<Output = Result<StatementPage, StoreError>> + Send;
 
-    /// The instant up to which every acknowledged statement is visible to queries: now,
-    /// when no write is in flight; otherwise the `stored` time of the last committed one.
+    /// The instant up to which every acknowledged statement is visible to queries and no
+    /// later commit can add one: just short of now (or of the last committed `stored`
+    /// time, if later) when no write is in flight; otherwise just short of the last
+    /// committed `stored` time.
     fn consistent_through(
         &self,
         store: StoreId,

@@ -108,15 +108,14 @@ pub(crate) fn next_stored(now: Timestamp, last_stored: Timestamp) -> Timestamp {
 
 /// The instant up to which every acknowledged statement is visible, read as: the clock
 /// (read first), whether a write is in flight (read second), and the last committed
-/// `stored` time. An in-flight write will get a `stored` time no earlier than the last
-/// committed one, so everything strictly before that is visible; with no write in flight,
-/// any later write gets a `stored` time at or after now.
+/// `stored` time. A write that has not committed yet, in flight or still to come, gets a
+/// `stored` time no earlier than the last committed one, nor (when none is in flight)
+/// than now; it may get exactly that time, because `stored` is kept to the millisecond
+/// and groups in the same millisecond share it. So the answer is one microsecond short of
+/// that floor: it vouches for nothing a later commit can still add.
 pub(crate) fn consistent_through(now: Timestamp, write_in_flight: bool, last_stored: Timestamp) -> Timestamp {
-    if write_in_flight {
-        Timestamp::from_micros(last_stored.as_micros() - 1_000)
-    } else {
-        now.max(last_stored)
-    }
+    let floor = if write_in_flight { last_stored } else { now.max(last_stored) };
+    Timestamp::from_micros(floor.as_micros() - 1)
 }
 
 /// The attachment content of the batches that succeeded, once per store and hash.
@@ -474,9 +473,18 @@ mod tests {
     }
 
     #[test]
-    fn consistent_through_stays_below_an_in_flight_write() {
+    fn consistent_through_stays_below_every_stored_time_still_to_come() {
         let t = |us| Timestamp::from_micros(us);
-        assert_eq!(consistent_through(t(9_000_000), false, t(5_000_000)), t(9_000_000));
-        assert!(consistent_through(t(9_000_000), true, t(5_000_000)) < t(5_000_000));
+        // Idle: the next write may be stored at now (on a millisecond) or at the last time.
+        assert_eq!(consistent_through(t(9_000_000), false, t(5_000_000)), t(8_999_999));
+        assert_eq!(consistent_through(t(4_999_500), false, t(5_000_000)), t(4_999_999));
+        // In flight: the write may be stored at the last time.
+        assert_eq!(consistent_through(t(9_000_000), true, t(5_000_000)), t(4_999_999));
+        assert!(
+            next_stored(t(9_000_000), t(5_000_000)) > consistent_through(t(9_000_000), false, t(5_000_000))
+        );
+        assert!(
+            next_stored(t(4_999_600), t(5_000_000)) > consistent_through(t(4_999_500), false, t(5_000_000))
+        );
     }
 }

@@ -370,6 +370,7 @@ store_tests! {
     async fn consistent_through_is_now_when_idle_and_covers_every_write(store) {
         let id = post_one(&store, statement()).await;
         let stored = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;
+        test_support::clock_passes(stored).await;
         let before = Timestamp::now();
         let through = store.consistent_through(DEFAULT_STORE).await.unwrap();
         assert!(through >= stored);

@@ -23,6 +23,7 @@ async fn consistent_through_stays_below_the_last_stored_time_while_a_writer_hold
     };
     let id = store.write_statements(batch).await.unwrap()[0];
     let stored = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;
+    test_support::clock_passes(stored).await;
     assert!(store.consistent_through(DEFAULT_STORE).await.unwrap() >= stored);
 
     // Another process's writer: the same advisory lock, held in an open transaction.

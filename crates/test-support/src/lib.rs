@@ -41,3 +41,18 @@ macro_rules! backend_tests {
         )*
     };
 }
+
+/// Returns once the clock has passed `stored`. Consistent-Through covers a write only
+/// then: until its millisecond is over, a later write may still be stored at that time.
+pub async fn clock_passes(stored: xapi::Timestamp) {
+    while xapi::Timestamp::now() <= stored {
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
+}
+
+/// [`clock_passes`] for blocking tests.
+pub fn wait_for_the_clock_to_pass(stored: xapi::Timestamp) {
+    while xapi::Timestamp::now() <= stored {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
