@@ -76,6 +76,8 @@ store_tests! {
         assert_eq!(json["timestamp"], json["stored"], "timestamp defaults to stored, string-equal");
         let stored = Timestamp::parse(json["stored"].as_str().unwrap()).unwrap();
         assert!(stored.has_offset);
+        let column = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;
+        assert_eq!(stored.instant, column, "the body's stored is the stored the LRS orders and filters by");
     }
 
     async fn a_batch_answers_ids_in_order_generating_missing_ones(store) {
