@@ -124,6 +124,7 @@ mod tests {
     use std::time::Duration;
 
     use store::{CredentialStore, DEFAULT_STORE, SqliteStore};
+    use tokio::sync::Semaphore;
     use xapi::Timestamp;
 
     use super::*;
@@ -141,72 +142,100 @@ mod tests {
         }
     }
 
-    /// A real store whose credential reads take `delay` after reading, and are counted.
-    struct Slow {
+    /// A real store whose credential reads are counted and, once read, answer only when
+    /// the test lets them: the tests order reads and arrivals by waiting for them, not by
+    /// the clock.
+    struct Gated {
         store: SqliteStore,
-        delay: Duration,
         reads: AtomicUsize,
+        answers: Semaphore,
     }
 
-    impl Slow {
+    impl Gated {
         async fn read(&self, key: &str) -> Lookup {
-            self.reads.fetch_add(1, Ordering::SeqCst);
             let lookup = self.store.credential(key).await;
-            tokio::time::sleep(self.delay).await;
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.answers.acquire().await.expect("never closed").forget();
             lookup
         }
     }
 
-    /// A store holding the credential `lms`, read through `delay`, and empty rounds.
-    async fn slow_store(delay: Duration) -> (Arc<Slow>, Arc<CredentialLookups>, tempfile::TempDir) {
+    /// A store holding the credential `lms`, read through a gate, and empty rounds.
+    async fn gated_store() -> (Arc<Gated>, Arc<CredentialLookups>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         store.create_credential(credential("lms")).await.unwrap();
-        let slow = Arc::new(Slow { store, delay, reads: AtomicUsize::new(0) });
-        (slow, Arc::new(CredentialLookups::default()), dir)
+        let gated = Arc::new(Gated { store, reads: AtomicUsize::new(0), answers: Semaphore::new(0) });
+        (gated, Arc::new(CredentialLookups::default()), dir)
     }
 
-    fn look_up(lookups: &Arc<CredentialLookups>, slow: &Arc<Slow>) -> tokio::task::JoinHandle<Lookup> {
-        let (lookups, slow) = (lookups.clone(), slow.clone());
-        tokio::spawn(async move { lookups.credential("lms", || slow.read("lms")).await })
+    fn look_up(lookups: &Arc<CredentialLookups>, gated: &Arc<Gated>) -> tokio::task::JoinHandle<Lookup> {
+        let (lookups, gated) = (lookups.clone(), gated.clone());
+        tokio::spawn(async move { lookups.credential("lms", || gated.read("lms")).await })
+    }
+
+    /// Returns once `reached` holds (within seconds).
+    async fn until(reached: impl Fn() -> bool) {
+        let waiting = async {
+            while !reached() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("reached in time");
+    }
+
+    fn reads(gated: &Gated) -> usize {
+        gated.reads.load(Ordering::SeqCst)
+    }
+
+    /// Requests waiting for the next read of `lms`.
+    fn waiting(lookups: &CredentialLookups) -> usize {
+        lookups.rounds.lock().unwrap().get("lms").map_or(0, Vec::len)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_that_arrive_during_a_read_share_the_next_one() {
-        let (slow, lookups, _dir) = slow_store(Duration::from_millis(200)).await;
-        let first = look_up(&lookups, &slow);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let waiting: Vec<_> = (0..20).map(|_| look_up(&lookups, &slow)).collect();
+        let (gated, lookups, _dir) = gated_store().await;
+        let first = look_up(&lookups, &gated);
+        until(|| reads(&gated) == 1).await;
+        let waiting_requests: Vec<_> = (0..20).map(|_| look_up(&lookups, &gated)).collect();
+        until(|| waiting(&lookups) == 20).await;
+        gated.answers.add_permits(2);
         assert!(first.await.unwrap().unwrap().is_some());
-        for request in waiting {
+        for request in waiting_requests {
             assert_eq!(request.await.unwrap().unwrap().map(|c| c.key), Some("lms".to_string()));
         }
-        assert_eq!(slow.reads.load(Ordering::SeqCst), 2, "one read, then one shared by the 20");
+        assert_eq!(reads(&gated), 2, "one read, then one shared by the 20");
         assert!(lookups.rounds.lock().unwrap().is_empty(), "no round is left behind");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_after_a_revocation_never_gets_a_read_that_started_before_it() {
-        let (slow, lookups, _dir) = slow_store(Duration::from_millis(200)).await;
-        // The first read happens now and answers 200 ms later, revocation meanwhile.
-        let before = look_up(&lookups, &slow);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(slow.store.revoke_credential("lms").await.unwrap());
-        let after = look_up(&lookups, &slow);
+        let (gated, lookups, _dir) = gated_store().await;
+        let before = look_up(&lookups, &gated);
+        until(|| reads(&gated) == 1).await;
+        // The first read has happened and has not answered yet: revoke meanwhile.
+        assert!(gated.store.revoke_credential("lms").await.unwrap());
+        let after = look_up(&lookups, &gated);
+        until(|| waiting(&lookups) == 1).await;
+        gated.answers.add_permits(2);
         assert!(!before.await.unwrap().unwrap().unwrap().revoked, "read before the revocation");
         assert!(after.await.unwrap().unwrap().unwrap().revoked, "the request after it reads again");
+        assert_eq!(reads(&gated), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_that_goes_away_mid_read_leaves_no_one_waiting() {
-        let (slow, lookups, _dir) = slow_store(Duration::from_millis(300)).await;
-        let leader = look_up(&lookups, &slow);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let waiting = look_up(&lookups, &slow);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (gated, lookups, _dir) = gated_store().await;
+        let leader = look_up(&lookups, &gated);
+        until(|| reads(&gated) == 1).await;
+        let waiting_request = look_up(&lookups, &gated);
+        until(|| waiting(&lookups) == 1).await;
         leader.abort();
-        let answered = tokio::time::timeout(Duration::from_secs(2), waiting).await;
+        gated.answers.add_permits(1);
+        let answered = tokio::time::timeout(Duration::from_secs(10), waiting_request).await;
         assert!(answered.expect("the waiting request is answered").unwrap().unwrap().is_some());
+        assert_eq!(reads(&gated), 2, "the waiting request read for itself");
         assert!(lookups.rounds.lock().unwrap().is_empty());
     }
 }

@@ -369,7 +369,7 @@ store_tests! {
         assert!(stored.windows(2).all(|w| w[0] <= w[1]), "{stored:?}");
     }
 
-    async fn consistent_through_is_now_when_idle_and_covers_every_write(store) {
+    async fn consistent_through_follows_the_clock_when_idle_and_covers_every_earlier_write(store) {
         let id = post_one(&store, statement()).await;
         let stored = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;
         test_support::clock_passes(stored).await;
