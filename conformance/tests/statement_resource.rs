@@ -209,6 +209,8 @@ backend_tests! {
         let by_agent = format!("agent={}", enc(&instructor.to_string()));
         assert!(lrs.query_ids(&by_agent).is_empty());
         assert_eq!(lrs.query_ids(&format!("{by_agent}&related_agents=true")), vec![id.clone()]);
+        // As the Python `tincan` library sends it.
+        assert_eq!(lrs.query_ids(&format!("{by_agent}&related_agents=True")), vec![id.clone()]);
         let by_activity = format!("activity={}", enc(&course));
         assert!(lrs.query_ids(&by_activity).is_empty());
         assert_eq!(lrs.query_ids(&format!("{by_activity}&related_activities=true")), vec![id]);

@@ -40,11 +40,13 @@ impl QueryParams {
         self.get(name).ok_or_else(|| ApiError::bad_request(name, format!("the {name} parameter is required")))
     }
 
-    /// An optional `true`/`false` parameter (absent is false).
+    /// An optional `true`/`false` parameter (absent is false), in any letter case: the
+    /// Python `tincan` library sends its booleans as `True` and `False`.
     pub fn boolean(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(_) => Err(ApiError::bad_request(name, "must be true or false")),
         }
     }
@@ -110,6 +112,20 @@ mod tests {
         assert!(matches!(err, ApiError::BadRequest { path: Some(p), .. } if p == "Limit"));
         let err = QueryParams::parse("a=1&a=2", &["a"]).unwrap_err();
         assert!(matches!(err, ApiError::BadRequest { path: Some(p), .. } if p == "a"));
+    }
+
+    #[test]
+    fn boolean_parameters_are_true_or_false_in_any_letter_case() {
+        let params =
+            QueryParams::parse("a=True&b=FALSE&c=true&d=yes&e=1", &["a", "b", "c", "d", "e"]).unwrap();
+        assert!(params.boolean("a").unwrap());
+        assert!(!params.boolean("b").unwrap());
+        assert!(params.boolean("c").unwrap());
+        assert!(!params.boolean("absent").unwrap());
+        for refused in ["d", "e"] {
+            let err = params.boolean(refused).unwrap_err();
+            assert!(matches!(err, ApiError::BadRequest { path: Some(p), .. } if p == refused));
+        }
     }
 
     #[test]
