@@ -64,7 +64,7 @@ impl From<tokio_postgres::Error> for StoreError {
                 || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
         });
         if e.is_closed() || unavailable_code || e.as_db_error().is_none() && e.code().is_none() {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(with_causes(&e))
         } else {
             StoreError::Backend(format!("{e}: {}", e.as_db_error().map(|d| d.message()).unwrap_or_default()))
         }
@@ -73,6 +73,21 @@ impl From<tokio_postgres::Error> for StoreError {
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(with_causes(&e))
     }
+}
+
+/// An error and the errors beneath it, each once: "error performing TLS handshake" says
+/// little without the "invalid peer certificate: UnknownIssuer" under it.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        cause = inner.source();
+    }
+    message
 }

@@ -27,8 +27,40 @@ impl PgCluster {
     /// Panics, saying what is missing, when the binaries are not there.
     pub fn start() -> PgCluster {
         let cluster = PgCluster::unstarted();
+        cluster.init();
+        cluster.start_again();
+        cluster
+    }
+
+    /// Creates and starts a cluster as [`PgCluster::start`] does that also offers TLS
+    /// (`ssl = on`), with `certificate` and `key` (PEM) as its server certificate.
+    pub fn start_with_tls(certificate: &str, key: &str) -> PgCluster {
+        let cluster = PgCluster::unstarted();
+        cluster.init();
         let data = cluster.data_dir();
-        cluster.run(
+        for (name, pem) in [("server.crt", certificate), ("server.key", key)] {
+            let path = data.join(name);
+            std::fs::write(&path, pem).expect("the certificate files can be written");
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("the certificate files' mode can be set");
+            if cluster.as_postgres {
+                chown_to_postgres(&path);
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf opens");
+        std::io::Write::write_all(&mut conf, b"\nssl = on\n").expect("postgresql.conf can be written");
+        cluster.start_again();
+        cluster
+    }
+
+    /// `initdb`: trust authentication and a `postgres` superuser.
+    fn init(&self) {
+        let data = self.data_dir();
+        self.run(
             "initdb",
             &[
                 "-D",
@@ -42,8 +74,6 @@ impl PgCluster {
                 "UTF8",
             ],
         );
-        cluster.start_again();
-        cluster
     }
 
     /// Creates and starts a hot standby of this cluster: a base backup streamed from it

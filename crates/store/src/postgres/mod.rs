@@ -14,11 +14,9 @@ mod documents;
 mod health;
 mod insights;
 mod statements;
-
-use std::str::FromStr;
+mod tls;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 
 use self::statements::PgWriter;
 use crate::commit::Committer;
@@ -148,8 +146,7 @@ impl PgStore {
 /// The connection pool for `url`; with `read_only_sessions`, every session starts with
 /// `default_transaction_read_only`, so even a primary refuses writes through it.
 fn pool(url: &str, read_only_sessions: bool) -> Result<Pool, StoreError> {
-    let mut config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
+    let (mut config, tls) = tls::config_and_connector(url)?;
     // Bounded waits while the database is away, so requests get a 503 instead of
     // hanging: connecting (unless the URL says otherwise) and unacknowledged sends.
     if config.get_connect_timeout().is_none() {
@@ -166,7 +163,7 @@ fn pool(url: &str, read_only_sessions: bool) -> Result<Pool, StoreError> {
         config.options(&options);
     }
     let manager =
-        Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
         .max_size(POOL_SIZE)
         .runtime(deadpool_postgres::Runtime::Tokio1)

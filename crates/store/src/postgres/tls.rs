@@ -1,0 +1,288 @@
+//! TLS to PostgreSQL with libpq's `sslmode` and `sslrootcert`, so a database URL means
+//! what it means to `psql`. tokio-postgres itself knows only `disable`, `prefer` and
+//! `require` and verifies nothing; the verifying modes and the root certificates are
+//! read here and taken out of the URL before tokio-postgres parses the rest.
+//!
+//! | `sslmode` | TLS | the server's certificate |
+//! |---|---|---|
+//! | `disable` | never | - |
+//! | `prefer` (the default) | when the server offers it | not checked |
+//! | `require` | always | not checked, unless `sslrootcert` is given (then as `verify-ca`) |
+//! | `verify-ca` | always | signed by a root certificate |
+//! | `verify-full` | always | signed by a root certificate and issued for the host |
+//!
+//! The roots are the PEM file `sslrootcert` names, or the system's certificates when it
+//! is absent or `system` (libpq would read `~/.postgresql/root.crt` instead).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use percent_encoding::percent_decode_str;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::StoreError;
+
+/// libpq's `sslmode` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// Where the root certificates come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Roots {
+    File(PathBuf),
+    System,
+}
+
+/// The TLS parameters of a URL, and the URL without them.
+#[derive(Debug, PartialEq, Eq)]
+struct TlsParameters {
+    rest: String,
+    mode: Option<Mode>,
+    roots: Option<Roots>,
+}
+
+/// Parses a libpq-style database URL (or `key=value` string) into the connection
+/// settings and the TLS connector its `sslmode` and `sslrootcert` ask for.
+pub(super) fn config_and_connector(
+    url: &str,
+) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
+    let invalid = |e: String| StoreError::Backend(format!("invalid database URL: {e}"));
+    let params = take_tls_parameters(url).map_err(invalid)?;
+    let mut config = tokio_postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
+    // A `key=value` string keeps its sslmode for tokio-postgres, which knows the
+    // non-verifying three.
+    let mode = params.mode.unwrap_or(match config.get_ssl_mode() {
+        SslMode::Disable => Mode::Disable,
+        SslMode::Require => Mode::Require,
+        _ => Mode::Prefer,
+    });
+    let mode = if mode == Mode::Require && params.roots.is_some() { Mode::VerifyCa } else { mode };
+    config.ssl_mode(match mode {
+        Mode::Disable => SslMode::Disable,
+        Mode::Prefer => SslMode::Prefer,
+        Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+    });
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = match mode {
+        Mode::Disable | Mode::Prefer | Mode::Require => None,
+        Mode::VerifyCa | Mode::VerifyFull => {
+            let roots = root_store(params.roots.as_ref().unwrap_or(&Roots::System))?;
+            let chain = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| StoreError::Backend(format!("cannot verify server certificates: {e}")))?;
+            Some(chain)
+        }
+    };
+    let check = ServerCheck { provider: provider.clone(), chain, host_name: mode == Mode::VerifyFull };
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Backend(format!("cannot configure TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(check))
+        .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(client)))
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a `postgres://` URL's query, leaving every
+/// other parameter as it was written. Any other string is left to tokio-postgres.
+fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
+    let unchanged = TlsParameters { rest: url.to_string(), mode: None, roots: None };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(unchanged);
+    }
+    let Some((base, query)) = url.split_once('?') else { return Ok(unchanged) };
+    let (mut mode, mut roots, mut kept) = (None, None, Vec::new());
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |text: &str| {
+            percent_decode_str(text)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| format!("{key} is not UTF-8"))
+        };
+        match decode(key)?.as_str() {
+            "sslmode" => mode = Some(parse_mode(&decode(value)?)?),
+            "sslrootcert" => {
+                let value = decode(value)?;
+                roots = Some(if value == "system" { Roots::System } else { Roots::File(value.into()) });
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    Ok(TlsParameters { rest, mode, roots })
+}
+
+fn parse_mode(value: &str) -> Result<Mode, String> {
+    Ok(match value {
+        "disable" => Mode::Disable,
+        // libpq's `allow` tries without TLS first; tokio-postgres cannot, and TLS when the
+        // server offers it is the closer (and safer) match.
+        "allow" | "prefer" => Mode::Prefer,
+        "require" => Mode::Require,
+        "verify-ca" => Mode::VerifyCa,
+        "verify-full" => Mode::VerifyFull,
+        other => {
+            return Err(format!(
+                "sslmode must be disable, allow, prefer, require, verify-ca or verify-full, not {other:?}"
+            ));
+        }
+    })
+}
+
+fn root_store(roots: &Roots) -> Result<RootCertStore, StoreError> {
+    let mut store = RootCertStore::empty();
+    match roots {
+        Roots::File(path) => {
+            let unreadable =
+                |e: String| StoreError::Backend(format!("cannot read sslrootcert={}: {e}", path.display()));
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(e.to_string()))? {
+                store
+                    .add(cert.map_err(|e| unreadable(e.to_string()))?)
+                    .map_err(|e| unreadable(e.to_string()))?;
+            }
+            if store.is_empty() {
+                return Err(unreadable("it holds no PEM certificate".into()));
+            }
+        }
+        Roots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                return Err(StoreError::Backend(format!(
+                    "sslmode verify-ca/verify-full found no system root certificates ({:?}); name a PEM \
+                     file with sslrootcert",
+                    found.errors
+                )));
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// How the server's certificate is checked. The handshake's signatures are always checked
+/// against the certificate; whether the certificate itself is trusted depends on the mode.
+#[derive(Debug)]
+struct ServerCheck {
+    provider: Arc<CryptoProvider>,
+    /// The chain up to a root (`verify-ca`, `verify-full`); none for `prefer` and
+    /// `require`, which trust whoever answers, as libpq does.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    /// Whether the certificate must be issued for the host (`verify-full`).
+    host_name: bool,
+}
+
+impl ServerCertVerifier for ServerCheck {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.host_name => Ok(ServerCertVerified::assertion()),
+            checked => checked,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(url: &str) -> TlsParameters {
+        take_tls_parameters(url).unwrap()
+    }
+
+    #[test]
+    fn tls_parameters_leave_the_url_and_the_rest_stays_as_written() {
+        let p = taken(
+            "postgres://u:p%40ss@h1:5432,h2/db?connect_timeout=5&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&options=-c%20a%3Db",
+        );
+        assert_eq!(p.rest, "postgres://u:p%40ss@h1:5432,h2/db?connect_timeout=5&options=-c%20a%3Db");
+        assert_eq!(p.mode, Some(Mode::VerifyFull));
+        assert_eq!(p.roots, Some(Roots::File("/etc/ca.pem".into())));
+        let p = taken("postgresql://h/db?sslmode=require");
+        assert_eq!((p.rest.as_str(), p.mode, p.roots), ("postgresql://h/db", Some(Mode::Require), None));
+        assert_eq!(taken("postgres://h/db?sslrootcert=system").roots, Some(Roots::System));
+    }
+
+    #[test]
+    fn urls_without_tls_parameters_and_key_value_strings_pass_through() {
+        for url in
+            ["postgres://h/db", "postgres://h/db?connect_timeout=5", "host=h dbname=db sslmode=require"]
+        {
+            assert_eq!(taken(url), TlsParameters { rest: url.to_string(), mode: None, roots: None });
+        }
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_refused_by_name() {
+        let err = take_tls_parameters("postgres://h/db?sslmode=strict").unwrap_err();
+        assert!(err.contains("sslmode") && err.contains("strict"), "{err}");
+        let Err(StoreError::Backend(err)) = config_and_connector("postgres://h/db?sslmode=strict") else {
+            panic!()
+        };
+        assert!(err.starts_with("invalid database URL: sslmode"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_root_certificate_file_is_named() {
+        let Err(StoreError::Backend(err)) =
+            config_and_connector("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+        else {
+            panic!()
+        };
+        assert!(err.contains("sslrootcert=/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn libpq_modes_map_onto_tokio_postgres_ones() {
+        let mode = |url: &str| config_and_connector(url).unwrap().0.get_ssl_mode();
+        assert_eq!(mode("postgres://h/db"), SslMode::Prefer);
+        assert_eq!(mode("postgres://h/db?sslmode=disable"), SslMode::Disable);
+        assert_eq!(mode("postgres://h/db?sslmode=require"), SslMode::Require);
+        assert_eq!(mode("host=h dbname=db sslmode=require"), SslMode::Require);
+    }
+}
