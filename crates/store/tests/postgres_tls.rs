@@ -165,6 +165,15 @@ fn verify_full_needs_a_certificate_from_the_named_root_issued_for_the_host() {
     let url_ok = url(&cluster, "127.0.0.1", "verified", &format!("sslmode=verify-full&{ca}"));
     runtime.block_on(PgStore::connect(&url_ok)).unwrap_or_else(|e| panic!("{url_ok}: {e}"));
     assert_eq!(sessions(&cluster, "verified").1, 0, "every session is encrypted");
+    // The same in libpq's key=value form.
+    cluster.create_database("key_value");
+    let key_value = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=key_value sslmode=verify-full sslrootcert='{}'",
+        cluster.port(),
+        certificates.path("ca.pem").display()
+    );
+    runtime.block_on(PgStore::connect(&key_value)).unwrap_or_else(|e| panic!("{key_value}: {e}"));
+    assert_eq!(sessions(&cluster, "key_value").1, 0, "every session is encrypted");
 
     // The certificate names 127.0.0.1, not localhost.
     let by_name = url(&cluster, "localhost", "by_name", &format!("sslmode=verify-full&{ca}"));

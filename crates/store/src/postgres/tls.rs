@@ -1,7 +1,8 @@
 //! TLS to PostgreSQL with libpq's `sslmode` and `sslrootcert`, so a database URL means
 //! what it means to `psql`. tokio-postgres itself knows only `disable`, `prefer` and
 //! `require` and verifies nothing; the verifying modes and the root certificates are
-//! read here and taken out of the URL before tokio-postgres parses the rest.
+//! read here and taken out of the URL (or `key=value` string) before tokio-postgres
+//! parses the rest.
 //!
 //! | `sslmode` | TLS | the server's certificate |
 //! |---|---|---|
@@ -63,13 +64,7 @@ pub(super) fn config_and_connector(
     let invalid = |e: String| StoreError::Backend(format!("invalid database URL: {e}"));
     let params = take_tls_parameters(url).map_err(invalid)?;
     let mut config = tokio_postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
-    // A `key=value` string keeps its sslmode for tokio-postgres, which knows the
-    // non-verifying three.
-    let mode = params.mode.unwrap_or(match config.get_ssl_mode() {
-        SslMode::Disable => Mode::Disable,
-        SslMode::Require => Mode::Require,
-        _ => Mode::Prefer,
-    });
+    let mode = params.mode.unwrap_or(Mode::Prefer);
     let mode = if mode == Mode::Require && params.roots.is_some() { Mode::VerifyCa } else { mode };
     config.ssl_mode(match mode {
         Mode::Disable => SslMode::Disable,
@@ -97,34 +92,93 @@ pub(super) fn config_and_connector(
     Ok((config, MakeRustlsConnect::new(client)))
 }
 
-/// Takes `sslmode` and `sslrootcert` out of a `postgres://` URL's query, leaving every
-/// other parameter as it was written. Any other string is left to tokio-postgres.
+/// Takes `sslmode` and `sslrootcert` out of a connection string, a `postgres://` URL or
+/// libpq's `key=value` form, leaving every other parameter as it was written.
 fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
-    let unchanged = TlsParameters { rest: url.to_string(), mode: None, roots: None };
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Ok(unchanged);
-    }
-    let Some((base, query)) = url.split_once('?') else { return Ok(unchanged) };
-    let (mut mode, mut roots, mut kept) = (None, None, Vec::new());
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |text: &str| {
-            percent_decode_str(text)
-                .decode_utf8()
-                .map(|v| v.into_owned())
-                .map_err(|_| format!("{key} is not UTF-8"))
+    let mut taken = TlsParameters { rest: String::new(), mode: None, roots: None };
+    taken.rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return Ok(TlsParameters { rest: url.into(), ..taken });
         };
-        match decode(key)?.as_str() {
-            "sslmode" => mode = Some(parse_mode(&decode(value)?)?),
-            "sslrootcert" => {
-                let value = decode(value)?;
-                roots = Some(if value == "system" { Roots::System } else { Roots::File(value.into()) });
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |text: &str| {
+                percent_decode_str(text)
+                    .decode_utf8()
+                    .map(|v| v.into_owned())
+                    .map_err(|_| format!("{key} is not UTF-8"))
+            };
+            if !taken.take(&decode(key)?, || decode(value))? {
+                kept.push(pair);
             }
-            _ => kept.push(pair),
         }
+        if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) }
+    } else {
+        let mut kept = Vec::new();
+        for (pair, key, value) in key_value_pairs(url)? {
+            if !taken.take(&key, || Ok(value))? {
+                kept.push(pair);
+            }
+        }
+        kept.join(" ")
+    };
+    Ok(taken)
+}
+
+impl TlsParameters {
+    /// Records `key` if it is one of the TLS parameters, and says whether it was.
+    fn take(&mut self, key: &str, value: impl FnOnce() -> Result<String, String>) -> Result<bool, String> {
+        match key {
+            "sslmode" => self.mode = Some(parse_mode(&value()?)?),
+            "sslrootcert" => {
+                let value = value()?;
+                self.roots = Some(if value == "system" { Roots::System } else { Roots::File(value.into()) });
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
-    let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
-    Ok(TlsParameters { rest, mode, roots })
+}
+
+/// The pairs of libpq's `key = value` form, each with the text it was written as. Values
+/// may be single-quoted; a backslash escapes the character after it.
+fn key_value_pairs(text: &str) -> Result<Vec<(&str, String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let skip_spaces = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+    };
+    loop {
+        skip_spaces(&mut chars);
+        let Some(&(start, _)) = chars.peek() else { break };
+        let mut key = String::new();
+        while let Some((_, c)) = chars.next_if(|(_, c)| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        skip_spaces(&mut chars);
+        if chars.next_if(|(_, c)| *c == '=').is_none() {
+            return Err(format!("{key} is not followed by = and a value"));
+        }
+        skip_spaces(&mut chars);
+        let quoted = chars.next_if(|(_, c)| *c == '\'').is_some();
+        let mut value = String::new();
+        loop {
+            match chars.next() {
+                None if quoted => return Err(format!("the value of {key} lacks its closing quote")),
+                None => break,
+                Some((_, '\'')) if quoted => break,
+                Some((_, c)) if c.is_whitespace() && !quoted => break,
+                Some((_, '\\')) => {
+                    value.push(chars.next().ok_or(format!("the value of {key} ends in \\"))?.1)
+                }
+                Some((_, c)) => value.push(c),
+            }
+        }
+        let end = chars.peek().map_or(text.len(), |(i, _)| *i);
+        pairs.push((text[start..end].trim_end(), key, value));
+    }
+    Ok(pairs)
 }
 
 fn parse_mode(value: &str) -> Result<Mode, String> {
@@ -249,12 +303,22 @@ mod tests {
     }
 
     #[test]
-    fn urls_without_tls_parameters_and_key_value_strings_pass_through() {
-        for url in
-            ["postgres://h/db", "postgres://h/db?connect_timeout=5", "host=h dbname=db sslmode=require"]
-        {
+    fn urls_without_tls_parameters_pass_through() {
+        for url in ["postgres://h/db", "postgres://h/db?connect_timeout=5"] {
             assert_eq!(taken(url), TlsParameters { rest: url.to_string(), mode: None, roots: None });
         }
+    }
+
+    #[test]
+    fn key_value_strings_give_up_their_tls_parameters_and_keep_the_rest_as_written() {
+        let p =
+            taken("host=h  dbname = db sslmode=verify-full sslrootcert='/etc/my ca.pem' password='a b\\'c'");
+        assert_eq!(p.rest, "host=h dbname = db password='a b\\'c'");
+        assert_eq!(p.mode, Some(Mode::VerifyFull));
+        assert_eq!(p.roots, Some(Roots::File("/etc/my ca.pem".into())));
+        assert_eq!(taken("host=h sslrootcert=sys\\tem").roots, Some(Roots::System));
+        assert!(take_tls_parameters("host=h password='open").unwrap_err().contains("closing quote"));
+        assert!(take_tls_parameters("host").unwrap_err().contains("host"));
     }
 
     #[test]
