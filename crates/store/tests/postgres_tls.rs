@@ -8,7 +8,8 @@ use std::process::Command;
 use store::{PgStore, StoreError};
 use test_support::cluster::PgCluster;
 
-/// A test CA, a server certificate it signed for IP 127.0.0.1, and a CA that signed nothing.
+/// A test CA, a server certificate it signed for IP 127.0.0.1 and a client certificate for
+/// `tally`, and a CA that signed nothing.
 struct Certificates {
     dir: tempfile::TempDir,
 }
@@ -16,71 +17,38 @@ struct Certificates {
 impl Certificates {
     fn make() -> Certificates {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let openssl = |args: &[&str]| {
+        let openssl = |args: &str| {
+            let args: Vec<&str> = args.split_whitespace().collect();
             let output = Command::new("openssl")
-                .args(args)
+                .args(&args)
                 .current_dir(dir.path())
                 .output()
                 .expect("this test makes certificates with the openssl command; install openssl");
             assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         };
         for ca in ["ca", "other-ca"] {
-            let (key, pem, subject) =
-                (format!("{ca}.key"), format!("{ca}.pem"), format!("/CN=Tally test {ca}"));
-            openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-keyout",
-                &key,
-                "-out",
-                &pem,
-                "-subj",
-                &subject,
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ]);
+            openssl(&format!(
+                "req -x509 -newkey rsa:2048 -nodes -days 2 -keyout {ca}.key -out {ca}.pem -subj /CN=Tally-test-{ca} \
+                 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+            ));
         }
-        std::fs::write(
-            dir.path().join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
+        // A certificate `ca` signs, with these X.509 extensions.
+        let issue = |name: &str, subject: &str, extensions: &str| {
+            std::fs::write(dir.path().join(format!("{name}.ext")), extensions).expect("an extensions file");
+            openssl(&format!(
+                "req -newkey rsa:2048 -nodes -keyout {name}.key -out {name}.csr -subj {subject}"
+            ));
+            openssl(&format!(
+                "x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out {name}.pem \
+                 -extfile {name}.ext"
+            ));
+        };
+        issue(
+            "server",
             "/CN=127.0.0.1",
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "server.pem",
-            "-extfile",
-            "server.ext",
-        ]);
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        );
+        issue("client", "/CN=tally", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
         Certificates { dir }
     }
 
@@ -121,6 +89,17 @@ fn sessions(cluster: &PgCluster, database: &str) -> (usize, usize) {
     (encrypted.parse().unwrap(), plain.parse().unwrap())
 }
 
+/// Asserts that `database` has open sessions and that every one of them is encrypted.
+fn assert_only_encrypted_sessions(cluster: &PgCluster, database: &str) {
+    let (encrypted, plain) = sessions(cluster, database);
+    assert!(encrypted > 0 && plain == 0, "{database}: {encrypted} encrypted, {plain} plain sessions");
+}
+
+/// A store open on `url` (its pool keeps sessions open while it lives).
+fn connect(runtime: &tokio::runtime::Runtime, url: &str) -> PgStore {
+    runtime.block_on(PgStore::connect(url)).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
 fn refusal(url: &str) -> String {
     match tokio_runtime().block_on(PgStore::connect(url)) {
         Ok(_) => panic!("{url} was accepted"),
@@ -145,7 +124,7 @@ fn sessions_are_encrypted_when_the_server_offers_tls_unless_sslmode_is_disable()
         ("disabled", "sslmode=disable", (false, true)),
     ] {
         let url = url(&cluster, "127.0.0.1", database, params);
-        let store = runtime.block_on(PgStore::connect(&url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let store = connect(&runtime, &url);
         let (encrypted, plain) = sessions(&cluster, database);
         assert_eq!(
             (encrypted > 0, plain > 0),
@@ -163,8 +142,8 @@ fn verify_full_needs_a_certificate_from_the_named_root_issued_for_the_host() {
     let runtime = tokio_runtime();
     let ca = root(&certificates, "ca.pem");
     let url_ok = url(&cluster, "127.0.0.1", "verified", &format!("sslmode=verify-full&{ca}"));
-    runtime.block_on(PgStore::connect(&url_ok)).unwrap_or_else(|e| panic!("{url_ok}: {e}"));
-    assert_eq!(sessions(&cluster, "verified").1, 0, "every session is encrypted");
+    let _verified = connect(&runtime, &url_ok);
+    assert_only_encrypted_sessions(&cluster, "verified");
     // The same in libpq's key=value form.
     cluster.create_database("key_value");
     let key_value = format!(
@@ -172,8 +151,8 @@ fn verify_full_needs_a_certificate_from_the_named_root_issued_for_the_host() {
         cluster.port(),
         certificates.path("ca.pem").display()
     );
-    runtime.block_on(PgStore::connect(&key_value)).unwrap_or_else(|e| panic!("{key_value}: {e}"));
-    assert_eq!(sessions(&cluster, "key_value").1, 0, "every session is encrypted");
+    let _key_value = connect(&runtime, &key_value);
+    assert_only_encrypted_sessions(&cluster, "key_value");
 
     // The certificate names 127.0.0.1, not localhost.
     let by_name = url(&cluster, "localhost", "by_name", &format!("sslmode=verify-full&{ca}"));
@@ -197,10 +176,30 @@ fn verify_ca_and_require_with_a_root_check_the_signer_but_not_the_host() {
     let (ca, other_ca) = (root(&certificates, "ca.pem"), root(&certificates, "other-ca.pem"));
     for (database, mode) in [("verify_ca", "verify-ca"), ("require_root", "require")] {
         let accepted = url(&cluster, "localhost", database, &format!("sslmode={mode}&{ca}"));
-        runtime.block_on(PgStore::connect(&accepted)).unwrap_or_else(|e| panic!("{accepted}: {e}"));
+        let _accepted = connect(&runtime, &accepted);
+        assert_only_encrypted_sessions(&cluster, database);
         let refused =
             url(&cluster, "localhost", &format!("{database}_other"), &format!("sslmode={mode}&{other_ca}"));
         let message = refusal(&refused);
         assert!(message.contains("certificate"), "{message}");
     }
+}
+
+#[test]
+fn sslcert_and_sslkey_answer_a_server_that_asks_for_a_client_certificate() {
+    let certificates = Certificates::make();
+    let cluster = certificates.cluster();
+    cluster.require_client_certificates(&certificates.read("ca.pem"), "tally");
+    cluster.create_database("client_cert");
+    let url = format!(
+        "postgres://tally@127.0.0.1:{}/client_cert?connect_timeout=5&sslmode=require",
+        cluster.port()
+    );
+    let message = refusal(&url);
+    assert!(message.contains("certificate"), "{message}");
+    let (cert, key) = (certificates.path("client.pem"), certificates.path("client.key"));
+    let with_certificate = format!("{url}&sslcert={}&sslkey={}", cert.display(), key.display());
+    let runtime = tokio_runtime();
+    let _store = connect(&runtime, &with_certificate);
+    assert_only_encrypted_sessions(&cluster, "client_cert");
 }

@@ -57,6 +57,33 @@ impl PgCluster {
         cluster
     }
 
+    /// Makes `role` (a new superuser) log in only over TLS with a client certificate that
+    /// `ca` (PEM) signed, as `clientcert=verify-ca` does; other roles are unchanged.
+    pub fn require_client_certificates(&self, ca: &str, role: &str) {
+        let data = self.data_dir();
+        let path = data.join("client-ca.crt");
+        std::fs::write(&path, ca).expect("the client CA can be written");
+        if self.as_postgres {
+            chown_to_postgres(&path);
+        }
+        let hba = data.join("pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).expect("pg_hba.conf reads");
+        let first = format!(
+            "hostssl all {role} 127.0.0.1/32 trust clientcert=verify-ca\nhost all {role} 127.0.0.1/32 reject\n"
+        );
+        std::fs::write(&hba, first + &rest).expect("pg_hba.conf can be written");
+        let ca_file = path.display().to_string();
+        self.query("postgres", &format!("CREATE ROLE {role} SUPERUSER LOGIN"));
+        self.query("postgres", &format!("ALTER SYSTEM SET ssl_ca_file = '{ca_file}'"));
+        self.query("postgres", "SELECT pg_reload_conf()");
+        // The postmaster reloads when it gets to the signal; new sessions then show it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.query("postgres", "SHOW ssl_ca_file") != ca_file {
+            assert!(Instant::now() < deadline, "the cluster does not reload its configuration");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `initdb`: trust authentication and a `postgres` superuser.
     fn init(&self) {
         let data = self.data_dir();

@@ -13,9 +13,10 @@
 //! | `verify-full` | always | signed by a root certificate and issued for the host |
 //!
 //! The roots are the PEM file `sslrootcert` names, or the system's certificates when it
-//! is absent or `system` (libpq would read `~/.postgresql/root.crt` instead).
+//! is absent or `system` (libpq would read `~/.postgresql/root.crt` instead). A server
+//! that asks for a client certificate gets the one in `sslcert`, signed with `sslkey`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -49,11 +50,15 @@ enum Roots {
 }
 
 /// The TLS parameters of a URL, and the URL without them.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct TlsParameters {
     rest: String,
     mode: Option<Mode>,
     roots: Option<Roots>,
+    /// `sslcert` and `sslkey`: the client certificate (PEM, with any intermediates after
+    /// it) and its private key, for servers that ask for one.
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
 }
 
 /// Parses a libpq-style database URL (or `key=value` string) into the connection
@@ -83,19 +88,28 @@ pub(super) fn config_and_connector(
         }
     };
     let check = ServerCheck { provider: provider.clone(), chain, host_name: mode == Mode::VerifyFull };
-    let client = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| StoreError::Backend(format!("cannot configure TLS: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(check))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(check));
+    let client = match (&params.client_cert, &params.client_key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => {
+            let (chain, key) = client_identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| StoreError::Backend(format!("cannot use sslcert and sslkey: {e}")))?
+        }
+        _ => return Err(invalid("sslcert and sslkey go together".into())),
+    };
     Ok((config, MakeRustlsConnect::new(client)))
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a connection string, a `postgres://` URL or
 /// libpq's `key=value` form, leaving every other parameter as it was written.
 fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
-    let mut taken = TlsParameters { rest: String::new(), mode: None, roots: None };
+    let mut taken = TlsParameters::default();
     taken.rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let Some((base, query)) = url.split_once('?') else {
             return Ok(TlsParameters { rest: url.into(), ..taken });
@@ -135,6 +149,8 @@ impl TlsParameters {
                 let value = value()?;
                 self.roots = Some(if value == "system" { Roots::System } else { Roots::File(value.into()) });
             }
+            "sslcert" => self.client_cert = Some(value()?.into()),
+            "sslkey" => self.client_key = Some(value()?.into()),
             _ => return Ok(false),
         }
         Ok(true)
@@ -228,6 +244,25 @@ fn root_store(roots: &Roots) -> Result<RootCertStore, StoreError> {
     Ok(store)
 }
 
+/// The client certificate chain in `cert` and the private key in `key` (PEM; PKCS #8,
+/// PKCS #1 or SEC1, unencrypted).
+fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), StoreError> {
+    let unreadable = |name: &str, path: &Path, e: String| {
+        StoreError::Backend(format!("cannot read {name}={}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| unreadable("sslcert", cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(unreadable("sslcert", cert, "it holds no PEM certificate".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| unreadable("sslkey", key, e.to_string()))?;
+    Ok((chain, key))
+}
+
 /// How the server's certificate is checked. The handshake's signatures are always checked
 /// against the certificate; whether the certificate itself is trusted depends on the mode.
 #[derive(Debug)]
@@ -305,7 +340,7 @@ mod tests {
     #[test]
     fn urls_without_tls_parameters_pass_through() {
         for url in ["postgres://h/db", "postgres://h/db?connect_timeout=5"] {
-            assert_eq!(taken(url), TlsParameters { rest: url.to_string(), mode: None, roots: None });
+            assert_eq!(taken(url), TlsParameters { rest: url.to_string(), ..TlsParameters::default() });
         }
     }
 
@@ -339,6 +374,22 @@ mod tests {
             panic!()
         };
         assert!(err.contains("sslrootcert=/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_both_are_named_when_unreadable() {
+        let p = taken("postgres://h/db?sslcert=%2Fc.pem&sslkey=%2Fc.key");
+        assert_eq!((p.client_cert, p.client_key), (Some("/c.pem".into()), Some("/c.key".into())));
+        let Err(StoreError::Backend(err)) = config_and_connector("postgres://h/db?sslcert=/c.pem") else {
+            panic!()
+        };
+        assert!(err.contains("sslcert and sslkey go together"), "{err}");
+        let Err(StoreError::Backend(err)) =
+            config_and_connector("postgres://h/db?sslcert=/nonexistent/c.pem&sslkey=/nonexistent/c.key")
+        else {
+            panic!()
+        };
+        assert!(err.contains("sslcert=/nonexistent/c.pem"), "{err}");
     }
 
     #[test]
