@@ -1,5 +1,5 @@
-//! TLS to PostgreSQL with libpq's `sslmode` and `sslrootcert`, so a database URL means
-//! what it means to `psql`. tokio-postgres itself knows only `disable`, `prefer` and
+//! TLS to PostgreSQL with libpq's `sslmode`, `sslrootcert`, `sslcert` and `sslkey`, so a
+//! database URL means what it means to `psql`. tokio-postgres itself knows only `disable`, `prefer` and
 //! `require` and verifies nothing; the verifying modes and the root certificates are
 //! read here and taken out of the URL (or `key=value` string) before tokio-postgres
 //! parses the rest.
@@ -62,7 +62,7 @@ struct TlsParameters {
 }
 
 /// Parses a libpq-style database URL (or `key=value` string) into the connection
-/// settings and the TLS connector its `sslmode` and `sslrootcert` ask for.
+/// settings and the TLS connector its TLS parameters ask for.
 pub(super) fn config_and_connector(
     url: &str,
 ) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
@@ -106,8 +106,8 @@ pub(super) fn config_and_connector(
     Ok((config, MakeRustlsConnect::new(client)))
 }
 
-/// Takes `sslmode` and `sslrootcert` out of a connection string, a `postgres://` URL or
-/// libpq's `key=value` form, leaving every other parameter as it was written.
+/// Takes the TLS parameters out of a connection string, a `postgres://` URL or libpq's
+/// `key=value` form, leaving every other parameter as it was written.
 fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
     let mut taken = TlsParameters::default();
     taken.rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
