@@ -259,7 +259,19 @@ fn client_identity(
     if chain.is_empty() {
         return Err(unreadable("sslcert", cert, "it holds no PEM certificate".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| unreadable("sslkey", key, e.to_string()))?;
+    let key_text = std::fs::read_to_string(key).map_err(|e| unreadable("sslkey", key, e.to_string()))?;
+    if key_text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || key_text.contains("Proc-Type: 4,ENCRYPTED")
+    {
+        // rustls reads no encrypted key; without this it would say it found none.
+        return Err(unreadable(
+            "sslkey",
+            key,
+            "the key is encrypted; give it unencrypted (sslpassword is not read)".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_text.as_bytes())
+        .map_err(|e| unreadable("sslkey", key, e.to_string()))?;
     Ok((chain, key))
 }
 
@@ -390,6 +402,21 @@ mod tests {
             panic!()
         };
         assert!(err.contains("sslcert=/nonexistent/c.pem"), "{err}");
+    }
+
+    #[test]
+    fn an_encrypted_client_key_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("c.key"));
+        // Any certificate will do: the key is refused before the two are matched.
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n").unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let Err(StoreError::Backend(err)) = client_identity(&cert, &key) else { panic!() };
+        assert!(err.contains("sslkey=") && err.contains("encrypted"), "{err}");
     }
 
     #[test]
