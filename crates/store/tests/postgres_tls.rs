@@ -157,7 +157,7 @@ fn verify_full_needs_a_certificate_from_the_named_root_issued_for_the_host() {
     // The certificate names 127.0.0.1, not localhost.
     let by_name = url(&cluster, "localhost", "by_name", &format!("sslmode=verify-full&{ca}"));
     let message = refusal(&by_name);
-    assert!(message.contains("certificate"), "{message}");
+    assert!(message.contains("invalid peer certificate: certificate not valid for name"), "{message}");
     let other = url(
         &cluster,
         "127.0.0.1",
@@ -165,7 +165,7 @@ fn verify_full_needs_a_certificate_from_the_named_root_issued_for_the_host() {
         &format!("sslmode=verify-full&{}", root(&certificates, "other-ca.pem")),
     );
     let message = refusal(&other);
-    assert!(message.contains("certificate"), "{message}");
+    assert!(message.contains("invalid peer certificate: UnknownIssuer"), "{message}");
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn verify_ca_and_require_with_a_root_check_the_signer_but_not_the_host() {
         let refused =
             url(&cluster, "localhost", &format!("{database}_other"), &format!("sslmode={mode}&{other_ca}"));
         let message = refusal(&refused);
-        assert!(message.contains("certificate"), "{message}");
+        assert!(message.contains("invalid peer certificate: UnknownIssuer"), "{message}");
     }
 }
 
@@ -196,7 +196,7 @@ fn sslcert_and_sslkey_answer_a_server_that_asks_for_a_client_certificate() {
         cluster.port()
     );
     let message = refusal(&url);
-    assert!(message.contains("certificate"), "{message}");
+    assert!(message.contains("connection requires a valid client certificate"), "{message}");
     let (cert, key) = (certificates.path("client.pem"), certificates.path("client.key"));
     let with_certificate = format!("{url}&sslcert={}&sslkey={}", cert.display(), key.display());
     let runtime = tokio_runtime();

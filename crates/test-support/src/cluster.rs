@@ -37,20 +37,11 @@ impl PgCluster {
     pub fn start_with_tls(certificate: &str, key: &str) -> PgCluster {
         let cluster = PgCluster::unstarted();
         cluster.init();
-        let data = cluster.data_dir();
-        for (name, pem) in [("server.crt", certificate), ("server.key", key)] {
-            let path = data.join(name);
-            std::fs::write(&path, pem).expect("the certificate files can be written");
-            // PostgreSQL refuses a key others may read.
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .expect("the certificate files' mode can be set");
-            if cluster.as_postgres {
-                chown_to_postgres(&path);
-            }
-        }
+        cluster.write_private_file("server.crt", certificate);
+        cluster.write_private_file("server.key", key);
         let mut conf = std::fs::OpenOptions::new()
             .append(true)
-            .open(data.join("postgresql.conf"))
+            .open(cluster.data_dir().join("postgresql.conf"))
             .expect("postgresql.conf opens");
         std::io::Write::write_all(&mut conf, b"\nssl = on\n").expect("postgresql.conf can be written");
         cluster.start_again();
@@ -60,13 +51,8 @@ impl PgCluster {
     /// Makes `role` (a new superuser) log in only over TLS with a client certificate that
     /// `ca` (PEM) signed, as `clientcert=verify-ca` does; other roles are unchanged.
     pub fn require_client_certificates(&self, ca: &str, role: &str) {
-        let data = self.data_dir();
-        let path = data.join("client-ca.crt");
-        std::fs::write(&path, ca).expect("the client CA can be written");
-        if self.as_postgres {
-            chown_to_postgres(&path);
-        }
-        let hba = data.join("pg_hba.conf");
+        let path = self.write_private_file("client-ca.crt", ca);
+        let hba = self.data_dir().join("pg_hba.conf");
         let rest = std::fs::read_to_string(&hba).expect("pg_hba.conf reads");
         let first = format!(
             "hostssl all {role} 127.0.0.1/32 trust clientcert=verify-ca\nhost all {role} 127.0.0.1/32 reject\n"
@@ -82,6 +68,19 @@ impl PgCluster {
             assert!(Instant::now() < deadline, "the cluster does not reload its configuration");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Writes a file into the data directory that only the server's user may read (as
+    /// PostgreSQL wants of a key), and answers its path.
+    fn write_private_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.data_dir().join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("cannot set the mode of {name}: {e}"));
+        if self.as_postgres {
+            chown_to_postgres(&path);
+        }
+        path
     }
 
     /// `initdb`: trust authentication and a `postgres` superuser.

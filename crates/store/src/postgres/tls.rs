@@ -110,12 +110,10 @@ pub(super) fn config_and_connector(
 /// `key=value` form, leaving every other parameter as it was written.
 fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
     let mut taken = TlsParameters::default();
-    taken.rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let Some((base, query)) = url.split_once('?') else {
-            return Ok(TlsParameters { rest: url.into(), ..taken });
-        };
-        let mut kept = Vec::new();
-        for pair in query.split('&') {
+    let mut kept = Vec::new();
+    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = |text: &str| {
                 percent_decode_str(text)
@@ -129,7 +127,6 @@ fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
         }
         if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) }
     } else {
-        let mut kept = Vec::new();
         for (pair, key, value) in key_value_pairs(url)? {
             if !taken.take(&key, || Ok(value))? {
                 kept.push(pair);
@@ -137,7 +134,7 @@ fn take_tls_parameters(url: &str) -> Result<TlsParameters, String> {
         }
         kept.join(" ")
     };
-    Ok(taken)
+    Ok(TlsParameters { rest, ..taken })
 }
 
 impl TlsParameters {
@@ -218,15 +215,8 @@ fn root_store(roots: &Roots) -> Result<RootCertStore, StoreError> {
     let mut store = RootCertStore::empty();
     match roots {
         Roots::File(path) => {
-            let unreadable =
-                |e: String| StoreError::Backend(format!("cannot read sslrootcert={}: {e}", path.display()));
-            for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(e.to_string()))? {
-                store
-                    .add(cert.map_err(|e| unreadable(e.to_string()))?)
-                    .map_err(|e| unreadable(e.to_string()))?;
-            }
-            if store.is_empty() {
-                return Err(unreadable("it holds no PEM certificate".into()));
+            for cert in pem_certificates("sslrootcert", path)? {
+                store.add(cert).map_err(|e| unreadable("sslrootcert", path, e.to_string()))?;
             }
         }
         Roots::System => {
@@ -250,15 +240,7 @@ fn client_identity(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), StoreError> {
-    let unreadable = |name: &str, path: &Path, e: String| {
-        StoreError::Backend(format!("cannot read {name}={}: {e}", path.display()))
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| unreadable("sslcert", cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(unreadable("sslcert", cert, "it holds no PEM certificate".into()));
-    }
+    let chain = pem_certificates("sslcert", cert)?;
     let key_text = std::fs::read_to_string(key).map_err(|e| unreadable("sslkey", key, e.to_string()))?;
     if key_text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         || key_text.contains("Proc-Type: 4,ENCRYPTED")
@@ -273,6 +255,22 @@ fn client_identity(
     let key = PrivateKeyDer::from_pem_slice(key_text.as_bytes())
         .map_err(|e| unreadable("sslkey", key, e.to_string()))?;
     Ok((chain, key))
+}
+
+/// The certificates of the PEM file the parameter `name` names: at least one.
+fn pem_certificates(name: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| unreadable(name, path, e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(unreadable(name, path, "it holds no PEM certificate".into()));
+    }
+    Ok(certificates)
+}
+
+/// A file a TLS parameter names that cannot be used, and why.
+fn unreadable(name: &str, path: &Path, why: String) -> StoreError {
+    StoreError::Backend(format!("cannot read {name}={}: {why}", path.display()))
 }
 
 /// How the server's certificate is checked. The handshake's signatures are always checked
@@ -336,6 +334,14 @@ mod tests {
         take_tls_parameters(url).unwrap()
     }
 
+    /// Why `url` gives no connector.
+    fn refused(url: &str) -> String {
+        match config_and_connector(url) {
+            Err(StoreError::Backend(err)) => err,
+            other => panic!("{url}: {:?}", other.map(|_| ())),
+        }
+    }
+
     #[test]
     fn tls_parameters_leave_the_url_and_the_rest_stays_as_written() {
         let p = taken(
@@ -372,19 +378,13 @@ mod tests {
     fn an_unknown_sslmode_is_refused_by_name() {
         let err = take_tls_parameters("postgres://h/db?sslmode=strict").unwrap_err();
         assert!(err.contains("sslmode") && err.contains("strict"), "{err}");
-        let Err(StoreError::Backend(err)) = config_and_connector("postgres://h/db?sslmode=strict") else {
-            panic!()
-        };
+        let err = refused("postgres://h/db?sslmode=strict");
         assert!(err.starts_with("invalid database URL: sslmode"), "{err}");
     }
 
     #[test]
     fn a_missing_root_certificate_file_is_named() {
-        let Err(StoreError::Backend(err)) =
-            config_and_connector("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
-        else {
-            panic!()
-        };
+        let err = refused("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem");
         assert!(err.contains("sslrootcert=/nonexistent/ca.pem"), "{err}");
     }
 
@@ -392,15 +392,9 @@ mod tests {
     fn a_client_certificate_needs_its_key_and_both_are_named_when_unreadable() {
         let p = taken("postgres://h/db?sslcert=%2Fc.pem&sslkey=%2Fc.key");
         assert_eq!((p.client_cert, p.client_key), (Some("/c.pem".into()), Some("/c.key".into())));
-        let Err(StoreError::Backend(err)) = config_and_connector("postgres://h/db?sslcert=/c.pem") else {
-            panic!()
-        };
+        let err = refused("postgres://h/db?sslcert=/c.pem");
         assert!(err.contains("sslcert and sslkey go together"), "{err}");
-        let Err(StoreError::Backend(err)) =
-            config_and_connector("postgres://h/db?sslcert=/nonexistent/c.pem&sslkey=/nonexistent/c.key")
-        else {
-            panic!()
-        };
+        let err = refused("postgres://h/db?sslcert=/nonexistent/c.pem&sslkey=/nonexistent/c.key");
         assert!(err.contains("sslcert=/nonexistent/c.pem"), "{err}");
     }
 
