@@ -3,15 +3,20 @@
 //! Requests queue on a channel; one task per backend takes everything queued (up to a
 //! bound), writes it in a single transaction, and only then answers each request with its
 //! own outcome. A batch that conflicts fails alone; the others still commit.
+//!
+//! The writer's work is serial, so whatever can be done elsewhere is: each requester
+//! prepares its own statements (ids, stored text, index keys) before it queues, and the
+//! group's statements are freed after the next group may start.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::StoreError;
 use crate::model::StatementBatch;
+use crate::plan::{self, Prepared};
 
 /// Statements gathered into one transaction at most (a single larger batch still goes
 /// through alone).
@@ -32,14 +37,23 @@ pub(crate) trait GroupWriter: Clone + Send + Sync + 'static {
 
     /// Writes every batch that can be written and commits. `Ok` carries one outcome per
     /// batch; `Err` means nothing was committed.
-    fn write_group(
-        &self,
-        batches: Vec<StatementBatch>,
-    ) -> impl Future<Output = Result<Vec<BatchOutcome>, StoreError>> + Send;
+    fn write_group(&self, group: Group)
+    -> impl Future<Output = Result<Vec<BatchOutcome>, StoreError>> + Send;
+}
+
+/// The batches a writer commits together, in arrival order, each with its statements'
+/// ids and [`Prepared`] forms.
+pub(crate) struct Group {
+    /// Shared with the commit task, which frees them once the writer is done.
+    pub(crate) batches: Arc<Vec<StatementBatch>>,
+    pub(crate) ids: Vec<Vec<Uuid>>,
+    pub(crate) prepared: Vec<Vec<Prepared>>,
 }
 
 struct Pending {
     batch: StatementBatch,
+    ids: Vec<Uuid>,
+    prepared: Vec<Prepared>,
     reply: oneshot::Sender<BatchOutcome>,
 }
 
@@ -57,11 +71,13 @@ impl Committer {
         Committer { queue }
     }
 
-    /// Submits a batch and waits until it is committed (or refused).
+    /// Prepares a batch, submits it and waits until it is committed (or refused).
     pub(crate) async fn submit(&self, batch: StatementBatch) -> BatchOutcome {
+        let ids = plan::assign_ids(&batch);
+        let prepared = plan::prepare(&batch, &ids);
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send(Pending { batch, reply })
+            .send(Pending { batch, ids, prepared, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?;
         outcome.await.map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?
@@ -86,22 +102,34 @@ async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let writer = writer.clone();
-        tokio::spawn(async move {
-            commit_group(writer, group).await;
-            drop(slot);
-        });
+        tokio::spawn(commit_group(writer.clone(), group, slot));
     }
 }
 
-/// Writes one group and answers each of its requests.
-async fn commit_group<W: GroupWriter>(writer: W, group: Vec<Pending>) {
-    let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
-    let size = batches.len();
+/// Writes one group, lets the next one start, and answers each of its requests.
+async fn commit_group<W: GroupWriter>(writer: W, pending: Vec<Pending>, slot: OwnedSemaphorePermit) {
+    let size = pending.len();
+    let (mut batches, mut ids, mut prepared, mut replies) = (
+        Vec::with_capacity(size),
+        Vec::with_capacity(size),
+        Vec::with_capacity(size),
+        Vec::with_capacity(size),
+    );
+    for p in pending {
+        batches.push(p.batch);
+        ids.push(p.ids);
+        prepared.push(p.prepared);
+        replies.push(p.reply);
+    }
+    // The statements are freed at the end of this task, after the next group may start:
+    // a batch is a tree of many small allocations, and freeing it is not the writer's work.
+    let batches = Arc::new(batches);
+    let group = Group { batches: batches.clone(), ids, prepared };
     // A task of its own, so that even a panic fails only this group, not the writer.
-    let written = tokio::spawn(async move { writer.write_group(batches).await })
+    let written = tokio::spawn(async move { writer.write_group(group).await })
         .await
         .unwrap_or_else(|e| Err(StoreError::Backend(format!("the statement writer failed: {e}"))));
+    drop(slot);
     match written {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {

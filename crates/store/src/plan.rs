@@ -133,12 +133,9 @@ pub(crate) fn accepted_attachments<'a>(
         .collect()
 }
 
-/// Gives every statement its id: the client's, or a new random one.
-pub(crate) fn assign_ids(batches: &[StatementBatch]) -> Vec<Vec<Uuid>> {
-    batches
-        .iter()
-        .map(|b| b.statements.iter().map(|s| s.id().unwrap_or_else(Uuid::new_v4)).collect())
-        .collect()
+/// Gives every statement of a batch its id: the client's, or a new random one.
+pub(crate) fn assign_ids(batch: &StatementBatch) -> Vec<Uuid> {
+    batch.statements.iter().map(|s| s.id().unwrap_or_else(Uuid::new_v4)).collect()
 }
 
 /// What a statement of the group is stored as, worked out before the store's write lock
@@ -150,22 +147,16 @@ pub(crate) struct Prepared {
     keys: Vec<IndexKey>,
 }
 
-/// Every statement of the group [`Prepared`], in the shape of `ids`.
-pub(crate) fn prepare(batches: &[StatementBatch], ids: &[Vec<Uuid>]) -> Vec<Vec<Prepared>> {
-    batches
+/// Every statement of a batch [`Prepared`], in the order of `ids`.
+pub(crate) fn prepare(batch: &StatementBatch, ids: &[Uuid]) -> Vec<Prepared> {
+    let authority_agents = batch.authority_agents();
+    batch
+        .statements
         .iter()
         .zip(ids)
-        .map(|(batch, ids)| {
-            let authority_agents = batch.authority_agents();
-            batch
-                .statements
-                .iter()
-                .zip(ids)
-                .map(|(statement, id)| Prepared {
-                    body: statement.draft(*id, &batch.authority, batch.version),
-                    keys: statement_keys(statement.facts(), &authority_agents),
-                })
-                .collect()
+        .map(|(statement, id)| Prepared {
+            body: statement.draft(*id, &batch.authority, batch.version),
+            keys: statement_keys(statement.facts(), &authority_agents),
         })
         .collect()
 }

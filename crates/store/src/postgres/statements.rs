@@ -12,7 +12,7 @@ use uuid::Uuid;
 use xapi::Timestamp;
 
 use super::{NOW_MICROS, NOW_MILLIS_CEIL, PgStore, WRITE_ATTEMPTS};
-use crate::commit::{BatchOutcome, GroupWriter};
+use crate::commit::{BatchOutcome, Group, GroupWriter};
 use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
@@ -33,14 +33,18 @@ pub(super) struct PgWriter {
 impl GroupWriter for PgWriter {
     const GROUPS_IN_FLIGHT: usize = 2;
 
-    async fn write_group(&self, batches: Vec<StatementBatch>) -> Result<Vec<BatchOutcome>, StoreError> {
+    async fn write_group(&self, group: Group) -> Result<Vec<BatchOutcome>, StoreError> {
+        let Group { batches, ids, mut prepared } = group;
         let mut client = self.pool.get().await?;
         let mut attempt = 1;
         loop {
-            match write_group(&mut client, &batches, self.lock_namespace).await {
+            match write_group(&mut client, &batches, &ids, prepared, self.lock_namespace).await {
                 Err(PgWriteError::Retryable(e)) if attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "retrying statement group");
                     attempt += 1;
+                    // The failed attempt used up the prepared statements; rare enough to redo.
+                    prepared =
+                        batches.iter().zip(&ids).map(|(batch, ids)| plan::prepare(batch, ids)).collect();
                 }
                 Err(PgWriteError::Retryable(e)) => return Err(e.into()),
                 Err(PgWriteError::Other(e)) => return Err(e),
@@ -94,18 +98,18 @@ async fn pipelined(
 async fn write_group(
     client: &mut deadpool_postgres::Client,
     batches: &[StatementBatch],
+    ids: &[Vec<Uuid>],
+    prepared: Vec<Vec<plan::Prepared>>,
     lock_namespace: i64,
 ) -> Result<Vec<BatchOutcome>, PgWriteError> {
     // What the group looks up does not depend on the store's state: work it out first.
-    let ids = plan::assign_ids(batches);
-    let prepared = plan::prepare(batches, &ids);
     let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
     let (namespace, lock_keys) =
         (lock_namespace as i32, stores.iter().map(|s| *s as i32).collect::<Vec<_>>());
     let (named_stores, named_ids): (Vec<i64>, Vec<Uuid>) =
-        plan::ids_to_look_up(batches, &ids).into_iter().unzip();
+        plan::ids_to_look_up(batches, ids).into_iter().unzip();
     let group: Vec<(StoreId, Uuid)> =
-        batches.iter().zip(&ids).flat_map(|(b, ids)| ids.iter().map(move |id| (b.store, *id))).collect();
+        batches.iter().zip(ids).flat_map(|(b, ids)| ids.iter().map(move |id| (b.store, *id))).collect();
     let (group_stores, group_ids): (Vec<i64>, Vec<Uuid>) = group.iter().copied().unzip();
     let (activity_stores, activity_ids): (Vec<i64>, Vec<String>) =
         plan::activities_to_look_up(batches).into_iter().unzip();
@@ -129,7 +133,7 @@ async fn write_group(
         head_rows.iter().map(|r| (r.get::<_, i64>(0), Head { last_seq: r.get(1), stored })).collect();
     let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
     let definitions = held_definitions(&definition_rows);
-    let write = plan::plan_group(batches, &ids, prepared, &known, &definitions, &heads);
+    let write = plan::plan_group(batches, ids, prepared, &known, &definitions, &heads);
     let uploads = plan::accepted_attachments(batches, &write.outcomes);
     if uploads.is_empty() {
         // The COMMIT rides in the writes' round trip, so the store's lock is released one

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use xapi::Timestamp;
 
 use super::{SqliteStore, WriteClock, poisoned};
-use crate::commit::{BatchOutcome, GroupWriter};
+use crate::commit::{BatchOutcome, Group, GroupWriter};
 use crate::model::{
     AttachmentUpload, StatementBatch, StatementPage, StatementQuery, StoreId, StoredStatement,
 };
@@ -29,13 +29,13 @@ pub(crate) struct SqliteWriter {
 }
 
 impl GroupWriter for SqliteWriter {
-    async fn write_group(&self, batches: Vec<StatementBatch>) -> Result<Vec<BatchOutcome>, StoreError> {
+    async fn write_group(&self, group: Group) -> Result<Vec<BatchOutcome>, StoreError> {
         let conn = self.conn.clone();
         let clock = self.clock.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().map_err(|_| poisoned())?;
             clock.in_flight.store(true, Ordering::SeqCst);
-            let result = write_group(&mut conn, &batches, &clock);
+            let result = write_group(&mut conn, group, &clock);
             clock.in_flight.store(false, Ordering::SeqCst);
             result
         })
@@ -46,11 +46,11 @@ impl GroupWriter for SqliteWriter {
 
 fn write_group(
     conn: &mut Connection,
-    batches: &[StatementBatch],
+    group: Group,
     clock: &WriteClock,
 ) -> Result<Vec<BatchOutcome>, StoreError> {
-    let ids = plan::assign_ids(batches);
-    let prepared = plan::prepare(batches, &ids);
+    let Group { batches, ids, prepared } = group;
+    let batches = batches.as_slice();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let stored =
         next_stored(Timestamp::now(), Timestamp::from_micros(clock.last_stored.load(Ordering::SeqCst)));
