@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialStore, DEFAULT_STORE, StatementBatch, StatementFilter, StatementQuery,
-    StatementReader, StatementWriter, Store, StoreError, TenantStore,
+    ActivityReader, Credential, CredentialStore, DEFAULT_STORE, StatementBatch, StatementFilter,
+    StatementQuery, StatementReader, StatementWriter, Store, StoreError, TenantStore,
 };
 use test_support::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
@@ -42,6 +42,13 @@ async fn post<S: Store>(store: &S, statements: Vec<Value>) -> Result<Vec<Uuid>, 
 
 async fn post_one<S: Store>(store: &S, statement: Value) -> Uuid {
     post(store, vec![statement]).await.expect("stored")[0]
+}
+
+/// A statement about `activity` that carries `definition`.
+fn defining(activity: &str, definition: Value) -> Value {
+    let mut statement = statement_with(agent(), "http://adlnet.gov/expapi/verbs/experienced", activity);
+    statement["object"]["definition"] = definition;
+    statement
 }
 
 fn with_id(mut statement: Value, id: Uuid) -> Value {
@@ -207,6 +214,56 @@ store_tests! {
         }
         assert_eq!((ok, conflicts), (59, 1));
         assert_eq!(ids(&store, query(verb_filter(&verb))).await.len(), 59);
+    }
+
+    async fn statements_merge_their_activity_definitions_in_the_order_they_arrive(store) {
+        let activity = activity_id();
+        let defining = |definition: Value| defining(&activity, definition);
+        // One batch: the second statement's name replaces the first's, its description joins.
+        post(
+            &store,
+            vec![
+                defining(json!({ "name": { "en-US": "First" }, "type": "http://example.com/types/video" })),
+                defining(json!({ "name": { "en-US": "Second" }, "description": { "en-US": "About it" } })),
+            ],
+        )
+        .await
+        .unwrap();
+        // A later batch adds a language.
+        post(&store, vec![defining(json!({ "name": { "fr-FR": "Deuxième" } }))]).await.unwrap();
+        let held = store.activity_definitions(DEFAULT_STORE, vec![activity.clone()]).await.unwrap();
+        assert_eq!(
+            Value::Object(held[&activity].clone()),
+            json!({
+                "name": { "en-US": "Second", "fr-FR": "Deuxième" },
+                "description": { "en-US": "About it" },
+                "type": "http://example.com/types/video",
+            })
+        );
+    }
+
+    async fn statements_without_the_define_scope_leave_definitions_alone(store) {
+        let (held, unheld) = (activity_id(), activity_id());
+        let named = |activity: &str, name: &str| defining(activity, json!({ "name": { "en-US": name } }));
+        post(&store, vec![named(&held, "Held")]).await.unwrap();
+        let mut b = batch(vec![named(&held, "Changed"), named(&unheld, "New")]);
+        b.define = false;
+        let written = store.write_statements(b).await.unwrap();
+        assert_eq!(written.len(), 2, "the statements are stored");
+        let definitions = store.activity_definitions(DEFAULT_STORE, vec![held.clone(), unheld.clone()]).await.unwrap();
+        assert_eq!(Value::Object(definitions[&held].clone()), json!({ "name": { "en-US": "Held" } }));
+        assert!(!definitions.contains_key(&unheld), "{definitions:?}");
+    }
+
+    async fn a_refused_batch_changes_no_definition(store) {
+        let existing = Uuid::new_v4();
+        post(&store, vec![with_id(statement(), existing)]).await.unwrap();
+        let activity = activity_id();
+        let never_held = defining(&activity, json!({ "name": { "en-US": "Never held" } }));
+        let err = post(&store, vec![never_held, with_id(statement(), existing)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)));
+        let definitions = store.activity_definitions(DEFAULT_STORE, vec![activity]).await.unwrap();
+        assert!(definitions.is_empty(), "{definitions:?}");
     }
 
     async fn writing_to_an_unknown_store_is_refused(store) {
