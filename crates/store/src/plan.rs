@@ -138,9 +138,9 @@ pub(crate) fn assign_ids(batch: &StatementBatch) -> Vec<Uuid> {
     batch.statements.iter().map(|s| s.id().unwrap_or_else(Uuid::new_v4)).collect()
 }
 
-/// What a statement of the group is stored as, worked out before the store's write lock
-/// is taken (none of it depends on what the lock protects): its body but for `stored`,
-/// and its own index keys.
+/// What a statement is stored as, worked out by its request before the batch queues for
+/// the group writer (none of it depends on what the store's write lock protects): its
+/// body but for `stored`, and its own index keys.
 #[derive(Debug, Default)]
 pub(crate) struct Prepared {
     body: Draft,

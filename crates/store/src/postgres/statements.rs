@@ -42,7 +42,7 @@ impl GroupWriter for PgWriter {
                 Err(PgWriteError::Retryable(e)) if attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "retrying statement group");
                     attempt += 1;
-                    // The failed attempt used up the prepared statements; rare enough to redo.
+                    // The failed attempt consumed the group's `Prepared` forms; rare enough to redo.
                     prepared =
                         batches.iter().zip(&ids).map(|(batch, ids)| plan::prepare(batch, ids)).collect();
                 }
