@@ -66,6 +66,15 @@ pub struct TicketCursor {
     pub external_id: String,
 }
 
+/// What one ticket source's imports cover: every ticket the source created at or before
+/// `through` (microseconds) has been imported. Recording a coverage keeps the later of the
+/// old and new ends: importing an old export again does not make newer tickets unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketCoverage {
+    pub source: String,
+    pub through: i64,
+}
+
 /// A learning goal as stored: its JSON definition (validated by the engine).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoalRow {
@@ -214,6 +223,19 @@ pub(crate) mod sql {
     pub const TICKET_PAGE: &str = "SELECT source, external_id, created, resolved, status, category, tags, product, \
         requester, requester_keys, priority, channel, subject FROM tickets WHERE store_id = $1 \
         AND (created, source, external_id) > ($2, $3, $4) ORDER BY created, source, external_id LIMIT $5";
+
+    /// Keeps the later end (CASE, not GREATEST/MAX: both backends read it).
+    pub const RECORD_COVERAGE: &str = "INSERT INTO ticket_coverage (store_id, source, through) VALUES ($1, $2, $3) \
+        ON CONFLICT (store_id, source) DO UPDATE SET through = CASE WHEN excluded.through > ticket_coverage.through \
+        THEN excluded.through ELSE ticket_coverage.through END";
+    pub const COVERAGE: &str =
+        "SELECT source, through FROM ticket_coverage WHERE store_id = $1 ORDER BY source";
+    /// The requesters of tickets created before $2, each once (as their key lists).
+    pub const REQUESTERS: &str = "SELECT DISTINCT requester_keys FROM tickets WHERE store_id = $1 AND created < $2 \
+        AND requester_keys <> '' ORDER BY requester_keys";
+    /// Every actor of any activity first seen before $2, each once.
+    pub const KNOWN_ACTORS: &str = "SELECT DISTINCT actor FROM rollup_activity_actors WHERE store_id = $1 \
+        AND first_seen < $2 ORDER BY actor";
 
     pub const PUT_GOAL: &str = "INSERT INTO goals (store_id, goal_id, definition, created, updated) \
         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (store_id, goal_id) DO UPDATE SET definition = excluded.definition, \

@@ -226,6 +226,28 @@ pub trait TicketStore: Send + Sync {
         after: Option<insights::TicketCursor>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<insights::TicketRow>, StoreError>> + Send;
+
+    /// Records what imports cover, per source, in one transaction (each source keeps the
+    /// later of its old and new ends).
+    fn record_coverage(
+        &self,
+        store: StoreId,
+        coverage: Vec<insights::TicketCoverage>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What each source's imports cover, by source.
+    fn coverage(
+        &self,
+        store: StoreId,
+    ) -> impl Future<Output = Result<Vec<insights::TicketCoverage>, StoreError>> + Send;
+
+    /// The requesters of every ticket created before `before`, each once, as their agent
+    /// keys (tickets without an identifiable requester are left out).
+    fn ticket_requesters(
+        &self,
+        store: StoreId,
+        before: i64,
+    ) -> impl Future<Output = Result<Vec<Vec<String>>, StoreError>> + Send;
 }
 
 /// Keeps learning goals and the changes recorded on them (insights).
@@ -310,6 +332,14 @@ pub trait RollupStore: Send + Sync {
         store: StoreId,
         selection: insights::ActivitySelection,
     ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
+
+    /// Every actor of any activity first seen before `before`, each once (the people the
+    /// statements know of).
+    fn known_actors(
+        &self,
+        store: StoreId,
+        before: i64,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Revision markers of the selected activities, by activity and first sighting.
     fn revisions(

@@ -6,7 +6,7 @@ mod common;
 use serde_json::json;
 use store::insights::{
     ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, RevisionRow, RollupStep,
-    TicketCursor, TicketFilter, TicketRow,
+    TicketCoverage, TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
     DEFAULT_STORE, GoalStore, RollupStore, StatementBatch, StatementWriter, StoreError, TicketStore,
@@ -95,6 +95,42 @@ store_tests! {
         let cursor = TicketCursor { created: last.created, source: last.source.clone(), external_id: last.external_id.clone() };
         let rest = store.ticket_page(DEFAULT_STORE, Some(cursor), 10).await.unwrap();
         assert_eq!(rest.iter().map(|t| t.created).collect::<Vec<_>>(), [998, 999, 1_000]);
+    }
+
+    async fn ticket_coverage_keeps_the_later_end_per_source(store) {
+        let coverage = |source: &str, through| TicketCoverage { source: source.into(), through };
+        store.record_coverage(DEFAULT_STORE, vec![coverage("zendesk", 500), coverage("jira", 300)]).await.unwrap();
+        // An older export imported again does not make newer tickets unknown.
+        store.record_coverage(DEFAULT_STORE, vec![coverage("zendesk", 200)]).await.unwrap();
+        store.record_coverage(DEFAULT_STORE, vec![coverage("jira", 900)]).await.unwrap();
+        let kept = store.coverage(DEFAULT_STORE).await.unwrap();
+        assert_eq!(kept, [coverage("jira", 900), coverage("zendesk", 500)]);
+        assert!(store.coverage(2).await.unwrap().is_empty(), "stores are apart");
+    }
+
+    async fn the_people_a_store_knows_are_its_requesters_and_actors(store) {
+        let mut tickets = vec![ticket("1", 100, "c", &[]), ticket("2", 150, "c", &[]), ticket("3", 900, "c", &[])];
+        tickets[1].requester_keys = vec!["mbox:mailto:bo@example.com".into(), "mbox_sha1sum:ab".into()];
+        tickets[2].requester_keys = vec!["mbox:mailto:late@example.com".into()];
+        let mut nobody = ticket("4", 120, "c", &[]);
+        nobody.requester_keys.clear();
+        tickets.push(nobody);
+        store.upsert_tickets(DEFAULT_STORE, tickets).await.unwrap();
+        let requesters = store.ticket_requesters(DEFAULT_STORE, 500).await.unwrap();
+        assert_eq!(
+            requesters,
+            [vec!["mbox:mailto:ann@example.com".to_string()], vec!["mbox:mailto:bo@example.com".into(), "mbox_sha1sum:ab".into()]],
+            "each requester once, none created after the bound, none without keys"
+        );
+        let mut early = actor_row("https://a.example/x", "mbox:mailto:cy@example.com", 1);
+        early.first_seen = 10;
+        let mut twice = actor_row("https://a.example/y", "mbox:mailto:cy@example.com", 1);
+        twice.first_seen = 20;
+        let mut late = actor_row("https://a.example/x", "mbox:mailto:dee@example.com", 1);
+        late.first_seen = 700;
+        let step = RollupStep { activity_actors: vec![early, twice, late], from_seq: 0, to_seq: 0, ..RollupStep::default() };
+        store.apply_rollup(DEFAULT_STORE, step).await.unwrap();
+        assert_eq!(store.known_actors(DEFAULT_STORE, 500).await.unwrap(), ["mbox:mailto:cy@example.com"]);
     }
 
     async fn goals_and_their_changes_are_kept(store) {

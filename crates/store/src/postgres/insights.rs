@@ -8,7 +8,7 @@ use xapi::Timestamp;
 use super::{NOW_MICROS, PgStore};
 use crate::insights::{
     ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCursor, TicketFilter, TicketRow, sql,
+    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, sql,
 };
 use crate::model::StoreId;
 use crate::{GoalStore, RollupStore, StoreError, TicketStore};
@@ -155,6 +155,32 @@ impl TicketStore for PgStore {
             .query(&select, &[&store, &after.created, &after.source, &after.external_id, &(limit as i64)])
             .await?;
         Ok(rows.iter().map(ticket_row).collect())
+    }
+
+    async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let record = tx.prepare_cached(sql::RECORD_COVERAGE).await?;
+        for c in &coverage {
+            tx.execute(&record, &[&store, &c.source, &c.through]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn coverage(&self, store: StoreId) -> Result<Vec<TicketCoverage>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::COVERAGE, &[&store]).await?;
+        Ok(rows.iter().map(|r| TicketCoverage { source: r.get(0), through: r.get(1) }).collect())
+    }
+
+    async fn ticket_requesters(&self, store: StoreId, before: i64) -> Result<Vec<Vec<String>>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::REQUESTERS, &[&store, &before]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.get::<_, &str>(0).split_whitespace().map(str::to_string).collect())
+            .collect())
     }
 }
 
@@ -408,6 +434,12 @@ impl RollupStore for PgStore {
         rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
         rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
         Ok(rows)
+    }
+
+    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::KNOWN_ACTORS, &[&store, &before]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn revisions(

@@ -7,7 +7,7 @@ use xapi::Timestamp;
 use super::SqliteStore;
 use crate::insights::{
     ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
+    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
 };
 use crate::model::StoreId;
 use crate::{GoalStore, RollupStore, StoreError, TicketStore};
@@ -109,6 +109,45 @@ impl TicketStore for SqliteStore {
                 ticket_row,
             )?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            {
+                let mut record = tx.prepare_cached(&for_sqlite(sql::RECORD_COVERAGE))?;
+                for c in &coverage {
+                    record.execute(params![store, c.source, c.through])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn coverage(&self, store: StoreId) -> Result<Vec<TicketCoverage>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::COVERAGE))?;
+            let rows = select.query_map(params![store], |r| {
+                Ok(TicketCoverage { source: r.get(0)?, through: r.get(1)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn ticket_requesters(&self, store: StoreId, before: i64) -> Result<Vec<Vec<String>>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::REQUESTERS))?;
+            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
+            let mut requesters = Vec::new();
+            for keys in rows {
+                requesters.push(keys?.split_whitespace().map(str::to_string).collect());
+            }
+            Ok(requesters)
         })
         .await
     }
@@ -389,6 +428,15 @@ impl RollupStore for SqliteStore {
             rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
             rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::KNOWN_ACTORS))?;
+            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_insights.sql")),
     (6, include_str!("migrations/0006_content_revisions.sql")),
     (7, include_str!("migrations/0007_one_index_row_per_value.sql")),
+    (8, include_str!("migrations/0008_ticket_coverage.sql")),
 ];
 
 /// The embedded SQLite store.
