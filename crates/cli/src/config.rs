@@ -344,6 +344,10 @@ pub struct ImportArgs {
     /// Stores nothing if any row is refused.
     #[arg(long)]
     pub strict: bool,
+    /// What the export covers: every ticket created through this date (the whole day,
+    /// UTC) or RFC 3339 instant. Default: through its latest ticket.
+    #[arg(long)]
+    pub through: Option<String>,
     /// csv, json or ndjson (default: from the file name).
     #[arg(long)]
     pub format: Option<String>,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use insights::export;
-use insights::import::{ImportFailure, import_file};
+use insights::import::{ImportFailure, import_file, parse_through};
 use insights::tickets::{ImportOptions, InputFormat};
 use store::{StatementFilter, StatementQuery, Store};
 
@@ -21,6 +21,9 @@ pub async fn import_tickets<S: Store>(store: &S, args: ImportArgs) -> Result<()>
     options.source = args.source;
     options.timezone = args.timezone;
     options.account_home_page = args.account_home_page;
+    if let Some(through) = &args.through {
+        options.through = Some(parse_through(through).map_err(|e| anyhow::anyhow!("--through: {e}"))?);
+    }
     for mapping in &args.map {
         let (field, column) = mapping.split_once('=').context("--map takes field=Column")?;
         options.map.push((field.to_string(), column.to_string()));
@@ -45,6 +48,9 @@ pub async fn import_tickets<S: Store>(store: &S, args: ImportArgs) -> Result<()>
     println!("inserted: {}", summary.inserted);
     println!("updated:  {}", summary.updated);
     println!("rejected: {}", summary.rejected);
+    for (source, through) in &summary.known_through {
+        println!("{source} tickets known through {through}");
+    }
     for row in &summary.rejected_rows {
         let column = row.column.as_deref().map(|c| format!(", column {c:?}")).unwrap_or_default();
         println!("  row {}{column}: {}", row.row, row.reason);

@@ -9,7 +9,8 @@
 //! would have sent, the Zendesk export support would download, and the goal, plus the
 //! [`Truth`] a correct report must find in them.
 //!
-//! One population of people both learns and files tickets: actors are
+//! One population of people both learns and files tickets, and every one of them registered
+//! with the customer academy before the baseline (so the store knows them all): actors are
 //! `mailto:first.last@customer.example`, and the tickets' `Requester email` is the same
 //! address (about one in ten written in mixed case, `Maria.Garcia@Customer.Example`, as
 //! helpdesks keep what people typed).
@@ -66,6 +67,7 @@ pub mod verbs {
     pub const TERMINATED: &str = "http://adlnet.gov/expapi/verbs/terminated";
     pub const ASKED: &str = "http://adlnet.gov/expapi/verbs/asked";
     pub const ANSWERED: &str = "http://adlnet.gov/expapi/verbs/answered";
+    pub const REGISTERED: &str = "http://adlnet.gov/expapi/verbs/registered";
 }
 
 /// The xAPI Video Profile extensions.
@@ -350,6 +352,8 @@ const VIDEOS: [Video; 3] = [
 ];
 
 const CHATBOT: &str = "https://academy.example.com/install/chatbot/install-help";
+/// The academy every customer user registers with (outside the goal's content).
+const ACADEMY: &str = "https://academy.example.com/customer-academy";
 const SURVEY: &str = "https://academy.example.com/install/survey/did-the-video-help";
 
 const FIRST_NAMES: [&str; 40] = [
@@ -461,6 +465,7 @@ impl<'a> Generator<'a> {
     fn run(mut self) -> DemoData {
         self.make_people();
         for person in 0..self.people.len() {
+            self.join_the_academy(person);
             self.watch(person);
             self.chat(person);
         }
@@ -550,6 +555,27 @@ impl<'a> Generator<'a> {
                 }
             }
         }
+    }
+
+    /// Every customer user gets an academy account before the baseline (the LMS sends a
+    /// `registered` statement), so the store knows the people who never file a ticket or
+    /// watch anything too: the report's population is everyone the store knows.
+    fn join_the_academy(&mut self, person: usize) {
+        let days_before = 7 + self.rng.below(60) as i64;
+        let at = self.working_hours(self.start - days_before * DAY);
+        let statement = json!({
+            "actor": self.actor(person),
+            "verb": {"id": verbs::REGISTERED, "display": {"en-US": "registered"}},
+            "object": {
+                "objectType": "Activity",
+                "id": ACADEMY,
+                "definition": {
+                    "type": "http://adlnet.gov/expapi/activities/course",
+                    "name": {"en-US": "Customer Academy"},
+                },
+            },
+        });
+        self.push(at, statement);
     }
 
     fn actor(&self, person: usize) -> Value {

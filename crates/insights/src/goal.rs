@@ -87,17 +87,24 @@ pub struct Target {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
-    /// Reach is low below this share of the population (ticket requesters and learners)…
+    /// Reach is low below this share of the population (every person the store knows)…
     pub min_population_share: f64,
-    /// …or below this share of post-launch requesters who saw the content first.
-    pub min_requesters_seen_share: f64,
+    /// …or below this share of the people at risk (those who filed matching tickets in the
+    /// baseline) who touched the content. (Goals written before 2026-12 name it
+    /// `min_requesters_seen_share`.)
+    #[serde(alias = "min_requesters_seen_share")]
+    pub min_at_risk_share: f64,
     /// Consumption is a problem below this completion rate…
     pub min_completion_rate: f64,
     /// …or when this share of viewers or more leaves the video between two tenths.
     pub max_video_drop: f64,
     /// The content has an effect when people who saw it file tickets at least this much
-    /// less often than people who had not (0.2 = 20% less).
+    /// less often than people who had not (0.2 = 20% less), with 95% confidence: the rate
+    /// ratio's interval lies below `1 − min_effect`.
     pub min_effect: f64,
+    /// The effect is not measurable with fewer goal tickets than this after launch (both
+    /// arms together), or with less than one person-week in either arm.
+    pub min_effect_tickets: u64,
     /// Fewer baseline tickets than this, fewer days since launch than `min_days`, or fewer
     /// learners than `min_learners` is not enough to judge.
     pub min_baseline_tickets: u64,
@@ -109,10 +116,11 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             min_population_share: 0.3,
-            min_requesters_seen_share: 0.3,
+            min_at_risk_share: 0.3,
             min_completion_rate: 0.5,
             max_video_drop: 0.3,
             min_effect: 0.2,
+            min_effect_tickets: 10,
             min_baseline_tickets: 5,
             min_days: 7,
             min_learners: 5,

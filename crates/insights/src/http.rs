@@ -143,7 +143,7 @@ async fn status<S: Store>(
     Ok(HttpResponse::Ok().json(json!({ "rollups": lag, "read_only": read_only })))
 }
 
-/// `POST /insights/tickets?preset=…&source=…&strict=…&timezone=…&map=field=Column…`
+/// `POST /insights/tickets?preset=…&source=…&strict=…&timezone=…&through=…&map=field=Column…`
 /// with a CSV, JSON array or NDJSON body: answers the import summary.
 async fn import_tickets<S: Store>(
     req: HttpRequest,
@@ -167,6 +167,11 @@ async fn import_tickets<S: Store>(
             "timezone" => options.timezone = value.clone(),
             "account_home_page" => options.account_home_page = Some(value.clone()),
             "strict" => strict = value == "true",
+            "through" => {
+                options.through = Some(
+                    crate::import::parse_through(value).map_err(|e| ApiError::bad_request("through", e))?,
+                )
+            }
             "format" => {
                 format = Some(
                     value

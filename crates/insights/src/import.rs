@@ -5,15 +5,17 @@
 //! a strict import can check every row before storing any without holding the file in
 //! memory: it reads it twice.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use store::insights::TicketRow;
+use store::insights::{TicketCoverage, TicketRow};
 use store::{StoreError, StoreId, TicketStore};
 use tokio::sync::mpsc;
 
+use crate::report::instant_text;
 use crate::tickets::{self, ImportError, ImportOptions, InputFormat, Requester, RowError, Ticket};
 
 /// Tickets stored per transaction.
@@ -35,6 +37,10 @@ pub struct ImportSummary {
     /// False when the export could not be read to its end (a fatal row error, such as
     /// broken JSON syntax or a read error): rows after it were not imported.
     pub complete: bool,
+    /// What the import recorded as covered, per source (RFC 3339): the `through` it was
+    /// given, else its latest ticket. Nothing is recorded for an import that did not store
+    /// its whole file (strict and refused, or not complete).
+    pub known_through: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -83,6 +89,20 @@ pub fn ticket_row(ticket: Ticket) -> TicketRow {
         channel: ticket.channel,
         subject: ticket.subject,
     }
+}
+
+/// Reads an import's `through`: a date (`2026-03-01`) covers that whole day (UTC); an RFC
+/// 3339 timestamp covers up to that instant. The error says what was expected.
+pub fn parse_through(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        let next = date.tomorrow().map_err(|e| e.to_string())?;
+        let midnight = next.to_zoned(jiff::tz::TimeZone::UTC).map_err(|e| e.to_string())?;
+        return Ok(midnight.timestamp().as_microsecond() - 1);
+    }
+    xapi::Timestamp::parse(text)
+        .map(|t| t.instant.as_micros())
+        .ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"))
 }
 
 /// Parsed rows, a batch at a time, from a blocking reader thread.
@@ -160,6 +180,13 @@ pub async fn import_file<S: TicketStore>(
             return Ok(summary);
         }
     }
+    let through = options.through;
+    let mut latest: BTreeMap<String, i64> = BTreeMap::new();
+    if let (Some(source), Some(_)) = (options.source.as_deref().map(str::trim), through)
+        && !source.is_empty()
+    {
+        latest.insert(source.to_string(), i64::MIN);
+    }
     let mut batches = parse_in_background(path.to_path_buf(), format, options, progress);
     while let Some(parsed) = batches.recv().await {
         match parsed {
@@ -167,6 +194,10 @@ pub async fn import_file<S: TicketStore>(
             Parsed::Batch(good, bad) => {
                 if !strict {
                     note(&mut summary, &bad);
+                }
+                for ticket in &good {
+                    let seen = latest.entry(ticket.source.clone()).or_insert(ticket.created);
+                    *seen = (*seen).max(ticket.created);
                 }
                 if !good.is_empty() {
                     let (inserted, updated) =
@@ -176,6 +207,16 @@ pub async fn import_file<S: TicketStore>(
                 }
             }
         }
+    }
+    if summary.complete {
+        let coverage: Vec<TicketCoverage> = latest
+            .into_iter()
+            .map(|(source, latest)| TicketCoverage { source, through: through.unwrap_or(latest) })
+            .filter(|c| c.through != i64::MIN)
+            .collect();
+        summary.known_through =
+            coverage.iter().map(|c| (c.source.clone(), instant_text(c.through))).collect();
+        store.record_coverage(id, coverage).await?;
     }
     Ok(summary)
 }

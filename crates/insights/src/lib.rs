@@ -7,17 +7,22 @@
 //!   presets.
 //! - [`rollup`] and [`engine`]: incremental rollups that follow statements in ingest
 //!   order, taking voided statements back out.
-//! - [`goal`], [`report`] and [`service`]: learning goals and the measure-and-update report.
+//! - [`goal`], [`report`] and [`service`]: learning goals and the measure-and-update report;
+//!   [`people`] joins actors and requesters into people, [`estimate`] gives rate ratios
+//!   with their intervals, [`diagnosis`] turns the evidence into what to change.
 //! - [`http`] and [`export`]: the `/insights` API and the CSV exports.
 //! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
 //!   answer is known, for tests, demos and the report's own checks.
 
 pub mod demo;
+pub mod diagnosis;
 pub mod engine;
+pub mod estimate;
 pub mod export;
 pub mod goal;
 pub mod http;
 pub mod import;
+pub mod people;
 pub mod report;
 pub mod rollup;
 pub mod service;

@@ -2,15 +2,19 @@
 //! consumed, did tickets move, and if the goal is not being met, what to change.
 //! Pure: the caller gathers tickets and rollups from the store (see `service.rs`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::civil::Date;
 use serde::Serialize;
 use store::insights::{ActivityActorRow, ChangeRow, DailyActorRow, DailyRow, RevisionRow, TicketRow};
 
+use crate::diagnosis;
+use crate::estimate::{self, Arm, IntervalMethod, PersonArms};
 use crate::goal::Goal;
+use crate::people::People;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_WEEK: i64 = 7 * MICROS_PER_DAY;
 
 /// What an activity is, from its definition's type (see [`ContentKind::of_type`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -66,13 +70,76 @@ impl Interval {
     }
 }
 
+/// The instants a report counts between: the baseline's start, the launch, and the end
+/// of what is known (exclusive). Every count, rate and series point of a report stops at
+/// `end`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Window {
+    pub baseline_start: String,
+    pub launch: String,
+    pub end: String,
+    /// Why it ends there: `as_of` (the end of the report's day), `last_complete_day` (today
+    /// has not ended: the window stops at today's midnight, UTC) or `tickets_known_through`
+    /// (the goal's ticket sources are known only so far).
+    pub end_reason: &'static str,
+    #[serde(skip)]
+    pub baseline_start_micros: i64,
+    #[serde(skip)]
+    pub launch_micros: i64,
+    #[serde(skip)]
+    pub end_micros: i64,
+}
+
+impl Window {
+    /// A goal's window as of a day: it ends at the earliest of the end of `as_of`, the
+    /// start of `today` (a day counts only once it is complete) and just after
+    /// `known_through` (the earliest coverage end of the goal's ticket sources).
+    pub fn of(goal: &Goal, as_of: Date, today: Date, known_through: Option<i64>) -> Window {
+        let launch = day_start(goal.launch_date);
+        let baseline_start = launch - i64::from(goal.baseline_days) * MICROS_PER_DAY;
+        let mut end = (day_start(as_of) + MICROS_PER_DAY, "as_of");
+        let known = known_through.map_or(i64::MAX, |k| k.saturating_add(1));
+        for candidate in [(day_start(today), "last_complete_day"), (known, "tickets_known_through")] {
+            if candidate.0 < end.0 {
+                end = candidate;
+            }
+        }
+        Window {
+            baseline_start: instant_text(baseline_start),
+            launch: instant_text(launch),
+            end: instant_text(end.0),
+            end_reason: end.1,
+            baseline_start_micros: baseline_start,
+            launch_micros: launch,
+            end_micros: end.0,
+        }
+    }
+}
+
+/// Who the effect is measured over: every person the store knows (see [`POPULATION`]).
+pub struct Population<'a> {
+    /// Actors (agent keys) of any activity, first seen before the window's end.
+    pub actors: &'a [String],
+    /// Requesters (their agent keys) of tickets of any source created before the end.
+    pub requesters: &'a [Vec<String>],
+}
+
+/// The report's statement of its population.
+pub const POPULATION: &str = "every person known to the store before the window's end: the actors of \
+    its statements about any activity and the requesters of its tickets from any source, joined into \
+    people by their agent keys";
+
 /// What the report is computed from.
 pub struct ReportInput<'a> {
     pub goal: &'a Goal,
     pub as_of: Date,
+    pub window: Window,
     pub interval: Interval,
-    /// Tickets the goal is about, created from the baseline's start through `as_of`.
+    /// Tickets the goal is about, created from the baseline's start to the window's end.
     pub tickets: &'a [TicketRow],
+    /// The earliest coverage end of the goal's ticket sources, if any imported.
+    pub known_through: Option<i64>,
+    pub population: Population<'a>,
     /// Activity × actor rollups of the goal's content.
     pub rows: &'a [ActivityActorRow],
     /// Daily rollups of the goal's content.
@@ -90,6 +157,7 @@ pub struct ReportInput<'a> {
 pub struct Report {
     pub as_of: String,
     pub interval: Interval,
+    pub window: Window,
     /// met, on_track, at_risk, missed or insufficient_data.
     pub status: &'static str,
     pub diagnosis: Diagnosis,
@@ -160,7 +228,7 @@ pub fn content_revisions(rows: &[RevisionRow]) -> Vec<ContentRevision> {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnosis {
-    /// working, low_reach, drop_off, no_effect or insufficient_data.
+    /// working, low_reach, drop_off, no_effect, not_yet_measurable or insufficient_data.
     pub code: &'static str,
     /// The finding, in words.
     pub message: String,
@@ -172,33 +240,53 @@ pub struct Diagnosis {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Tickets {
     pub baseline_weekly: f64,
+    /// Over the last 28 days of the window after launch.
     pub current_weekly: f64,
     /// Change of the current weekly rate against the baseline, in percent (negative: fewer).
     pub change_pct: Option<f64>,
+    /// Its 95% interval, in percent (from the rate ratio of the two periods).
+    pub change_ci95_pct: Option<[f64; 2]>,
     pub target_weekly: f64,
     pub baseline_tickets: u64,
     pub current_tickets: u64,
+    /// The earliest coverage end of the goal's ticket sources (RFC 3339): tickets created
+    /// after it may not have been imported yet, so the window ends there.
+    pub known_through: Option<String>,
     pub series: Vec<SeriesPoint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeriesPoint {
     pub start: String,
+    /// Tickets in the interval, up to the window's end.
     pub tickets: u64,
     /// People who first touched the content in this interval.
     pub new_learners: u64,
     /// People who had touched it by the interval's end.
     pub learners: u64,
+    /// The window ends inside this interval: its counts cover only the known part.
+    pub partial: bool,
+    /// Days of the interval inside the window.
+    pub days: f64,
 }
 
+/// Reach, by measures that do not depend on the effect; the seen-before share is only a
+/// description (it is low precisely when the content works: the people who still file
+/// are mostly those who had not seen it).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reach {
-    /// Ticket requesters and learners together.
+    /// The people of the effect's population.
     pub population: u64,
+    /// Those who touched the content before the window's end.
     pub learners: u64,
     pub population_share: f64,
+    /// People who filed goal tickets in the baseline (the people at risk).
+    pub at_risk: u64,
+    /// Of those, how many touched the content.
+    pub at_risk_reached: u64,
+    pub at_risk_share: f64,
     pub requesters_after_launch: u64,
-    /// Of those, how many had touched the content before their ticket.
+    /// Of those, how many had touched the content before their first ticket after launch.
     pub requesters_seen_before: u64,
     pub requesters_seen_before_share: f64,
 }
@@ -240,17 +328,46 @@ pub struct Feedback {
     pub mean: Option<f64>,
 }
 
+/// The effect of the content as an incidence-rate ratio with time-varying exposure: each
+/// person of the population is unexposed from launch until their first touch of the
+/// content and exposed from then (or from launch, when they touched it before) to the
+/// window's end; each goal ticket after launch counts in the arm its requester was in
+/// when it was created.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Effect {
-    /// Matching tickets per requester-week after requesters first touched the content
-    /// (after launch).
-    pub seen_ticket_rate: Option<f64>,
-    /// The same for the time before people touched it, or for people who never did.
-    pub unseen_ticket_rate: Option<f64>,
-    /// (seen - unseen) / unseen: negative when people who saw the content file fewer.
-    pub relative_difference: Option<f64>,
-    pub seen_person_weeks: f64,
-    pub unseen_person_weeks: f64,
+    /// Who the person-time is counted over ([`POPULATION`]).
+    pub population: &'static str,
+    pub people: u64,
+    pub exposed: ArmSummary,
+    pub unexposed: ArmSummary,
+    /// Goal tickets after launch without an identifiable requester (in neither arm).
+    pub unattributed_tickets: u64,
+    /// Exposed rate over unexposed rate (below 1: people file fewer after seeing it).
+    pub rate_ratio: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub interval_method: Option<IntervalMethod>,
+    /// effective (the interval lies below 1 − min_effect), no_effect (it lies at or above
+    /// it), unclear (it straddles it) or not_measurable (too few tickets or too little
+    /// person-time; see `Thresholds::min_effect_tickets`).
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ArmSummary {
+    pub tickets: u64,
+    pub person_weeks: f64,
+    /// Tickets per person-week.
+    pub rate: Option<f64>,
+}
+
+/// What the effect's interval says against the goal's `min_effect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Effective,
+    NoEffect,
+    Unclear,
+    NotMeasurable,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -264,30 +381,6 @@ pub struct Period {
     pub completion_rate: Option<f64>,
 }
 
-/// A person: ticket requesters and learners, joined on their lowercase agent keys.
-struct People {
-    /// Agent key (lowercase) → person index.
-    by_key: HashMap<String, usize>,
-    count: usize,
-}
-
-impl People {
-    fn person(&mut self, keys: &[String]) -> usize {
-        if let Some(&p) = keys.iter().find_map(|k| self.by_key.get(k)) {
-            for k in keys {
-                self.by_key.insert(k.clone(), p);
-            }
-            return p;
-        }
-        let p = self.count;
-        self.count += 1;
-        for k in keys {
-            self.by_key.insert(k.clone(), p);
-        }
-        p
-    }
-}
-
 fn day_start(date: Date) -> i64 {
     date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_microsecond())
 }
@@ -296,54 +389,76 @@ fn share(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
+fn weeks(micros: i128) -> f64 {
+    micros as f64 / MICROS_PER_WEEK as f64
+}
+
 fn weekly(count: u64, from: i64, to: i64) -> f64 {
-    let weeks = (to - from) as f64 / (7.0 * MICROS_PER_DAY as f64);
+    let weeks = weeks(i128::from(to - from));
     if weeks <= 0.0 { 0.0 } else { count as f64 / weeks }
 }
 
 /// Computes a goal's report.
 pub fn report(input: &ReportInput<'_>) -> Report {
     let goal = input.goal;
-    let launch = day_start(goal.launch_date);
-    let end = day_start(input.as_of) + MICROS_PER_DAY;
-    let baseline_start = launch - goal.baseline_days as i64 * MICROS_PER_DAY;
+    let window = &input.window;
+    let (baseline_start, launch, end) =
+        (window.baseline_start_micros, window.launch_micros, window.end_micros);
 
-    // People: learners from the rollups, requesters from the tickets, joined on keys.
-    let mut people = People { by_key: HashMap::new(), count: 0 };
+    // People: every identity the inputs name, joined on their keys, then resolved.
+    let mut people = People::default();
+    let row_handles: Vec<Option<usize>> = input.rows.iter().map(|r| people.add([&r.actor])).collect();
+    let ticket_handles: Vec<Option<usize>> =
+        input.tickets.iter().map(|t| people.add(&t.requester_keys)).collect();
+    let mut known: Vec<Option<usize>> = input.population.actors.iter().map(|a| people.add([a])).collect();
+    known.extend(input.population.requesters.iter().map(|keys| people.add(keys)));
+    let mut population: BTreeSet<usize> = known.into_iter().flatten().map(|h| people.person(h)).collect();
+
     let mut first_seen: HashMap<usize, i64> = HashMap::new();
     let mut completed: HashSet<usize> = HashSet::new();
     let mut per_person_kind: HashMap<(usize, ContentKind), f64> = HashMap::new();
-    for row in input.rows.iter().filter(|r| r.first_seen < end) {
-        let p = people.person(&[row.actor.to_lowercase()]);
+    let kind_of = |activity: &str| input.kinds.get(activity).copied().unwrap_or(ContentKind::Course);
+    let teaches = teaching_kinds(input.rows.iter().map(|r| kind_of(&r.activity_id)));
+    for (row, handle) in input.rows.iter().zip(&row_handles) {
+        let Some(handle) = handle.filter(|_| row.first_seen < end) else { continue };
+        let p = people.person(handle);
+        let kind = kind_of(&row.activity_id);
+        let best = per_person_kind.entry((p, kind)).or_insert(0.0);
+        *best = best.max(row.best_progress);
+        if !teaches.contains(&kind) {
+            continue;
+        }
         let seen = first_seen.entry(p).or_insert(row.first_seen);
         *seen = (*seen).min(row.first_seen);
         if row.completions > 0 {
             completed.insert(p);
         }
-        let kind = input.kinds.get(&row.activity_id).copied().unwrap_or(ContentKind::Course);
-        let best = per_person_kind.entry((p, kind)).or_insert(0.0);
-        *best = best.max(row.best_progress);
     }
-    let tickets: Vec<(usize, &TicketRow)> = input
+    let tickets: Vec<(Option<usize>, &TicketRow)> = input
         .tickets
         .iter()
-        .filter(|t| t.created >= baseline_start && t.created < end)
-        .map(|t| {
-            let keys: Vec<String> = t.requester_keys.iter().map(|k| k.to_lowercase()).collect();
-            let keys =
-                if keys.is_empty() { vec![format!("ticket:{}:{}", t.source, t.external_id)] } else { keys };
-            (people.person(&keys), t)
-        })
+        .zip(&ticket_handles)
+        .filter(|(t, _)| t.created >= baseline_start && t.created < end)
+        .map(|(t, handle)| (handle.map(|h| people.person(h)), t))
         .collect();
+    population.extend(first_seen.keys().copied());
+    population.extend(tickets.iter().filter_map(|(p, _)| *p));
     let learners = first_seen.len() as u64;
-    let population = people.count as u64;
 
-    // Tickets: baseline and current weekly rates, and the series.
-    let baseline_tickets = tickets.iter().filter(|(_, t)| t.created < launch).count() as u64;
-    let baseline_weekly = weekly(baseline_tickets, baseline_start, launch);
+    // Tickets: baseline and current weekly rates, their ratio, and the series.
+    let in_range =
+        |from: i64, to: i64| tickets.iter().filter(move |(_, t)| t.created >= from && t.created < to);
+    let baseline_end = launch.min(end);
+    let baseline_tickets = in_range(baseline_start, baseline_end).count() as u64;
+    let baseline_weekly = weekly(baseline_tickets, baseline_start, baseline_end);
     let current_start = launch.max(end - 28 * MICROS_PER_DAY);
-    let current_tickets = tickets.iter().filter(|(_, t)| t.created >= current_start).count() as u64;
+    let current_tickets = in_range(current_start, end).count() as u64;
     let current_weekly = weekly(current_tickets, current_start, end);
+    let change = estimate::rate_ratio(
+        Arm { events: current_tickets, time: weeks(i128::from(end - current_start)) },
+        Arm { events: baseline_tickets, time: weeks(i128::from(baseline_end - baseline_start)) },
+        &[],
+    );
     let change_pct =
         (baseline_weekly > 0.0).then(|| (current_weekly - baseline_weekly) / baseline_weekly * 100.0);
     let target_weekly = baseline_weekly * (1.0 - goal.target.reduction_pct / 100.0);
@@ -351,103 +466,87 @@ pub fn report(input: &ReportInput<'_>) -> Report {
     let mut series = Vec::new();
     let mut start = baseline_start;
     while start < end {
-        let stop = start + step;
+        let stop = (start + step).min(end);
         let in_interval = |t: i64| t >= start && t < stop;
         series.push(SeriesPoint {
             start: date_of(start),
             tickets: tickets.iter().filter(|(_, t)| in_interval(t.created)).count() as u64,
             new_learners: first_seen.values().filter(|s| in_interval(**s)).count() as u64,
             learners: first_seen.values().filter(|s| **s < stop).count() as u64,
+            partial: stop < start + step,
+            days: (stop - start) as f64 / MICROS_PER_DAY as f64,
         });
-        start = stop;
+        start += step;
     }
 
-    // Reach.
+    // Reach, by measures the effect does not move.
+    let at_risk: BTreeSet<usize> = in_range(baseline_start, baseline_end).filter_map(|(p, _)| *p).collect();
+    let at_risk_reached = at_risk.iter().filter(|p| first_seen.contains_key(p)).count() as u64;
     let mut after_launch: BTreeMap<usize, i64> = BTreeMap::new();
-    for (p, t) in tickets.iter().filter(|(_, t)| t.created >= launch) {
-        let first = after_launch.entry(*p).or_insert(t.created);
-        *first = (*first).min(t.created);
+    for (p, t) in in_range(launch, end) {
+        if let Some(p) = p {
+            let first = after_launch.entry(*p).or_insert(t.created);
+            *first = (*first).min(t.created);
+        }
     }
     let seen_before =
         after_launch.iter().filter(|(p, ticket_at)| first_seen.get(p).is_some_and(|s| s < ticket_at)).count()
             as u64;
     let reach = Reach {
-        population,
+        population: population.len() as u64,
         learners,
-        population_share: share(learners, population),
+        population_share: share(learners, population.len() as u64),
+        at_risk: at_risk.len() as u64,
+        at_risk_reached,
+        at_risk_share: share(at_risk_reached, at_risk.len() as u64),
         requesters_after_launch: after_launch.len() as u64,
         requesters_seen_before: seen_before,
         requesters_seen_before_share: share(seen_before, after_launch.len() as u64),
     };
 
+    let effect = effect(goal, &population, &first_seen, in_range(launch, end), launch, end);
+
     // Consumption.
     let completions = completed.len() as u64;
-    let video = video_consumption(&per_person_kind);
-    let chatbot = chatbot_use(input);
     let consumption = Consumption {
         starts: learners,
         completions,
         completion_rate: share(completions, learners),
-        video,
-        chatbot,
+        video: video_consumption(&per_person_kind),
+        chatbot: chatbot_use(input),
     };
     let feedback = survey(input);
 
-    // Effect: ticket rates per person-week after launch, split at the moment each person
-    // first saw the content. Only ticket requesters count: people who never filed a ticket
-    // are known only if they saw the content, so counting them would make viewers look
-    // better than they are.
-    let requesters: HashSet<usize> = tickets.iter().map(|(p, _)| *p).collect();
-    let (mut seen_tickets, mut unseen_tickets) = (0u64, 0u64);
-    for (p, t) in tickets.iter().filter(|(_, t)| t.created >= launch) {
-        match first_seen.get(p) {
-            Some(s) if *s < t.created => seen_tickets += 1,
-            _ => unseen_tickets += 1,
-        }
-    }
-    // Summed in whole microseconds: exact, so the report is the same whatever order the
-    // set yields its people in (every process, and a read replica, answers the same JSON).
-    let (mut seen_micros, mut unseen_micros) = (0i128, 0i128);
-    for p in requesters {
-        let switch = first_seen.get(&p).map_or(end, |s| (*s).clamp(launch, end));
-        unseen_micros += i128::from(switch - launch);
-        seen_micros += i128::from(end - switch);
-    }
-    let week = 7.0 * MICROS_PER_DAY as f64;
-    let (seen_weeks, unseen_weeks) = (seen_micros as f64 / week, unseen_micros as f64 / week);
-    let rate = |n: u64, weeks: f64| (weeks > 0.0).then(|| n as f64 / weeks);
-    let (seen_rate, unseen_rate) = (rate(seen_tickets, seen_weeks), rate(unseen_tickets, unseen_weeks));
-    let relative_difference = match (seen_rate, unseen_rate) {
-        (Some(s), Some(u)) if u > 0.0 => Some((s - u) / u),
-        _ => None,
-    };
-    let effect = Effect {
-        seen_ticket_rate: seen_rate,
-        unseen_ticket_rate: unseen_rate,
-        relative_difference,
-        seen_person_weeks: seen_weeks,
-        unseen_person_weeks: unseen_weeks,
-    };
-
-    let days_since_launch = (end - launch) / MICROS_PER_DAY;
-    let diagnosis =
-        diagnose(goal, &reach, &consumption, &effect, change_pct, baseline_tickets, days_since_launch);
-    let status = status(goal, input.as_of, &diagnosis, current_weekly, target_weekly, change_pct);
+    let days_since_launch = (end - launch).div_euclid(MICROS_PER_DAY);
+    let diagnosis = diagnosis::diagnose(&diagnosis::Evidence {
+        goal,
+        reach: &reach,
+        consumption: &consumption,
+        effect: &effect,
+        change_pct,
+        baseline_tickets,
+        days_since_launch,
+    });
+    let status =
+        diagnosis::status(goal, input.as_of, end, &diagnosis, current_weekly, target_weekly, change.as_ref());
     let revisions = content_revisions(input.revisions);
     let starts = period_starts(input, &revisions, baseline_start, launch, end);
     let periods = periods(&starts, end, &tickets, &first_seen, &completed);
     Report {
         as_of: input.as_of.to_string(),
         interval: input.interval,
+        window: window.clone(),
         status,
         diagnosis,
         tickets: Tickets {
             baseline_weekly,
             current_weekly,
             change_pct,
+            change_ci95_pct: change.map(|c| c.ci95.map(|r| (r - 1.0) * 100.0)),
             target_weekly,
             baseline_tickets,
             current_tickets,
+            known_through: input.known_through.map(instant_text),
             series,
         },
         reach,
@@ -459,10 +558,99 @@ pub fn report(input: &ReportInput<'_>) -> Report {
     }
 }
 
+/// The kinds of content whose touch makes a person a learner (and exposed): videos and
+/// courses. A chatbot is a help channel people turn to when they have the problem (its
+/// users file more tickets whatever it teaches), so it counts only in a goal whose content
+/// has nothing else; a survey answer never does (it comes after the content).
+fn teaching_kinds(kinds: impl Iterator<Item = ContentKind>) -> Vec<ContentKind> {
+    let kinds: HashSet<ContentKind> = kinds.collect();
+    if kinds.contains(&ContentKind::Video) || kinds.contains(&ContentKind::Course) {
+        vec![ContentKind::Video, ContentKind::Course]
+    } else {
+        vec![ContentKind::Chatbot]
+    }
+}
+
+/// The incidence-rate ratio of the exposed and unexposed person-time of the population
+/// after launch, with its interval and verdict.
+fn effect<'t>(
+    goal: &Goal,
+    population: &BTreeSet<usize>,
+    first_seen: &HashMap<usize, i64>,
+    tickets_after_launch: impl Iterator<Item = &'t (Option<usize>, &'t TicketRow)>,
+    launch: i64,
+    end: i64,
+) -> Effect {
+    // Person-time summed in whole microseconds: exact, so every process (and a read
+    // replica) answers the same JSON whatever order it visits people in.
+    let (mut exposed_micros, mut unexposed_micros) = (0i128, 0i128);
+    let mut arms: BTreeMap<usize, PersonArms> = BTreeMap::new();
+    for &p in population {
+        let switch = first_seen.get(&p).map_or(end, |s| (*s).clamp(launch, end.max(launch)));
+        let (unexposed, exposed) = (i128::from(switch - launch).max(0), i128::from(end - switch).max(0));
+        unexposed_micros += unexposed;
+        exposed_micros += exposed;
+        let time = |micros: i128| Arm { events: 0, time: weeks(micros) };
+        arms.insert(p, PersonArms { first: time(exposed), second: time(unexposed) });
+    }
+    let (mut exposed_tickets, mut unexposed_tickets, mut unattributed) = (0u64, 0u64, 0u64);
+    for (p, t) in tickets_after_launch {
+        let Some(arm) = p.and_then(|p| arms.get_mut(&p)) else {
+            unattributed += 1;
+            continue;
+        };
+        if p.and_then(|p| first_seen.get(&p)).is_some_and(|s| *s < t.created) {
+            exposed_tickets += 1;
+            arm.first.events += 1;
+        } else {
+            unexposed_tickets += 1;
+            arm.second.events += 1;
+        }
+    }
+    let exposed = Arm { events: exposed_tickets, time: weeks(exposed_micros) };
+    let unexposed = Arm { events: unexposed_tickets, time: weeks(unexposed_micros) };
+    let people: Vec<PersonArms> = arms.into_values().collect();
+    let ratio = estimate::rate_ratio(exposed, unexposed, &people);
+    let t = &goal.thresholds;
+    let measurable = exposed.time >= 1.0
+        && unexposed.time >= 1.0
+        && exposed.events + unexposed.events >= t.min_effect_tickets;
+    let verdict = match ratio {
+        Some(r) if measurable => {
+            let threshold = 1.0 - t.min_effect;
+            if r.ci95[1] < threshold {
+                Verdict::Effective
+            } else if r.ci95[0] >= threshold {
+                Verdict::NoEffect
+            } else {
+                Verdict::Unclear
+            }
+        }
+        _ => Verdict::NotMeasurable,
+    };
+    let summary = |arm: Arm| ArmSummary { tickets: arm.events, person_weeks: arm.time, rate: arm.rate() };
+    Effect {
+        population: POPULATION,
+        people: population.len() as u64,
+        exposed: summary(exposed),
+        unexposed: summary(unexposed),
+        unattributed_tickets: unattributed,
+        rate_ratio: ratio.map(|r| r.ratio),
+        ci95: ratio.map(|r| r.ci95),
+        interval_method: ratio.map(|r| r.method),
+        verdict,
+    }
+}
+
 fn date_of(micros: i64) -> String {
     jiff::Timestamp::from_microsecond(micros)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
         .unwrap_or_default()
+}
+
+/// An instant as RFC 3339 in UTC.
+pub(crate) fn instant_text(micros: i64) -> String {
+    jiff::Timestamp::from_microsecond(micros).map(|t| t.to_string()).unwrap_or_default()
 }
 
 fn video_consumption(per_person_kind: &HashMap<(usize, ContentKind), f64>) -> Option<VideoConsumption> {
@@ -511,134 +699,6 @@ fn survey(input: &ReportInput<'_>) -> Feedback {
     Feedback { responses, mean: (count > 0).then(|| sum / count as f64) }
 }
 
-fn diagnose(
-    goal: &Goal,
-    reach: &Reach,
-    consumption: &Consumption,
-    effect: &Effect,
-    change_pct: Option<f64>,
-    baseline_tickets: u64,
-    days_since_launch: i64,
-) -> Diagnosis {
-    let t = &goal.thresholds;
-    let mut evidence = BTreeMap::new();
-    evidence.insert("population_share", reach.population_share);
-    evidence.insert("requesters_seen_before_share", reach.requesters_seen_before_share);
-    evidence.insert("completion_rate", consumption.completion_rate);
-    if let Some(change) = change_pct {
-        evidence.insert("ticket_change_pct", change);
-    }
-    if let Some(difference) = effect.relative_difference {
-        evidence.insert("seen_vs_unseen_ticket_rate", difference);
-    }
-    let pct = |x: f64| format!("{:.0}%", x * 100.0);
-    if baseline_tickets < t.min_baseline_tickets
-        || days_since_launch < t.min_days
-        || reach.learners < t.min_learners
-    {
-        return Diagnosis {
-            code: "insufficient_data",
-            message: format!(
-                "Not enough to judge yet: {baseline_tickets} baseline tickets, {days_since_launch} days since launch, {} learners.",
-                reach.learners
-            ),
-            action: "Wait for more data.".into(),
-            evidence,
-        };
-    }
-    if reach.population_share < t.min_population_share
-        || reach.requesters_seen_before_share < t.min_requesters_seen_share
-    {
-        return Diagnosis {
-            code: "low_reach",
-            message: format!(
-                "Only {} of people who filed matching tickets since launch had seen the content first ({} of everyone involved has seen it).",
-                pct(reach.requesters_seen_before_share),
-                pct(reach.population_share)
-            ),
-            action: "Update promotion or placement: put the content where people meet the problem.".into(),
-            evidence,
-        };
-    }
-    if let Some(video) = &consumption.video
-        && let Some(at) = video.largest_drop_at
-        && (video.largest_drop >= t.max_video_drop || consumption.completion_rate < t.min_completion_rate)
-    {
-        evidence.insert("largest_drop_at", at);
-        evidence.insert("largest_drop", video.largest_drop);
-        return Diagnosis {
-            code: "drop_off",
-            message: format!(
-                "{} of viewers stop watching at {} of the video; {} complete the content.",
-                pct(video.largest_drop),
-                pct(at),
-                pct(consumption.completion_rate)
-            ),
-            action: format!("Update the content at {} of the video, where viewers leave.", pct(at)),
-            evidence,
-        };
-    }
-    if consumption.completion_rate < t.min_completion_rate {
-        return Diagnosis {
-            code: "drop_off",
-            message: format!(
-                "Only {} of people who start the content complete it.",
-                pct(consumption.completion_rate)
-            ),
-            action: "Update the content: people start it but do not finish.".into(),
-            evidence,
-        };
-    }
-    let effective = effect.relative_difference.is_some_and(|d| d <= -t.min_effect);
-    if !effective {
-        return Diagnosis {
-            code: "no_effect",
-            message: format!(
-                "People saw and completed the content ({} completion), but those who saw it file matching tickets about as often as those who had not ({}).",
-                pct(consumption.completion_rate),
-                effect.relative_difference.map_or("no comparison".into(), |d| format!("{:+.0}%", d * 100.0))
-            ),
-            action: "Update the content itself: it does not address what people file tickets about.".into(),
-            evidence,
-        };
-    }
-    Diagnosis {
-        code: "working",
-        message: format!(
-            "People who saw the content file {:.0}% fewer matching tickets; tickets changed {}.",
-            -effect.relative_difference.unwrap_or(0.0) * 100.0,
-            change_pct.map_or("—".into(), |c| format!("{c:+.0}%"))
-        ),
-        action: "Keep going.".into(),
-        evidence,
-    }
-}
-
-fn status(
-    goal: &Goal,
-    as_of: Date,
-    diagnosis: &Diagnosis,
-    current_weekly: f64,
-    target_weekly: f64,
-    change_pct: Option<f64>,
-) -> &'static str {
-    if diagnosis.code == "insufficient_data" {
-        return "insufficient_data";
-    }
-    if current_weekly <= target_weekly {
-        return "met";
-    }
-    if as_of >= goal.target.by {
-        return "missed";
-    }
-    // On track when the drop so far keeps pace with a straight line to the target.
-    let total = (day_start(goal.target.by) - day_start(goal.launch_date)) as f64;
-    let elapsed = (day_start(as_of) - day_start(goal.launch_date)) as f64;
-    let expected = goal.target.reduction_pct * (elapsed / total).clamp(0.0, 1.0);
-    let achieved = -change_pct.unwrap_or(0.0);
-    if achieved >= 0.75 * expected && diagnosis.code == "working" { "on_track" } else { "at_risk" }
-}
-
 /// Where periods start: the baseline, the launch, each recorded change and each content
 /// revision seen from the launch on, in time order. Periods start at midnight UTC, so
 /// everything that happened on one day starts one period ("after launch and revision 2 of
@@ -666,7 +726,7 @@ fn period_starts(
 fn periods(
     bounds: &[(String, i64)],
     end: i64,
-    tickets: &[(usize, &TicketRow)],
+    tickets: &[(Option<usize>, &TicketRow)],
     first_seen: &HashMap<usize, i64>,
     completed: &HashSet<usize>,
 ) -> Vec<Period> {
@@ -695,6 +755,30 @@ mod tests {
 
     fn marker(activity: &str, marker: &str, first_seen: i64) -> RevisionRow {
         RevisionRow { activity_id: activity.into(), marker: marker.into(), first_seen }
+    }
+
+    fn goal() -> Goal {
+        Goal::parse(
+            br#"{"name": "g", "content": {"activity_id_prefix": "https://a.example/"},
+                 "launch_date": "2026-03-02", "target": {"reduction_pct": 30, "by": "2026-04-27"}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_window_ends_at_the_last_complete_day_and_where_tickets_are_known() {
+        let date = |text: &str| text.parse::<Date>().unwrap();
+        // A past day: its whole day counts.
+        let past = Window::of(&goal(), date("2026-03-20"), date("2026-12-07"), None);
+        assert_eq!((past.end.as_str(), past.end_reason), ("2026-03-21T00:00:00Z", "as_of"));
+        assert_eq!(past.baseline_start, "2026-02-02T00:00:00Z");
+        // Today has not ended: the window stops at its midnight.
+        let today = Window::of(&goal(), date("2026-03-20"), date("2026-03-20"), None);
+        assert_eq!((today.end.as_str(), today.end_reason), ("2026-03-20T00:00:00Z", "last_complete_day"));
+        // Tickets known only through the 15th, 12:00: the window ends just after.
+        let known = day_start(date("2026-03-15")) + 12 * 3_600_000_000;
+        let early = Window::of(&goal(), date("2026-03-20"), date("2026-12-07"), Some(known));
+        assert_eq!((early.end_micros, early.end_reason), (known + 1, "tickets_known_through"));
     }
 
     #[test]

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::civil::Date;
 use serde::Serialize;
 use serde_json::Value;
-use store::insights::{ActivitySelection, TicketFilter};
+use store::insights::{ActivitySelection, TicketCoverage, TicketFilter};
 use store::{Store, StoreError, StoreId};
 
 use crate::goal::Goal;
-use crate::report::{ContentKind, Interval, Report, ReportInput, report};
+use crate::report::{ContentKind, Interval, Population, Report, ReportInput, Window, report};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -50,7 +50,18 @@ pub async fn kinds<S: Store>(
         .collect())
 }
 
-/// A goal's report as of a day (default: the earlier of today and the target date).
+/// The earliest coverage end of the goal's ticket sources: the sources it names, or every
+/// source the store has imported when it names none. `None` when none of them was imported.
+pub fn known_through(goal: &Goal, coverage: &[TicketCoverage]) -> Option<i64> {
+    coverage
+        .iter()
+        .filter(|c| goal.tickets.sources.is_empty() || goal.tickets.sources.contains(&c.source))
+        .map(|c| c.through)
+        .min()
+}
+
+/// A goal's report as of a day (default: the earlier of today and the target date). Its
+/// window ends at the last complete day and where the goal's tickets are known through.
 pub async fn goal_report<S: Store>(
     store: &S,
     id: StoreId,
@@ -60,10 +71,11 @@ pub async fn goal_report<S: Store>(
 ) -> Result<(Goal, Report), ServiceError> {
     let row = store.goal(id, goal_id).await?.ok_or(ServiceError::NoGoal)?;
     let goal = Goal::parse(row.definition.as_bytes()).map_err(|e| ServiceError::BadGoal(e.to_string()))?;
-    let as_of = as_of.unwrap_or_else(|| today().min(goal.target.by));
-    let launch = day_start(goal.launch_date);
-    let baseline_start = launch - goal.baseline_days as i64 * MICROS_PER_DAY;
-    let end = day_start(as_of) + MICROS_PER_DAY;
+    let today = today();
+    let as_of = as_of.unwrap_or_else(|| today.min(goal.target.by));
+    let known_through = known_through(&goal, &store.coverage(id).await?);
+    let window = Window::of(&goal, as_of, today, known_through);
+    let (baseline_start, end) = (window.baseline_start_micros, window.end_micros);
     let filter = TicketFilter {
         from: Some(baseline_start),
         to: Some(end),
@@ -73,9 +85,11 @@ pub async fn goal_report<S: Store>(
     };
     let tickets: Vec<_> =
         store.tickets(id, filter).await?.into_iter().filter(|t| goal.tickets.matches(t)).collect();
+    let actors = store.known_actors(id, end).await?;
+    let requesters = store.ticket_requesters(id, end).await?;
     let selection = goal.content.selection();
     let rows = store.activity_actors(id, selection.clone()).await?;
-    let (from_day, to_day) = (baseline_start / MICROS_PER_DAY, end / MICROS_PER_DAY);
+    let (from_day, to_day) = (baseline_start.div_euclid(MICROS_PER_DAY), end.div_euclid(MICROS_PER_DAY) + 1);
     let daily = store.daily(id, selection.clone(), from_day, to_day).await?;
     let mut activities: Vec<String> = rows.iter().map(|r| r.activity_id.clone()).collect();
     activities.extend(daily.iter().map(|r| r.activity_id.clone()));
@@ -96,8 +110,11 @@ pub async fn goal_report<S: Store>(
     let input = ReportInput {
         goal: &goal,
         as_of,
+        window,
         interval,
         tickets: &tickets,
+        known_through,
+        population: Population { actors: &actors, requesters: &requesters },
         rows: &rows,
         daily: &daily,
         daily_actors: &daily_actors,

@@ -134,9 +134,18 @@ fn the_goal_describes_the_launch() {
             "target": {"reduction_pct": 30, "by": "2025-04-28"},
         })
     );
+    // Everything but the academy registration (which makes every person known) is content.
+    let mut registered = std::collections::HashSet::new();
     for statement in &data.statements {
-        assert!(statement["object"]["id"].as_str().unwrap().starts_with(demo::CONTENT_PREFIX));
+        let object = statement["object"]["id"].as_str().unwrap();
+        if statement["verb"]["id"] == demo::verbs::REGISTERED {
+            assert!(!object.starts_with(demo::CONTENT_PREFIX), "{object}");
+            registered.insert(statement["actor"]["mbox"].as_str().unwrap().to_owned());
+        } else {
+            assert!(object.starts_with(demo::CONTENT_PREFIX), "{object}");
+        }
     }
+    assert_eq!(registered.len(), data.scenario.people as usize, "every person registered once");
 }
 
 #[test]

@@ -116,7 +116,11 @@ fn check_goal_pages(browser: &mut Chromium, site: &Site, shots: &Path) {
         browser.text("#seen-before-share"),
         Some(pct(&report["reach"]["requesters_seen_before_share"]))
     );
+    assert_eq!(browser.text("#at-risk-share"), Some(pct(&report["reach"]["at_risk_share"])));
     assert_eq!(browser.text("#completion-rate"), Some(pct(&report["consumption"]["completion_rate"])));
+    // The coverage of the tickets and where the window ends.
+    assert_eq!(browser.text("#known-through-at").as_deref(), tickets["known_through"].as_str());
+    assert_eq!(browser.text("#window-end").as_deref(), report["window"]["end"].as_str());
     // The series table behind the tickets chart, row by row.
     let series = tickets["series"].as_array().unwrap();
     let shown: Vec<String> = browser.texts("#series tbody tr td:nth-of-type(1)");
@@ -135,8 +139,12 @@ fn check_goal_pages(browser: &mut Chromium, site: &Site, shots: &Path) {
     // Reached against not reached, the survey, the periods.
     let effect = &report["effect"];
     let small = |v: &Value| v.as_f64().map_or("—".into(), |v| format!("{v:.2}"));
-    assert_eq!(browser.text("#seen-rate"), Some(small(&effect["seen_ticket_rate"])));
-    assert_eq!(browser.text("#unseen-rate"), Some(small(&effect["unseen_ticket_rate"])));
+    assert_eq!(browser.text("#seen-rate"), Some(small(&effect["exposed"]["rate"])));
+    assert_eq!(browser.text("#unseen-rate"), Some(small(&effect["unexposed"]["rate"])));
+    assert_eq!(browser.text("#exposed-tickets"), Some(effect["exposed"]["tickets"].to_string()));
+    let [low, high] = [&effect["ci95"][0], &effect["ci95"][1]].map(|v| v.as_f64().unwrap());
+    assert_eq!(browser.text("#rate-ratio-ci"), Some(format!("{low:.2}–{high:.2}")));
+    assert!(browser.text("#effect-words").unwrap().contains("95% CI"));
     assert_eq!(browser.text("#survey-responses"), Some(report["feedback"]["responses"].to_string()));
     let periods: Vec<String> = browser.texts("#periods tbody th");
     let expected: Vec<String> = report["periods"]

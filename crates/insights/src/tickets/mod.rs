@@ -48,6 +48,10 @@ pub struct ImportOptions {
     /// (`https://sso.example.com`). Without it, such rows are refused: a requester that can
     /// never be linked to a learner is a mistake worth hearing about.
     pub account_home_page: Option<String>,
+    /// What the export covers: every ticket its sources created at or before this instant
+    /// (microseconds) is in it. Without it, an import covers up to its latest ticket.
+    /// Reports end their windows at the earliest coverage of a goal's sources.
+    pub through: Option<i64>,
 }
 
 impl ImportOptions {
@@ -59,6 +63,7 @@ impl ImportOptions {
             map: Vec::new(),
             timezone: "UTC".into(),
             account_home_page: None,
+            through: None,
         }
     }
 }

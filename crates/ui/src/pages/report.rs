@@ -4,8 +4,10 @@
 use actix_web::http::header;
 use actix_web::web::{self, Path};
 use actix_web::{HttpRequest, HttpResponse};
+use insights::diagnosis::describe_effect;
+use insights::estimate::IntervalMethod;
 use insights::goal::{Goal, date};
-use insights::report::{Interval, Report};
+use insights::report::{Interval, Report, Verdict};
 use insights::service::{self, ServiceError};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -117,6 +119,25 @@ fn options_form(id: &str, query: &ReportQuery) -> Markup {
     }
 }
 
+fn window_reason(reason: &str) -> &'static str {
+    match reason {
+        "tickets_known_through" => "where the goal's tickets are known through",
+        "last_complete_day" => "the last complete day",
+        _ => "the end of the report's day",
+    }
+}
+
+fn verdict_words(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Effective => "The whole interval lies below the goal's minimum effect: the content works.",
+        Verdict::NoEffect => {
+            "The interval lies at or above the goal's minimum effect: the content does not do enough."
+        }
+        Verdict::Unclear => "The interval straddles the goal's minimum effect: not yet measurable.",
+        Verdict::NotMeasurable => "Too few tickets since launch to measure the effect yet.",
+    }
+}
+
 /// A figure: a term and its value, with an id to find it by.
 fn figure(id: &str, term: &str, value: String) -> Markup {
     html! { div { dt { (term) } dd id=(id) { (value) } } }
@@ -143,6 +164,13 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
         section aria-labelledby="finding" {
             h2 #finding { "Status and finding" }
             p { (status_badge(report.status)) " as of " span #as-of { (report.as_of) } }
+            p #known-through {
+                @match &report.tickets.known_through {
+                    Some(through) => { "Tickets known through " span #known-through-at { (through) } }
+                    None => { "No tickets imported yet for this goal's sources." }
+                }
+                " · Counted up to " span #window-end { (report.window.end) } " (" (window_reason(report.window.end_reason)) ")."
+            }
             div.notice {
                 p #diagnosis-message { (report.diagnosis.message) }
                 p { strong { "What to change: " } span #diagnosis-action { (report.diagnosis.action) } }
@@ -168,7 +196,8 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
                 (figure("change-pct", "Change", format::signed_pct(report.tickets.change_pct)))
                 (figure("target-weekly", "Target per week", format::rate(report.tickets.target_weekly)))
                 (figure("population-share", "People reached", format::pct(report.reach.population_share)))
-                (figure("seen-before-share", "Requesters who saw it first", format::pct(report.reach.requesters_seen_before_share)))
+                (figure("at-risk-share", "People at risk reached (filed before launch)", format::pct(report.reach.at_risk_share)))
+                (figure("seen-before-share", "Requesters since launch who saw it first (a description: low when it works)", format::pct(report.reach.requesters_seen_before_share)))
                 (figure("completion-rate", "Completion rate", format::pct(report.consumption.completion_rate)))
             }
         }
@@ -186,7 +215,13 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
                 } }
                 tbody {
                     @for point in &report.tickets.series {
-                        tr { th scope="row" { (point.start) } td.num { (point.tickets) } td.num { (point.new_learners) } td.num { (point.learners) } }
+                        tr.partial[point.partial] {
+                            th scope="row" {
+                                (point.start)
+                                @if point.partial { " " span.hint { "(partial: " (format!("{:.1}", point.days)) " days known)" } }
+                            }
+                            td.num { (point.tickets) } td.num { (point.new_learners) } td.num { (point.learners) }
+                        }
                     }
                 }
             }
@@ -221,27 +256,48 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
             h2 #effect-chart { "Tickets of people reached and not reached" }
             figure {
                 (chart::bars("effect", "Matching tickets per person-week", &[
-                    Bar { label: "after seeing the content".into(), value: effect.seen_ticket_rate, text: format::small_rate(effect.seen_ticket_rate), class: "bar" },
-                    Bar { label: "before or without seeing it".into(), value: effect.unseen_ticket_rate, text: format::small_rate(effect.unseen_ticket_rate), class: "bar-alt" },
+                    Bar { label: "after seeing the content".into(), value: effect.exposed.rate, text: format::small_rate(effect.exposed.rate), class: "bar" },
+                    Bar { label: "before or without seeing it".into(), value: effect.unexposed.rate, text: format::small_rate(effect.unexposed.rate), class: "bar-alt" },
                 ]))
                 figcaption {
-                    @match effect.relative_difference {
-                        Some(d) => {
-                            "People who had seen the content file "
-                            span #relative-difference { (format!("{:.0}%", d.abs() * 100.0)) }
-                            @if d <= 0.0 { " fewer" } @else { " more" }
-                            " matching tickets per person-week than people who had not."
-                        }
-                        None => { "No comparison yet: too few people on one side." }
-                    }
+                    span #effect-words { (describe_effect(effect)) } ". "
+                    span #effect-verdict { (verdict_words(effect.verdict)) }
                 }
             }
             table #effect {
-                caption { "Ticket rates after launch, per person-week" }
-                thead { tr { th scope="col" { "People" } th.num scope="col" { "Tickets per person-week" } th.num scope="col" { "Person-weeks" } } }
+                caption { "Ticket rates after launch, per person-week, of " (effect.people) " people: " (effect.population) }
+                thead { tr {
+                    th scope="col" { "People" } th.num scope="col" { "Tickets" }
+                    th.num scope="col" { "Person-weeks" } th.num scope="col" { "Tickets per person-week" }
+                } }
                 tbody {
-                    tr { th scope="row" { "after seeing the content" } td.num #seen-rate { (format::small_rate(effect.seen_ticket_rate)) } td.num { (format::rate(effect.seen_person_weeks)) } }
-                    tr { th scope="row" { "before or without seeing it" } td.num #unseen-rate { (format::small_rate(effect.unseen_ticket_rate)) } td.num { (format::rate(effect.unseen_person_weeks)) } }
+                    tr {
+                        th scope="row" { "after seeing the content" } td.num #exposed-tickets { (effect.exposed.tickets) }
+                        td.num { (format::rate(effect.exposed.person_weeks)) } td.num #seen-rate { (format::small_rate(effect.exposed.rate)) }
+                    }
+                    tr {
+                        th scope="row" { "before or without seeing it" } td.num #unexposed-tickets { (effect.unexposed.tickets) }
+                        td.num { (format::rate(effect.unexposed.person_weeks)) } td.num #unseen-rate { (format::small_rate(effect.unexposed.rate)) }
+                    }
+                }
+            }
+            table #rate-ratio {
+                caption { "Rate ratio (after seeing it ÷ before or without)" }
+                tbody {
+                    tr { th scope="row" { "Rate ratio" } td.num #rate-ratio-value { (format::score(effect.rate_ratio)) } }
+                    tr { th scope="row" { "95% interval" } td.num #rate-ratio-ci {
+                        @match effect.ci95 { Some([low, high]) => { (format!("{low:.2}–{high:.2}")) } None => { "—" } }
+                    } }
+                    tr { th scope="row" { "Interval" } td #rate-ratio-method {
+                        @match effect.interval_method {
+                            Some(IntervalMethod::ExactConditional) => { "exact conditional (few tickets)" }
+                            Some(IntervalMethod::LogNormal) => { "log-normal, person-clustered" }
+                            None => { "—" }
+                        }
+                    } }
+                    @if effect.unattributed_tickets > 0 {
+                        tr { th scope="row" { "Tickets without a known requester (in neither arm)" } td.num { (effect.unattributed_tickets) } }
+                    }
                 }
             }
         }
