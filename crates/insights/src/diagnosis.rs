@@ -120,19 +120,20 @@ pub fn diagnose(e: &Evidence<'_>) -> Diagnosis {
         };
         return found("low_reach", message, action, evidence);
     }
-    if let Some(video) = &consumption.video
-        && let Some(at) = video.largest_drop_at
-        && (video.largest_drop >= t.max_video_drop || consumption.completion_rate < t.min_completion_rate)
+    if let Some(drop) = consumption.video.as_ref().and_then(|v| v.largest_drop.as_ref())
+        && (drop.lost >= t.max_video_drop || consumption.completion_rate < t.min_completion_rate)
     {
-        evidence.insert("largest_drop_at", at);
-        evidence.insert("largest_drop", video.largest_drop);
+        evidence.insert("largest_drop_from", drop.from);
+        evidence.insert("largest_drop_to", drop.to);
+        evidence.insert("largest_drop", drop.lost);
+        let place = format!("at {}", drop.place());
         let message = format!(
-            "{} of viewers stop watching at {} of the video; {} complete the content.",
-            pct(video.largest_drop),
-            pct(at),
+            "{} of viewers stop watching {place} of {}; {} complete the content.",
+            pct(drop.lost),
+            drop.activity_id,
             pct(consumption.completion_rate)
         );
-        let action = format!("Update the content at {} of the video, where viewers leave.", pct(at));
+        let action = format!("Update the content {place} of the video, where viewers leave.");
         return found("drop_off", message, &action, evidence);
     }
     if consumption.completion_rate < t.min_completion_rate {
@@ -214,6 +215,7 @@ fn day_micros(date: Date) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dropoff::LargestDrop;
     use crate::estimate::IntervalMethod;
     use crate::report::{ArmSummary, VideoConsumption};
 
@@ -249,7 +251,15 @@ mod tests {
                 viewers: 500,
                 still_watching: vec![1.0; 11],
                 largest_drop_at: Some(0.4),
-                largest_drop,
+                largest_drop: Some(LargestDrop {
+                    activity_id: "https://a.example/video".into(),
+                    from: 0.41,
+                    to: 0.45,
+                    from_s: Some(151.0),
+                    to_s: Some(166.0),
+                    lost: largest_drop,
+                    viewers: 500,
+                }),
             }),
             chatbot: None,
         }
@@ -329,7 +339,7 @@ mod tests {
     fn viewers_leaving_at_one_point_is_drop_off_there() {
         let d = diagnosed(&reach(0.7, 0.7), &consumption(0.8, 0.45), &works(), 50);
         assert_eq!(d.code, "drop_off");
-        assert!(d.action.contains("40%"), "{}", d.action);
+        assert_eq!(d.action, "Update the content at 2:31–2:46 (41–45%) of the video, where viewers leave.");
     }
 
     #[test]

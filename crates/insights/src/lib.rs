@@ -9,13 +9,15 @@
 //!   order, taking voided statements back out.
 //! - [`goal`], [`report`] and [`service`]: learning goals and the measure-and-update report;
 //!   [`people`] joins actors and requesters into people, [`estimate`] gives rate ratios
-//!   with their intervals, [`diagnosis`] turns the evidence into what to change.
+//!   with their intervals, [`dropoff`] finds where viewers leave a video, [`diagnosis`]
+//!   turns the evidence into what to change.
 //! - [`http`] and [`export`]: the `/insights` API and the CSV exports.
 //! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
 //!   answer is known, for tests, demos and the report's own checks.
 
 pub mod demo;
 pub mod diagnosis;
+pub mod dropoff;
 pub mod engine;
 pub mod estimate;
 pub mod export;

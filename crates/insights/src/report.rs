@@ -9,6 +9,7 @@ use serde::Serialize;
 use store::insights::{ActivityActorRow, ChangeRow, DailyActorRow, DailyRow, RevisionRow, TicketRow};
 
 use crate::diagnosis;
+use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::estimate::{self, Arm, IntervalMethod, PersonArms};
 use crate::goal::Goal;
 use crate::people::People;
@@ -310,8 +311,10 @@ pub struct VideoConsumption {
     /// Where the largest share of viewers leaves, as a fraction of the length: the last
     /// tenth they reached.
     pub largest_drop_at: Option<f64>,
-    /// That share.
-    pub largest_drop: f64,
+    /// Where the most viewers leave one of the goal's videos, to 1% of its length (from
+    /// the played segments), over at most a tenth of it: of the videos with at least
+    /// `min_learners` viewers, the drop that loses the most people.
+    pub largest_drop: Option<LargestDrop>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -512,7 +515,7 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         starts: learners,
         completions,
         completion_rate: share(completions, learners),
-        video: video_consumption(&per_person_kind),
+        video: video_consumption(&per_person_kind, largest_video_drop(input, end)),
         chatbot: chatbot_use(input),
     };
     let feedback = survey(input);
@@ -653,7 +656,10 @@ pub(crate) fn instant_text(micros: i64) -> String {
     jiff::Timestamp::from_microsecond(micros).map(|t| t.to_string()).unwrap_or_default()
 }
 
-fn video_consumption(per_person_kind: &HashMap<(usize, ContentKind), f64>) -> Option<VideoConsumption> {
+fn video_consumption(
+    per_person_kind: &HashMap<(usize, ContentKind), f64>,
+    largest_drop: Option<LargestDrop>,
+) -> Option<VideoConsumption> {
     let progress: Vec<f64> = per_person_kind
         .iter()
         .filter(|((_, kind), _)| *kind == ContentKind::Video)
@@ -668,10 +674,35 @@ fn video_consumption(per_person_kind: &HashMap<(usize, ContentKind), f64>) -> Op
     let still_watching: Vec<f64> = (0..=10)
         .map(|k| progress.iter().filter(|p| **p + 0.005 >= k as f64 / 10.0).count() as f64 / viewers as f64)
         .collect();
-    let (largest_drop_at, largest_drop) = (0..10)
+    let largest_drop_at = (0..10)
         .map(|k| (k as f64 / 10.0, still_watching[k] - still_watching[k + 1]))
-        .fold((None, 0.0), |(at, drop), (here, d)| if d > drop { (Some(here), d) } else { (at, drop) });
+        .fold((None, 0.0), |(at, drop), (here, d)| if d > drop { (Some(here), d) } else { (at, drop) })
+        .0;
     Some(VideoConsumption { viewers: viewers as u64, still_watching, largest_drop_at, largest_drop })
+}
+
+/// The drop that loses the most viewers of any of the goal's videos watched by at least
+/// `min_learners` people before the window's end.
+fn largest_video_drop(input: &ReportInput<'_>, end: i64) -> Option<LargestDrop> {
+    let mut by_video: BTreeMap<&str, Vec<Viewing<'_>>> = BTreeMap::new();
+    for row in input.rows.iter().filter(|r| r.first_seen < end) {
+        if input.kinds.get(&row.activity_id) == Some(&ContentKind::Video) {
+            by_video.entry(&row.activity_id).or_default().push(Viewing {
+                segments: &row.segments,
+                length: row.length,
+                best_progress: row.best_progress,
+            });
+        }
+    }
+    by_video
+        .into_iter()
+        .filter(|(_, viewings)| viewings.len() as u64 >= input.goal.thresholds.min_learners)
+        .filter_map(|(video, viewings)| dropoff::of_video(video, &viewings))
+        // The drop that loses the most people: where editing helps the most viewers.
+        .fold(None, |best: Option<LargestDrop>, drop| match best {
+            Some(b) if b.lost * b.viewers as f64 >= drop.lost * drop.viewers as f64 => Some(b),
+            _ => Some(drop),
+        })
 }
 
 fn chatbot_use(input: &ReportInput<'_>) -> Option<ChatbotUse> {

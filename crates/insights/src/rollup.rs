@@ -34,6 +34,8 @@ pub struct Contribution {
     pub progress: Option<f64>,
     /// Watched video segments, in seconds.
     pub segments: Vec<(f64, f64)>,
+    /// The video's length in seconds (the Video Profile's `length` context extension).
+    pub length: Option<f64>,
     /// What identifies the content's revision: `revision:<context.revision>` and
     /// `definition:<SHA-1 of the definition>` when the statement carries them.
     pub markers: Vec<String>,
@@ -104,6 +106,7 @@ impl Contribution {
             duration_ms,
             progress,
             segments,
+            length,
             markers,
         })
     }
@@ -272,6 +275,9 @@ pub fn fold(row: &mut ActivityActorRow, c: &Contribution) {
     row.last_seen = row.last_seen.max(c.at);
     if let Some(progress) = c.progress {
         row.best_progress = row.best_progress.max(progress);
+    }
+    if let Some(length) = c.length {
+        row.length = Some(row.length.map_or(length, |l| l.max(length)));
     }
     if !c.segments.is_empty() {
         let mut all = parse_segments(&row.segments);

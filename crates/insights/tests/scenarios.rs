@@ -109,7 +109,14 @@ scenario_tests! {
         assert_eq!(report.diagnosis.code, "drop_off", "{}", show(&report));
         let video = report.consumption.video.as_ref().expect("video consumption");
         assert_eq!(video.largest_drop_at, Some(0.4), "{}", show(&report));
-        assert!(report.diagnosis.action.contains("40%"), "{}", report.diagnosis.action);
+        // To the percent and the second, on the main video: viewers stop at 36–44%.
+        let drop = video.largest_drop.as_ref().expect("a drop");
+        assert_eq!(drop.activity_id, insights::demo::MAIN_VIDEO);
+        assert!(drop.from >= 0.35 && drop.to <= 0.46 && drop.from < 0.4 && drop.to > 0.4, "{drop:?}");
+        assert!(drop.lost > 0.8, "{drop:?}");
+        let (from_s, to_s) = (drop.from_s.unwrap(), drop.to_s.unwrap());
+        assert!((from_s - drop.from * 184.0).abs() < 0.1 && (to_s - drop.to * 184.0).abs() < 0.1, "{drop:?}");
+        assert!(report.diagnosis.action.contains(&drop.place()), "{}", report.diagnosis.action);
         assert_ne!(report.status, "met");
     }
 

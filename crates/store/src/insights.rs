@@ -165,6 +165,8 @@ pub struct ActivityActorRow {
     pub best_progress: f64,
     /// Watched video segments, `start[.]end[,]…` in seconds, merged.
     pub segments: String,
+    /// The video's length in seconds, when its statements gave it.
+    pub length: Option<f64>,
 }
 
 /// A content revision marker of an activity (`revision:<context.revision>` or
@@ -275,17 +277,18 @@ pub(crate) mod sql {
     pub const DROP_EMPTY_DAILY: &str = "DELETE FROM rollup_daily WHERE store_id = $1 AND day = $2 \
         AND activity_id = $3 AND verb_id = $4 AND statements <= 0";
     pub const PUT_ACTIVITY_ACTOR: &str = "INSERT INTO rollup_activity_actors (store_id, activity_id, actor, \
-        statements, completions, first_seen, last_seen, best_progress, segments) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (store_id, activity_id, actor) DO UPDATE SET \
+        statements, completions, first_seen, last_seen, best_progress, segments, length_s) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (store_id, activity_id, actor) DO UPDATE SET \
         statements = excluded.statements, completions = excluded.completions, first_seen = excluded.first_seen, \
-        last_seen = excluded.last_seen, best_progress = excluded.best_progress, segments = excluded.segments";
+        last_seen = excluded.last_seen, best_progress = excluded.best_progress, segments = excluded.segments, \
+        length_s = excluded.length_s";
     pub const DELETE_ACTIVITY_ACTOR: &str =
         "DELETE FROM rollup_activity_actors WHERE store_id = $1 AND activity_id = $2 AND actor = $3";
     pub const ACTIVITY_ACTOR: &str = "SELECT activity_id, actor, statements, completions, first_seen, last_seen, \
-        best_progress, segments FROM rollup_activity_actors WHERE store_id = $1 AND activity_id = $2 AND actor = $3";
+        best_progress, segments, length_s FROM rollup_activity_actors WHERE store_id = $1 AND activity_id = $2 AND actor = $3";
     /// Rows of listed activities ($2 as text joined by U+001F) or of a prefix ($3 LIKE).
     pub const ACTIVITY_ACTORS: &str = "SELECT activity_id, actor, statements, completions, first_seen, last_seen, \
-        best_progress, segments FROM rollup_activity_actors WHERE store_id = $1 AND (activity_id = $2 \
+        best_progress, segments, length_s FROM rollup_activity_actors WHERE store_id = $1 AND (activity_id = $2 \
         OR activity_id LIKE $3 ESCAPE '\\') ORDER BY activity_id, actor";
     pub const DAILY: &str = "SELECT day, activity_id, verb_id, statements, completions, passes, failures, \
         scaled_sum, scaled_count, duration_ms FROM rollup_daily WHERE store_id = $1 AND (activity_id = $2 \

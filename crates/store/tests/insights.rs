@@ -49,6 +49,7 @@ fn actor_row(activity: &str, actor: &str, statements: i64) -> ActivityActorRow {
         last_seen: 20,
         best_progress: 0.4,
         segments: "0[.]12".into(),
+        length: Some(30.0),
     }
 }
 

@@ -132,30 +132,40 @@ pub fn tickets_and_learners(
     }
 }
 
+/// Where the largest drop of a video is, for [`drop_off`]: shares of the video, the share
+/// of viewers lost, and how the page names the place (`2:31–2:46`).
+#[derive(Clone, Debug)]
+pub struct DropMark {
+    pub from: f64,
+    pub to: f64,
+    pub lost: f64,
+    pub place: String,
+}
+
 /// The share of viewers still watching at each tenth of a video (11 points, 0% to 100%),
-/// with the largest drop between two tenths marked.
-pub fn drop_off(id: &str, still_watching: &[f64], largest_drop_at: Option<f64>, largest_drop: f64) -> Markup {
+/// with the largest drop marked where it is (to 1% of the video).
+pub fn drop_off(id: &str, still_watching: &[f64], mark: Option<&DropMark>) -> Markup {
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let steps = still_watching.len().saturating_sub(1).max(1) as f64;
     let x = |i: f64| LEFT + i / steps * plot_w;
+    let at_share = |share: f64| LEFT + share.clamp(0.0, 1.0) * plot_w;
     let y = |share: f64| TOP + plot_h - share.clamp(0.0, 1.0) * plot_h;
     let points: Vec<String> =
         still_watching.iter().enumerate().map(|(i, s)| format!("{},{}", n(x(i as f64)), n(y(*s)))).collect();
     let area = format!("{},{} {} {},{}", n(x(0.0)), n(y(0.0)), points.join(" "), n(x(steps)), n(y(0.0)));
-    let drop_index =
-        largest_drop_at.map(|at| (at * 10.0).round() as usize).filter(|i| i + 1 < still_watching.len());
-    let description = match (largest_drop_at, drop_index) {
-        (Some(at), Some(_)) => format!(
+    let description = match mark {
+        Some(mark) => format!(
             "Viewers still watching fall from {} at the start to {} at the end. The largest drop, {} of viewers, \
-             is between {} and {} of the video.",
+             is at {} ({} to {} of the video).",
             format::pct(still_watching.first().copied().unwrap_or(0.0)),
             format::pct(still_watching.last().copied().unwrap_or(0.0)),
-            format::pct(largest_drop),
-            format::pct(at),
-            format::pct(at + 0.1),
+            format::pct(mark.lost),
+            mark.place,
+            format::pct(mark.from),
+            format::pct(mark.to),
         ),
-        _ => "No viewer left the video early.".to_string(),
+        None => "No viewer left the video early.".to_string(),
     };
     html! {
         svg.chart viewBox={"0 0 " (WIDTH) " " (HEIGHT)} width=(WIDTH) height=(HEIGHT) role="img"
@@ -166,18 +176,16 @@ pub fn drop_off(id: &str, still_watching: &[f64], largest_drop_at: Option<f64>, 
                 line.grid x1=(n(LEFT)) x2=(n(LEFT + plot_w)) y1=(n(y(tick))) y2=(n(y(tick))) {}
                 text x=(n(LEFT - 6.0)) y=(n(y(tick) + 4.0)) text-anchor="end" { (format::pct(tick)) }
             }
-            @if let Some(i) = drop_index {
-                rect.drop x=(n(x(i as f64))) y=(n(TOP)) width=(n(x(1.0) - x(0.0))) height=(n(plot_h)) {}
-                text x=(n(x(i as f64 + 0.5))) y=(n(TOP - 10.0)) text-anchor="middle" {
-                    "largest drop: " (format::pct(largest_drop))
+            @if let Some(mark) = mark {
+                // At least 2 px wide, so a drop within one percent stays visible.
+                rect.drop x=(n(at_share(mark.from))) y=(n(TOP)) width=(n((at_share(mark.to) - at_share(mark.from)).max(2.0))) height=(n(plot_h)) {}
+                text x=(n((at_share(mark.from) + at_share(mark.to)) / 2.0)) y=(n(TOP - 10.0)) text-anchor="middle" {
+                    "largest drop: " (format::pct(mark.lost)) " at " (mark.place)
                 }
             }
             polygon.area points=(area) {}
             polyline.curve points=(points.join(" ")) {}
-            @for (i, share) in still_watching.iter().enumerate() {
-                @if drop_index.is_some_and(|d| d == i || d + 1 == i) {
-                    circle.dot cx=(n(x(i as f64))) cy=(n(y(*share))) r="4.5" {}
-                }
+            @for (i, _) in still_watching.iter().enumerate() {
                 text x=(n(x(i as f64))) y=(n(TOP + plot_h + 16.0)) text-anchor="middle" { (format::pct(i as f64 / steps)) }
             }
             line.axis x1=(n(LEFT)) x2=(n(LEFT + plot_w)) y1=(n(TOP + plot_h)) y2=(n(TOP + plot_h)) {}
@@ -289,12 +297,15 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_drop_is_marked_between_its_two_tenths() {
+    fn the_largest_drop_is_marked_where_it_is() {
         let curve = [1.0, 0.95, 0.9, 0.85, 0.3, 0.28, 0.26, 0.24, 0.22, 0.2, 0.1];
-        let svg = drop_off("v", &curve, Some(0.3), 0.55).into_string();
-        assert!(svg.contains("largest drop: 55%"), "{svg}");
-        assert!(svg.contains("between 30% and 40% of the video"), "{svg}");
-        assert_eq!(svg.matches("<circle").count(), 2, "both ends of the drop: {svg}");
+        let mark = DropMark { from: 0.37, to: 0.41, lost: 0.55, place: "1:08–1:15".into() };
+        let svg = drop_off("v", &curve, Some(&mark)).into_string();
+        assert!(svg.contains("largest drop: 55% at 1:08–1:15"), "{svg}");
+        assert!(svg.contains("(37% to 41% of the video)"), "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 1, "{svg}");
+        let none = drop_off("v", &curve, None).into_string();
+        assert!(none.contains("No viewer left the video early."), "{none}");
     }
 
     #[test]

@@ -134,8 +134,12 @@ fn check_goal_pages(browser: &mut Chromium, site: &Site, shots: &Path) {
     let shown = browser.texts("#still-watching tbody td");
     let expected: Vec<String> = video["still_watching"].as_array().unwrap().iter().map(pct).collect();
     assert_eq!(shown, expected, "still watching per tenth");
-    assert_eq!(browser.text("#largest-drop-at"), Some(pct(&video["largest_drop_at"])));
-    assert_eq!(browser.text("#largest-drop"), Some(pct(&video["largest_drop"])));
+    // The largest drop, placed to the percent (and the second) on its video.
+    let drop = &video["largest_drop"];
+    let shares =
+        format!("{:.0}–{:.0}%", drop["from"].as_f64().unwrap() * 100.0, drop["to"].as_f64().unwrap() * 100.0);
+    assert!(browser.text("#largest-drop-at").unwrap().ends_with(&format!("({shares})")), "{drop}");
+    assert_eq!(browser.text("#largest-drop"), Some(pct(&drop["lost"])));
     // Reached against not reached, the survey, the periods.
     let effect = &report["effect"];
     let small = |v: &Value| v.as_f64().map_or("—".into(), |v| format!("{v:.2}"));

@@ -251,6 +251,7 @@ fn activity_actor_row(r: &Row) -> ActivityActorRow {
         last_seen: r.get(5),
         best_progress: r.get(6),
         segments: r.get(7),
+        length: r.get(8),
     }
 }
 
@@ -325,7 +326,7 @@ impl RollupStore for PgStore {
         let (activities, actors): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
         let rows = client
             .query(
-                "SELECT activity_id, actor, statements, completions, first_seen, last_seen, best_progress, segments \
+                "SELECT activity_id, actor, statements, completions, first_seen, last_seen, best_progress, segments, length_s \
                  FROM rollup_activity_actors WHERE store_id = $1 \
                  AND (activity_id, actor) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
                 &[&store, &activities, &actors],
@@ -393,6 +394,7 @@ impl RollupStore for PgStore {
                         &r.last_seen,
                         &r.best_progress,
                         &r.segments,
+                        &r.length,
                     ],
                 )
                 .await?;

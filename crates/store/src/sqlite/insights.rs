@@ -245,6 +245,7 @@ fn activity_actor_row(r: &Row<'_>) -> rusqlite::Result<ActivityActorRow> {
         last_seen: r.get(5)?,
         best_progress: r.get(6)?,
         segments: r.get(7)?,
+        length: r.get(8)?,
     })
 }
 
@@ -387,7 +388,8 @@ impl RollupStore for SqliteStore {
                             r.first_seen,
                             r.last_seen,
                             r.best_progress,
-                            r.segments
+                            r.segments,
+                            r.length
                         ])?;
                     }
                 }

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_content_revisions.sql")),
     (7, include_str!("migrations/0007_one_index_row_per_value.sql")),
     (8, include_str!("migrations/0008_ticket_coverage.sql")),
+    (9, include_str!("migrations/0009_video_length.sql")),
 ];
 
 /// The embedded SQLite store.

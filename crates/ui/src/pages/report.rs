@@ -160,6 +160,12 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
         .collect();
     let csv_query = query.query_string();
     let effect = &report.effect;
+    let drop_mark = report
+        .consumption
+        .video
+        .as_ref()
+        .and_then(|v| v.largest_drop.as_ref())
+        .map(|d| chart::DropMark { from: d.from, to: d.to, lost: d.lost, place: d.place() });
     html! {
         section aria-labelledby="finding" {
             h2 #finding { "Status and finding" }
@@ -230,12 +236,12 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
             h2 #video-chart { "Video drop-off" }
             @if let Some(video) = &report.consumption.video {
                 figure {
-                    (chart::drop_off("video", &video.still_watching, video.largest_drop_at, video.largest_drop))
+                    (chart::drop_off("video", &video.still_watching, drop_mark.as_ref()))
                     figcaption {
                         (video.viewers) " viewers. "
-                        @if let Some(at) = video.largest_drop_at {
-                            "The largest drop: " span #largest-drop { (format::pct(video.largest_drop)) } " of viewers leave at "
-                            span #largest-drop-at { (format::pct(at)) } " of the video."
+                        @if let (Some(drop), Some(mark)) = (&video.largest_drop, &drop_mark) {
+                            "The largest drop: " span #largest-drop { (format::pct(drop.lost)) } " of viewers leave at "
+                            span #largest-drop-at { (mark.place) } " of " span.wrap { (drop.activity_id) } "."
                         }
                     }
                 }
