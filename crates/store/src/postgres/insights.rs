@@ -184,6 +184,160 @@ impl TicketStore for PgStore {
     }
 }
 
+/// A rollup step's rows as the arrays `unnest` takes, one statement per table: the same
+/// upserts as `sql::ADD_DAILY`, `ADD_DAILY_ACTOR`, `PUT_ACTIVITY_ACTOR` and `ADD_REVISION`.
+const ADD_DAILY_ROWS: &str = "INSERT INTO rollup_daily (store_id, day, activity_id, verb_id, statements, \
+    completions, passes, failures, scaled_sum, scaled_count, duration_ms) \
+    SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], \
+    $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[]) AS t \
+    ON CONFLICT (store_id, day, activity_id, verb_id) DO UPDATE SET \
+    statements = rollup_daily.statements + excluded.statements, \
+    completions = rollup_daily.completions + excluded.completions, passes = rollup_daily.passes + excluded.passes, \
+    failures = rollup_daily.failures + excluded.failures, scaled_sum = rollup_daily.scaled_sum + excluded.scaled_sum, \
+    scaled_count = rollup_daily.scaled_count + excluded.scaled_count, \
+    duration_ms = rollup_daily.duration_ms + excluded.duration_ms";
+const ADD_DAILY_ACTOR_ROWS: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, verb_id, actor, \
+    statements) SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS t \
+    ON CONFLICT (store_id, day, activity_id, verb_id, actor) \
+    DO UPDATE SET statements = rollup_daily_actors.statements + excluded.statements";
+const PUT_ACTIVITY_ACTOR_ROWS: &str = "INSERT INTO rollup_activity_actors (store_id, activity_id, actor, \
+    statements, completions, first_seen, last_seen, best_progress, segments, length_s) \
+    SELECT $1, t.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], \
+    $8::float8[], $9::text[], $10::float8[]) AS t \
+    ON CONFLICT (store_id, activity_id, actor) DO UPDATE SET \
+    statements = excluded.statements, completions = excluded.completions, first_seen = excluded.first_seen, \
+    last_seen = excluded.last_seen, best_progress = excluded.best_progress, segments = excluded.segments, \
+    length_s = excluded.length_s";
+const ADD_REVISION_ROWS: &str = "INSERT INTO rollup_revisions (store_id, activity_id, marker, first_seen) \
+    SELECT $1, t.* FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t \
+    ON CONFLICT (store_id, activity_id, marker) DO UPDATE SET first_seen = \
+    CASE WHEN excluded.first_seen < rollup_revisions.first_seen THEN excluded.first_seen \
+    ELSE rollup_revisions.first_seen END";
+
+/// Columns of `rows` as vectors, by a getter per column.
+fn column<R, T>(rows: &[R], get: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(get).collect()
+}
+
+struct DailyColumns {
+    day: Vec<i64>,
+    text: [Vec<String>; 2],
+    counts: [Vec<i64>; 4],
+    scaled_sum: Vec<f64>,
+    tail: [Vec<i64>; 2],
+}
+
+impl DailyColumns {
+    fn of(rows: &[DailyRow]) -> DailyColumns {
+        DailyColumns {
+            day: column(rows, |r| r.day),
+            text: [column(rows, |r| r.activity_id.clone()), column(rows, |r| r.verb_id.clone())],
+            counts: [
+                column(rows, |r| r.statements),
+                column(rows, |r| r.completions),
+                column(rows, |r| r.passes),
+                column(rows, |r| r.failures),
+            ],
+            scaled_sum: column(rows, |r| r.scaled_sum),
+            tail: [column(rows, |r| r.scaled_count), column(rows, |r| r.duration_ms)],
+        }
+    }
+
+    /// `$2` to `$11` of [`ADD_DAILY_ROWS`]; empty when there are no rows.
+    fn params(&self) -> Vec<Param<'_>> {
+        if self.day.is_empty() {
+            return Vec::new();
+        }
+        let mut params: Vec<Param<'_>> = vec![&self.day, &self.text[0], &self.text[1]];
+        params.extend(self.counts.iter().map(|c| c as Param<'_>));
+        params.extend([&self.scaled_sum as Param<'_>, &self.tail[0], &self.tail[1]]);
+        params
+    }
+}
+
+struct DailyActorColumns {
+    day: Vec<i64>,
+    text: [Vec<String>; 3],
+    statements: Vec<i64>,
+}
+
+impl DailyActorColumns {
+    fn of(rows: &[DailyActorRow]) -> DailyActorColumns {
+        DailyActorColumns {
+            day: column(rows, |r| r.day),
+            text: [
+                column(rows, |r| r.activity_id.clone()),
+                column(rows, |r| r.verb_id.clone()),
+                column(rows, |r| r.actor.clone()),
+            ],
+            statements: column(rows, |r| r.statements),
+        }
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        if self.day.is_empty() {
+            return Vec::new();
+        }
+        vec![&self.day, &self.text[0], &self.text[1], &self.text[2], &self.statements]
+    }
+}
+
+struct ActivityActorColumns {
+    text: [Vec<String>; 2],
+    counts: [Vec<i64>; 4],
+    best_progress: Vec<f64>,
+    segments: Vec<String>,
+    length: Vec<Option<f64>>,
+}
+
+impl ActivityActorColumns {
+    fn of(rows: &[&ActivityActorRow]) -> ActivityActorColumns {
+        ActivityActorColumns {
+            text: [column(rows, |r| r.activity_id.clone()), column(rows, |r| r.actor.clone())],
+            counts: [
+                column(rows, |r| r.statements),
+                column(rows, |r| r.completions),
+                column(rows, |r| r.first_seen),
+                column(rows, |r| r.last_seen),
+            ],
+            best_progress: column(rows, |r| r.best_progress),
+            segments: column(rows, |r| r.segments.clone()),
+            length: column(rows, |r| r.length),
+        }
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        if self.segments.is_empty() {
+            return Vec::new();
+        }
+        let mut params: Vec<Param<'_>> = vec![&self.text[0], &self.text[1]];
+        params.extend(self.counts.iter().map(|c| c as Param<'_>));
+        params.extend([&self.best_progress as Param<'_>, &self.segments, &self.length]);
+        params
+    }
+}
+
+struct RevisionColumns {
+    text: [Vec<String>; 2],
+    first_seen: Vec<i64>,
+}
+
+impl RevisionColumns {
+    fn of(rows: &[RevisionRow]) -> RevisionColumns {
+        RevisionColumns {
+            text: [column(rows, |r| r.activity_id.clone()), column(rows, |r| r.marker.clone())],
+            first_seen: column(rows, |r| r.first_seen),
+        }
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        if self.first_seen.is_empty() {
+            return Vec::new();
+        }
+        vec![&self.text[0], &self.text[1], &self.first_seen]
+    }
+}
+
 fn goal_row(r: &Row) -> GoalRow {
     GoalRow { id: r.get(0), definition: r.get(1), created: r.get(2), updated: r.get(3) }
 }
@@ -351,67 +505,44 @@ impl RollupStore for PgStore {
                 step.from_seq
             )));
         }
-        let daily = tx.prepare_cached(sql::ADD_DAILY).await?;
-        for d in &step.daily {
-            tx.execute(
-                &daily,
-                &[
-                    &store,
-                    &d.day,
-                    &d.activity_id,
-                    &d.verb_id,
-                    &d.statements,
-                    &d.completions,
-                    &d.passes,
-                    &d.failures,
-                    &d.scaled_sum,
-                    &d.scaled_count,
-                    &d.duration_ms,
-                ],
-            )
-            .await?;
-        }
-        let actors = tx.prepare_cached(sql::ADD_DAILY_ACTOR).await?;
-        for a in &step.daily_actors {
-            tx.execute(&actors, &[&store, &a.day, &a.activity_id, &a.verb_id, &a.actor, &a.statements])
-                .await?;
-        }
-        let put = tx.prepare_cached(sql::PUT_ACTIVITY_ACTOR).await?;
-        let delete = tx.prepare_cached(sql::DELETE_ACTIVITY_ACTOR).await?;
-        for r in &step.activity_actors {
-            if r.statements <= 0 {
-                tx.execute(&delete, &[&store, &r.activity_id, &r.actor]).await?;
-            } else {
-                tx.execute(
-                    &put,
-                    &[
-                        &store,
-                        &r.activity_id,
-                        &r.actor,
-                        &r.statements,
-                        &r.completions,
-                        &r.first_seen,
-                        &r.last_seen,
-                        &r.best_progress,
-                        &r.segments,
-                        &r.length,
-                    ],
-                )
-                .await?;
+        // Each table's rows in one statement over arrays (the keys of a step are unique,
+        // so no row is upserted twice), and the few deletes pipelined after them.
+        let daily = DailyColumns::of(&step.daily);
+        let actors = DailyActorColumns::of(&step.daily_actors);
+        let kept: Vec<&ActivityActorRow> = step.activity_actors.iter().filter(|r| r.statements > 0).collect();
+        let activity_actors = ActivityActorColumns::of(&kept);
+        let revisions = RevisionColumns::of(&step.revisions);
+        for (sql, columns) in [
+            (ADD_DAILY_ROWS, daily.params()),
+            (ADD_DAILY_ACTOR_ROWS, actors.params()),
+            (PUT_ACTIVITY_ACTOR_ROWS, activity_actors.params()),
+            (ADD_REVISION_ROWS, revisions.params()),
+        ] {
+            if !columns.is_empty() {
+                let statement = tx.prepare_cached(sql).await?;
+                let mut params: Vec<Param<'_>> = vec![&store];
+                params.extend(columns);
+                tx.execute(&statement, &params).await?;
             }
         }
-        let revision = tx.prepare_cached(sql::ADD_REVISION).await?;
-        for r in &step.revisions {
-            tx.execute(&revision, &[&store, &r.activity_id, &r.marker, &r.first_seen]).await?;
-        }
+        let delete = tx.prepare_cached(sql::DELETE_ACTIVITY_ACTOR).await?;
         let drop_daily = tx.prepare_cached(sql::DROP_EMPTY_DAILY).await?;
-        for d in step.daily.iter().filter(|d| d.statements <= 0) {
-            tx.execute(&drop_daily, &[&store, &d.day, &d.activity_id, &d.verb_id]).await?;
-        }
         let drop_actor = tx.prepare_cached(sql::DROP_EMPTY_DAILY_ACTOR).await?;
-        for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
-            tx.execute(&drop_actor, &[&store, &a.day, &a.activity_id, &a.verb_id, &a.actor]).await?;
+        let mut calls: Vec<(&tokio_postgres::Statement, Vec<Param<'_>>)> = Vec::new();
+        for r in step.activity_actors.iter().filter(|r| r.statements <= 0) {
+            calls.push((&delete, vec![&store, &r.activity_id, &r.actor]));
         }
+        // After the additions that emptied them.
+        for d in step.daily.iter().filter(|d| d.statements <= 0) {
+            calls.push((&drop_daily, vec![&store, &d.day, &d.activity_id, &d.verb_id]));
+        }
+        for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
+            calls.push((&drop_actor, vec![&store, &a.day, &a.activity_id, &a.verb_id, &a.actor]));
+        }
+        futures_util::future::try_join_all(
+            calls.iter().map(|(statement, params)| tx.execute(*statement, params)),
+        )
+        .await?;
         tx.execute(
             "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES ($1, $2) \
              ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
