@@ -44,6 +44,8 @@ use jiff::civil::{Date, date};
 use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
+use crate::rng::Rng;
+
 /// `object.definition.type` of a video (xAPI Video Profile).
 pub const VIDEO_ACTIVITY_TYPE: &str = "https://w3id.org/xapi/video/activity-type/video";
 /// The xAPI Video Profile, given as a `category` context activity of video statements.
@@ -261,60 +263,6 @@ pub struct Truth {
     /// How many survey answers, and their mean on the 1–5 scale.
     pub survey_answers: u32,
     pub survey_mean: f64,
-}
-
-/// SplitMix64: tiny, fast, and good enough for demo data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.unit() * n as f64) as usize % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn between(&mut self, low: f64, high: f64) -> f64 {
-        low + (high - low) * self.unit()
-    }
-
-    /// Exponentially distributed with this mean.
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
-    }
-
-    /// A version 4 UUID.
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next_u64(), self.next_u64());
-        let a = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
-        let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xffff,
-            b >> 48,
-            b & 0xffff_ffff_ffff
-        )
-    }
 }
 
 const SECOND: i64 = 1_000_000;

@@ -14,6 +14,8 @@
 //! - [`http`] and [`export`]: the `/insights` API and the CSV exports.
 //! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
 //!   answer is known, for tests, demos and the report's own checks.
+//! - [`simulate`]: seeded random scenarios that only write files (statements, a ticket
+//!   export, a goal), so a checker of their own can work out the right answer from them.
 
 pub mod demo;
 pub mod diagnosis;
@@ -26,6 +28,8 @@ pub mod http;
 pub mod import;
 pub mod people;
 pub mod report;
+mod rng;
 pub mod rollup;
 pub mod service;
+pub mod simulate;
 pub mod tickets;
