@@ -15,9 +15,13 @@ use xapi::{AgentKey, Statement, Version};
 /// Index rows as (store, digest, seq, kinds), in key order.
 type Rows = Vec<(i64, i64, i64, i64)>;
 
-/// The row-per-kind layout of migrations 1–6, rebuilt from the current rows: one row for
-/// each kind bit, under the old primary key.
+/// The store as migrations 1–6 left it: the migrations after 7 undone (they touch other
+/// tables), then the row-per-kind index rebuilt from the current rows, one row for each
+/// kind bit, under the old primary key.
 const DOWNGRADE: &str = "
+    ALTER TABLE rollup_activity_actors DROP COLUMN length_s;
+    DROP TABLE ticket_coverage;
+    DELETE FROM schema_migrations WHERE version > 7;
     CREATE TABLE statement_index_old (store_id bigint NOT NULL, kind smallint NOT NULL, key bigint NOT NULL,
         seq bigint NOT NULL, PRIMARY KEY (store_id, kind, key, seq));
     INSERT INTO statement_index_old
