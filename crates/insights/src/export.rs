@@ -282,7 +282,8 @@ pub fn daily_row(r: &DailyRow) -> Vec<String> {
 }
 
 /// A goal report as CSV: one row per interval of the ticket series (tickets, new and total
-/// learners), then one row per period.
+/// learners; `partial` when the report's window ends inside it, which then ends there),
+/// then one row per period.
 pub fn goal_csv(report: &Report) -> Vec<u8> {
     let mut out = csv_line(
         [
@@ -295,13 +296,18 @@ pub fn goal_csv(report: &Report) -> Vec<u8> {
             "new_learners",
             "learners",
             "completion_rate",
+            "partial",
         ]
         .iter()
         .map(|s| s.to_string()),
     );
     let series = &report.tickets.series;
     for (i, point) in series.iter().enumerate() {
-        let end = series.get(i + 1).map_or_else(|| report.as_of.clone(), |p| p.start.clone());
+        let end = match series.get(i + 1) {
+            Some(next) => next.start.clone(),
+            None if point.partial => report.window.end.clone(),
+            None => date_after(&point.start, point.days),
+        };
         out.extend(csv_line([
             "interval".into(),
             String::new(),
@@ -312,6 +318,7 @@ pub fn goal_csv(report: &Report) -> Vec<u8> {
             point.new_learners.to_string(),
             point.learners.to_string(),
             String::new(),
+            point.partial.to_string(),
         ]));
     }
     for period in &report.periods {
@@ -325,9 +332,19 @@ pub fn goal_csv(report: &Report) -> Vec<u8> {
             period.new_learners.to_string(),
             String::new(),
             period.completion_rate.map(|c| format!("{c:.4}")).unwrap_or_default(),
+            String::new(),
         ]));
     }
     out
+}
+
+/// The day `days` after a `YYYY-MM-DD` date (the end of a whole interval).
+fn date_after(start: &str, days: f64) -> String {
+    start
+        .parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.checked_add(jiff::Span::new().days(days.round() as i64)).ok())
+        .map_or_else(String::new, |d| d.to_string())
 }
 
 #[cfg(test)]

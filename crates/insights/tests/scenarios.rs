@@ -187,6 +187,25 @@ fn ends_where_the_tickets_are_known(report: &Report, known_through: &str) {
     assert!(last.start.parse::<jiff::civil::Date>().unwrap() <= end.to_zoned(jiff::tz::TimeZone::UTC).date());
     assert!(report.tickets.series.iter().rev().skip(1).all(|p| !p.partial), "{}", show(report));
     assert!(report.tickets.series.iter().all(|p| p.tickets > 0 || p.partial), "{}", show(report));
+    // The goal's CSV says so too: its last interval row ends there, partial unless the
+    // end falls on an interval's boundary.
+    let csv = String::from_utf8(insights::export::goal_csv(report)).unwrap();
+    let last_interval = csv.lines().rfind(|l| l.starts_with("interval,")).unwrap();
+    let end_date = end.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    if last.partial {
+        assert!(last_interval.contains(&format!(",{},", report.window.end)), "{last_interval}");
+        assert!(last_interval.ends_with(",true"), "{last_interval}");
+    } else {
+        assert_eq!(
+            report.window.end,
+            format!("{end_date}T00:00:00Z"),
+            "only a boundary ends a whole interval"
+        );
+        assert!(
+            last_interval.contains(&format!(",{end_date},")) && last_interval.ends_with(",false"),
+            "{last_interval}"
+        );
+    }
     // The effect and the change still see the content working, not a 100% drop.
     assert_eq!(report.diagnosis.code, "working", "{}", show(report));
     assert!(report.tickets.change_pct.unwrap() > -95.0, "{}", show(report));
