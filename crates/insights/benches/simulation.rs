@@ -9,19 +9,15 @@
 //! cargo bench -p insights --bench simulation -- --scenarios 500 [--backend sqlite|postgres] [--max-people 20000] [--first-seed N]
 //! ```
 
+#[path = "../tests/simulation/load.rs"]
+mod load;
 #[path = "../tests/simulation/truth.rs"]
 mod truth;
 
-use std::path::Path;
 use std::time::Instant;
 
-use insights::import::import_file;
-use insights::report::Interval;
 use insights::simulate::{Ranges, Scenario};
-use insights::tickets::{ImportOptions, InputFormat, Preset};
-use insights::{engine, service};
-use serde_json::Value;
-use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
+use store::{DEFAULT_STORE, PgStore, SqliteStore};
 use test_support::{Backend, TestDatabase};
 use truth::{Outcome, Summary, Truth};
 
@@ -50,42 +46,17 @@ fn options() -> Options {
     options
 }
 
-/// Loads a scenario's files into `store`, rolls it up and reports on its goal as of its
-/// report date (as `tests/simulation.rs` does).
-async fn report_on<S: Store>(store: &S, dir: &Path, scenario: &Scenario) -> Value {
-    let files = scenario.generate();
-    files.write_to(dir).expect("files written");
-    for batch in files.batches(DEFAULT_STORE, 1_000) {
-        store.write_statements(batch).await.expect("stored");
-    }
-    let parameters: Value = serde_json::from_str(&files.scenario_json).expect("scenario.json");
-    let through = parameters
-        .get("tickets_through")
-        .and_then(Value::as_str)
-        .map(|t| t.parse::<jiff::Timestamp>().expect("an RFC 3339 instant").as_microsecond());
-    let options = ImportOptions { through, ..ImportOptions::new(Preset::Zendesk) };
-    let summary =
-        import_file(store, DEFAULT_STORE, &dir.join("tickets.csv"), InputFormat::Csv, options, false, |_| {})
-            .await
-            .expect("imported");
-    assert_eq!(summary.rejected, 0, "seed {}: {:?}", scenario.seed, summary.rejected_rows);
-    store.put_goal(DEFAULT_STORE, "goal", &files.goal_json).await.expect("goal stored");
-    engine::catch_up(store).await.expect("rolled up");
-    let (_, report) =
-        service::goal_report(store, DEFAULT_STORE, "goal", Some(scenario.as_of()), Interval::Week)
-            .await
-            .expect("a report");
-    serde_json::to_value(&report).expect("the report is JSON")
-}
-
 async fn outcome(backend: Backend, scenario: &Scenario) -> Outcome {
     let db = TestDatabase::new(backend);
     let dir = db.scratch("files");
     let report = match backend {
-        Backend::Sqlite => report_on(&SqliteStore::open(db.data_dir()).expect("open"), &dir, scenario).await,
+        Backend::Sqlite => {
+            load::report_on(&SqliteStore::open(db.data_dir()).expect("open"), DEFAULT_STORE, &dir, scenario)
+                .await
+        }
         Backend::Postgres => {
             let store = PgStore::connect(db.database_url().expect("a URL")).await.expect("connect");
-            report_on(&store, &dir, scenario).await
+            load::report_on(&store, DEFAULT_STORE, &dir, scenario).await
         }
     };
     Outcome::of(scenario.seed, &Truth::of_files(&dir), &report)

@@ -151,8 +151,8 @@ impl Scenario {
             .expect("a date within jiff's range");
         let drop_off = rng.chance(0.3).then(|| DropOff {
             share: rng.between(0.05, 0.8),
-            // The report counts where viewers stop by tenths of the video; a point in the
-            // middle of a tenth keeps its ±1% jitter inside one.
+            // Away from the tenths' edges, so the report's `largest_drop_at` (a tenth) is
+            // unambiguous as well as its drop located to the percent.
             point: (1 + rng.below(7)) as f64 / 10.0 + rng.between(0.03, 0.07),
         });
         Scenario {

@@ -6,19 +6,15 @@
 //! store loads them as Tally's users would (statements, a Zendesk import, a goal), and
 //! `simulation/truth.rs` reads the same files without any of the report's code.
 
+#[path = "simulation/load.rs"]
+mod load;
 #[path = "simulation/truth.rs"]
 mod truth;
 
-use std::path::Path;
 use std::time::Instant;
 
-use insights::import::import_file;
-use insights::report::Interval;
 use insights::simulate::{Ranges, Scenario};
-use insights::tickets::{ImportOptions, InputFormat, Preset};
-use insights::{engine, service};
-use serde_json::Value;
-use store::{PgStore, SqliteStore, Store, StoreId};
+use store::{PgStore, SqliteStore, Store};
 use test_support::{Backend, TestDatabase};
 use truth::{Outcome, Summary, Truth};
 
@@ -26,32 +22,6 @@ use truth::{Outcome, Summary, Truth};
 const SCENARIOS: u64 = 50;
 /// The first seed; scenario `n` has seed `FIRST_SEED + n`.
 const FIRST_SEED: u64 = 0x7a11_0000;
-
-/// Loads a scenario's files into the tenant `id` of `store`, rolls it up and reports on
-/// its goal as of its report date; returns the report as JSON.
-async fn report_on<S: Store>(store: &S, id: StoreId, dir: &Path, scenario: &Scenario) -> Value {
-    let files = scenario.generate();
-    files.write_to(dir).expect("files written");
-    for batch in files.batches(id, 1_000) {
-        store.write_statements(batch).await.expect("stored");
-    }
-    let parameters: Value = serde_json::from_str(&files.scenario_json).expect("scenario.json");
-    let through = parameters
-        .get("tickets_through")
-        .and_then(Value::as_str)
-        .map(|t| t.parse::<jiff::Timestamp>().expect("an RFC 3339 instant").as_microsecond());
-    let options = ImportOptions { through, ..ImportOptions::new(Preset::Zendesk) };
-    let summary = import_file(store, id, &dir.join("tickets.csv"), InputFormat::Csv, options, false, |_| {})
-        .await
-        .expect("imported");
-    assert_eq!(summary.rejected, 0, "seed {}: {:?}", scenario.seed, summary.rejected_rows);
-    store.put_goal(id, "goal", &files.goal_json).await.expect("goal stored");
-    engine::catch_up(store).await.expect("rolled up");
-    let (_, report) = service::goal_report(store, id, "goal", Some(scenario.as_of()), Interval::Week)
-        .await
-        .expect("a report");
-    serde_json::to_value(&report).expect("the report is JSON")
-}
 
 /// Every scenario in a tenant of its own of one database. It runs as fast as a fresh
 /// database per scenario (about 80 s for 50 on PostgreSQL on 2 cores, either way: loading
@@ -63,7 +33,7 @@ async fn outcomes<S: Store>(store: &S, db: &TestDatabase, seeds: impl Iterator<I
         let scenario = Scenario::random(seed, &Ranges::with_people(300..=2_000));
         let tenant = store.create_store(&format!("simulation-{seed}")).await.expect("a tenant");
         let dir = db.scratch(&format!("seed-{seed}"));
-        let report = report_on(store, tenant.id, &dir, &scenario).await;
+        let report = load::report_on(store, tenant.id, &dir, &scenario).await;
         let truth = Truth::of_files(&dir);
         let outcome = Outcome::of(seed, &truth, &report);
         assert!(
