@@ -121,7 +121,6 @@ fn options_form(id: &str, query: &ReportQuery) -> Markup {
 
 fn window_reason(reason: &str) -> &'static str {
     match reason {
-        "tickets_known_through" => "where the goal's tickets are known through",
         "last_complete_day" => "the last complete day",
         _ => "the end of the report's day",
     }
@@ -175,7 +174,11 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
                     Some(through) => { "Tickets known through " span #known-through-at { (through) } }
                     None => { "No tickets imported yet for this goal's sources." }
                 }
-                " · Counted up to " span #window-end { (report.window.end) } " (" (window_reason(report.window.end_reason)) ")."
+                @if report.window.end_reason != "tickets_known_through" {
+                    " · Counted up to " span #window-end { (report.window.end) } " (" (window_reason(report.window.end_reason)) ")."
+                } @else {
+                    ": the report counts up to there, so days whose tickets are not imported yet never read as a drop."
+                }
             }
             div.notice {
                 p #diagnosis-message { (report.diagnosis.message) }
@@ -290,7 +293,7 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
             table #rate-ratio {
                 caption { "Rate ratio (after seeing it ÷ before or without)" }
                 tbody {
-                    tr { th scope="row" { "Rate ratio" } td.num #rate-ratio-value { (format::score(effect.rate_ratio)) } }
+                    tr { th scope="row" { "Rate ratio" } td.num #rate-ratio-value { (effect.rate_ratio.map_or("—".into(), |r| format!("{r:.2}"))) } }
                     tr { th scope="row" { "95% interval" } td.num #rate-ratio-ci {
                         @match effect.ci95 { Some([low, high]) => { (format!("{low:.2}–{high:.2}")) } None => { "—" } }
                     } }
