@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use store::insights::{ActivityActorRow, RevisionRow, RollupStep};
+use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
 use store::{Cursor, StatementFilter, StatementQuery, Store, StoreError, StoreId};
 use uuid::Uuid;
 use xapi::{AgentKey, VOIDED_VERB};
@@ -73,37 +73,26 @@ pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError>
     let from = store.rollup_watermark(id).await?;
     let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
     let Some(last) = tail.last() else { return Ok(0) };
-    let to = last.seq;
-    let mut deltas = Deltas::default();
-    let mut added: BTreeMap<(String, String), Vec<Contribution>> = BTreeMap::new();
+    let (to, read) = (last.seq, tail.len());
+    // Parsing a step's statements is the engine's CPU work (milliseconds for 2,000): it
+    // runs off the async threads, which also run the statement writer's commit task, so a
+    // step never makes a statement group wait for a worker thread.
+    let Pass { mut deltas, added, revisions, voidings } =
+        tokio::task::spawn_blocking(move || Pass::over(&tail))
+            .await
+            .map_err(|e| StoreError::Backend(format!("rollup step task failed: {e}")))?;
     let mut recompute: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut revisions: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for tailed in &tail {
-        let Ok(Value::Object(json)) = serde_json::from_str::<Value>(&tailed.body) else { continue };
-        if let Some(target) = voided_target(&json) {
-            // Take the target back out if it was counted: stored before its voiding
-            // statement (a later-arriving target is skipped when it arrives).
-            if let Some(stored) = store.statement(id, target).await?
-                && stored.seq < tailed.seq
-                && let Ok(Value::Object(target_json)) = serde_json::from_str::<Value>(&stored.body)
-                && voided_target(&target_json).is_none()
-                && let Some(c) = Contribution::of(&target_json)
-            {
-                deltas.add(&c, -1);
-                recompute.insert((c.activity_id.clone(), c.actor.clone()));
-            }
-            continue;
-        }
-        if tailed.voided_by.is_some_and(|v| v < tailed.seq) {
-            continue; // Voided before it arrived: never counted.
-        }
-        if let Some(c) = Contribution::of(&json) {
-            deltas.add(&c, 1);
-            for marker in &c.markers {
-                let seen = revisions.entry((c.activity_id.clone(), marker.clone())).or_insert(c.at);
-                *seen = (*seen).min(c.at);
-            }
-            added.entry((c.activity_id.clone(), c.actor.clone())).or_default().push(c);
+    for (seq, target) in voidings {
+        // Take the target back out if it was counted: stored before its voiding
+        // statement (a later-arriving target is skipped when it arrives).
+        if let Some(stored) = store.statement(id, target).await?
+            && stored.seq < seq
+            && let Ok(Value::Object(target_json)) = serde_json::from_str::<Value>(&stored.body)
+            && voided_target(&target_json).is_none()
+            && let Some(c) = Contribution::of(&target_json)
+        {
+            deltas.add(&c, -1);
+            recompute.insert((c.activity_id.clone(), c.actor.clone()));
         }
     }
 
@@ -140,10 +129,51 @@ pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError>
         to_seq: to,
     };
     match store.apply_rollup(id, step).await {
-        Ok(()) => Ok(tail.len()),
+        Ok(()) => Ok(read),
         // Another engine (another process) applied this step first.
         Err(StoreError::Conflict(_)) => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// What one pass over a step's statements adds, and the voidings it leaves to look up.
+struct Pass {
+    deltas: Deltas,
+    /// New contributions by activity × actor.
+    added: BTreeMap<(String, String), Vec<Contribution>>,
+    /// Revision markers with the earliest time each was seen.
+    revisions: BTreeMap<(String, String), i64>,
+    /// Voiding statements as (their seq, the statement they void).
+    voidings: Vec<(i64, Uuid)>,
+}
+
+impl Pass {
+    fn over(tail: &[TailedStatement]) -> Pass {
+        let mut pass = Pass {
+            deltas: Deltas::default(),
+            added: BTreeMap::new(),
+            revisions: BTreeMap::new(),
+            voidings: Vec::new(),
+        };
+        for tailed in tail {
+            let Ok(Value::Object(json)) = serde_json::from_str::<Value>(&tailed.body) else { continue };
+            if let Some(target) = voided_target(&json) {
+                pass.voidings.push((tailed.seq, target));
+                continue;
+            }
+            if tailed.voided_by.is_some_and(|v| v < tailed.seq) {
+                continue; // Voided before it arrived: never counted.
+            }
+            if let Some(c) = Contribution::of(&json) {
+                pass.deltas.add(&c, 1);
+                for marker in &c.markers {
+                    let seen = pass.revisions.entry((c.activity_id.clone(), marker.clone())).or_insert(c.at);
+                    *seen = (*seen).min(c.at);
+                }
+                pass.added.entry((c.activity_id.clone(), c.actor.clone())).or_default().push(c);
+            }
+        }
+        pass
     }
 }
 
