@@ -87,6 +87,12 @@ struct WriteArgs {
     /// Number of the first statement, to continue a store loaded by an earlier run.
     #[arg(long, default_value_t = 0)]
     start: u64,
+    /// Requests per second offered in all, whatever the answers take (open loop): request
+    /// k is due k / rate seconds after the start and its latency counts from then, so a
+    /// server that stalls cannot slow the load down and hide the stall. Without it each
+    /// client sends its next request when the last is answered (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -284,13 +290,17 @@ fn write(args: WriteArgs) -> Result<()> {
     if args.batch == 0 || common.concurrency == 0 {
         bail!("--batch and --concurrency must be at least 1");
     }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of requests per second");
+    }
     let generator = Generator { actors: common.actors, activities: common.activities };
     let url = format!("{}/statements", common.url.trim_end_matches('/'));
     let progress = Arc::new(Progress::default());
     let next = AtomicU64::new(0);
     let results: Mutex<(Vec<Duration>, Errors)> = Mutex::default();
     let measured = measure(common, progress.clone(), || {
-        let bounds = Bounds::of(common, Instant::now());
+        let started = Instant::now();
+        let bounds = Bounds::of(common, started);
         std::thread::scope(|scope| {
             for _ in 0..common.concurrency {
                 let (next, results, progress, bounds, generator, url) =
@@ -305,7 +315,15 @@ fn write(args: WriteArgs) -> Result<()> {
                         }
                         let end = (first + args.batch as u64).min(bounds.count);
                         let body = generator.body(args.start + first..args.start + end);
-                        let sent = Instant::now();
+                        let sent = match args.rate {
+                            Some(rate) => {
+                                let request = first / args.batch as u64;
+                                let due = started + Duration::from_secs_f64(request as f64 / rate);
+                                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                                due
+                            }
+                            None => Instant::now(),
+                        };
                         let status = client.post(url, &body);
                         latencies.push(sent.elapsed());
                         errors.record(status);
@@ -332,6 +350,7 @@ fn write(args: WriteArgs) -> Result<()> {
             "count": common.count,
             "duration_s": common.duration,
             "start": args.start,
+            "rate": args.rate,
             "next_start": args.start + sent,
             "actors": common.actors,
             "activities": common.activities,
