@@ -150,7 +150,16 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
     let address = listener.local_addr()?;
     let config = args.app_config()?;
     let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
-    tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
+    if args.no_insights {
+        tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
+    } else {
+        // What a newcomer needs next: the web pages, and one command that fills them.
+        tracing::info!(
+            %address,
+            "Tally is listening: xAPI at http://{address}/xapi · web pages at http://{address}/ui · \
+             demo data: tally demo --url http://{address} --key KEY --secret SECRET"
+        );
+    }
     if args.no_insights {
         server::serve(store, config, listener)?.await?;
     } else {

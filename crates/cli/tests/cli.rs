@@ -67,6 +67,18 @@ backend_tests! {
         assert_eq!(listed.lines().count(), 1, "no second credential: {listed}");
     }
 
+    fn the_start_says_where_the_web_pages_are_and_how_to_load_the_demo(backend) {
+        let db = TestDatabase::new(backend);
+        let serving = Serving::start(tally(&db));
+        let log = serving.log.lock().unwrap().clone();
+        let line = log.lines().find(|l| l.contains("xAPI at ")).expect("the listening line");
+        let base = serving.base_url.trim_end_matches("/xapi");
+        assert!(line.contains(&format!("web pages at {base}/ui")), "{line}");
+        assert!(line.contains(&format!("tally demo --url {base} --key KEY --secret SECRET")), "{line}");
+        let page = serving.send("GET", "/ui", ("nobody", "nothing"), "text/plain", "");
+        assert_eq!(page.status, 200, "the web pages answer there: {}", page.body);
+    }
+
     fn the_admin_credential_comes_from_the_environment(backend) {
         let db = TestDatabase::new(backend);
         let mut command = tally(&db);

@@ -34,7 +34,7 @@ fn binary() -> PathBuf {
     candidates.into_iter().find(|candidate| candidate.is_file()).unwrap_or_else(|| {
         panic!(
             "Chromium is not installed, and the browser tests of the web pages need it. Install it \
-             with `apt-get install -y chromium` (Debian's package; .ci/run does this when it is \
+             with `apt-get install -y chromium` (Debian's package; ./test.sh does this when it is \
              missing), or set TALLY_CHROMIUM to a Chromium or Chrome binary."
         )
     })

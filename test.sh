@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test of the workspace on both backends, on a fresh machine of this project's kind:
+# starts the machine's PostgreSQL when nothing answers at 127.0.0.1:5432 and installs
+# Debian's Chromium (for the browser tests of the web pages) when it is missing, then runs
+# `cargo test --workspace` with any arguments given (`./test.sh -p insights`, say).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  echo "test.sh: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+  for _ in $(seq 1 30); do
+    pg_isready -h 127.0.0.1 -p 5432 -q && break
+    sleep 1
+  done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+
+if [ -z "${TALLY_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
+  echo "test.sh: installing Debian's chromium for the browser tests"
+  apt-get update -qq
+  apt-get install -y -qq chromium
+fi
+
+exec cargo test --workspace "$@"
