@@ -216,7 +216,8 @@ pub fn format_segments(segments: &[(f64, f64)]) -> String {
 #[derive(Debug, Default)]
 pub struct Deltas {
     pub daily: BTreeMap<(i64, String, String), DailyRow>,
-    pub daily_actors: BTreeMap<(i64, String, String, String), i64>,
+    /// Statements by day × activity × actor.
+    pub daily_actors: BTreeMap<(i64, String, String), i64>,
 }
 
 impl Deltas {
@@ -238,10 +239,7 @@ impl Deltas {
             row.scaled_count += sign;
         }
         row.duration_ms += sign * c.duration_ms;
-        *self
-            .daily_actors
-            .entry((c.day(), c.activity_id.clone(), c.verb_id.clone(), c.actor.clone()))
-            .or_default() += sign;
+        *self.daily_actors.entry((c.day(), c.activity_id.clone(), c.actor.clone())).or_default() += sign;
     }
 
     pub fn daily_rows(&self) -> Vec<DailyRow> {
@@ -252,10 +250,9 @@ impl Deltas {
         self.daily_actors
             .iter()
             .filter(|(_, n)| **n != 0)
-            .map(|((day, activity, verb, actor), n)| DailyActorRow {
+            .map(|((day, activity, actor), n)| DailyActorRow {
                 day: *day,
                 activity_id: activity.clone(),
-                verb_id: verb.clone(),
                 actor: actor.clone(),
                 statements: *n,
             })

@@ -141,12 +141,11 @@ pub struct DailyRow {
     pub duration_ms: i64,
 }
 
-/// How many statements one actor has on a day × activity × verb (a row while positive).
+/// How many statements one actor has on a day × activity, of any verb (a row while positive).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyActorRow {
     pub day: i64,
     pub activity_id: String,
-    pub verb_id: String,
     pub actor: String,
     pub statements: i64,
 }
@@ -267,13 +266,13 @@ pub(crate) mod sql {
         failures = rollup_daily.failures + excluded.failures, scaled_sum = rollup_daily.scaled_sum + excluded.scaled_sum, \
         scaled_count = rollup_daily.scaled_count + excluded.scaled_count, \
         duration_ms = rollup_daily.duration_ms + excluded.duration_ms";
-    pub const ADD_DAILY_ACTOR: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, verb_id, actor, \
-        statements) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, day, activity_id, verb_id, actor) \
+    pub const ADD_DAILY_ACTOR: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, actor, \
+        statements) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, day, activity_id, actor) \
         DO UPDATE SET statements = rollup_daily_actors.statements + excluded.statements";
     /// Rows a negative delta emptied (only the keys the step took something from, so a
     /// step costs the same however large the tables are).
     pub const DROP_EMPTY_DAILY_ACTOR: &str = "DELETE FROM rollup_daily_actors WHERE store_id = $1 AND day = $2 \
-        AND activity_id = $3 AND verb_id = $4 AND actor = $5 AND statements <= 0";
+        AND activity_id = $3 AND actor = $4 AND statements <= 0";
     pub const DROP_EMPTY_DAILY: &str = "DELETE FROM rollup_daily WHERE store_id = $1 AND day = $2 \
         AND activity_id = $3 AND verb_id = $4 AND statements <= 0";
     pub const PUT_ACTIVITY_ACTOR: &str = "INSERT INTO rollup_activity_actors (store_id, activity_id, actor, \
@@ -293,9 +292,9 @@ pub(crate) mod sql {
     pub const DAILY: &str = "SELECT day, activity_id, verb_id, statements, completions, passes, failures, \
         scaled_sum, scaled_count, duration_ms FROM rollup_daily WHERE store_id = $1 AND (activity_id = $2 \
         OR activity_id LIKE $3 ESCAPE '\\') AND day >= $4 AND day < $5 ORDER BY day, activity_id, verb_id";
-    pub const DAILY_ACTORS: &str = "SELECT day, activity_id, verb_id, actor, statements FROM rollup_daily_actors \
+    pub const DAILY_ACTORS: &str = "SELECT day, activity_id, actor, statements FROM rollup_daily_actors \
         WHERE store_id = $1 AND (activity_id = $2 OR activity_id LIKE $3 ESCAPE '\\') AND day >= $4 AND day < $5 \
-        ORDER BY day, activity_id, verb_id, actor";
+        ORDER BY day, activity_id, actor";
     /// Keeps the earliest first sighting (CASE, not LEAST/MIN: both backends read it).
     pub const ADD_REVISION: &str = "INSERT INTO rollup_revisions (store_id, activity_id, marker, first_seen) \
         VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, activity_id, marker) DO UPDATE SET first_seen = \

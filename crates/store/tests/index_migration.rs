@@ -16,9 +16,13 @@ use xapi::{AgentKey, Statement, Version};
 type Rows = Vec<(i64, i64, i64, i64)>;
 
 /// The store as migrations 1–6 left it: the migrations after 7 undone (they touch other
-/// tables), then the row-per-kind index rebuilt from the current rows, one row for each
-/// kind bit, under the old primary key.
+/// tables, whose rollups are empty here), then the row-per-kind index rebuilt from the
+/// current rows, one row for each kind bit, under the old primary key.
 const DOWNGRADE: &str = "
+    DROP TABLE rollup_daily_actors;
+    CREATE TABLE rollup_daily_actors (store_id bigint NOT NULL, day bigint NOT NULL, activity_id text NOT NULL,
+        verb_id text NOT NULL, actor text NOT NULL, statements bigint NOT NULL,
+        PRIMARY KEY (store_id, day, activity_id, verb_id, actor));
     ALTER TABLE rollup_activity_actors DROP COLUMN length_s;
     DROP TABLE ticket_coverage;
     DELETE FROM schema_migrations WHERE version > 7;

@@ -154,7 +154,7 @@ store_tests! {
         let a = "https://academy.example.com/install/video-1";
         let step = RollupStep {
             daily: vec![daily(100, a, 3)],
-            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: 3 }],
+            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), actor: "ann".into(), statements: 3 }],
             activity_actors: vec![actor_row(a, "ann", 3)],
             revisions: vec![revision(a, "revision:2", 50)],
             from_seq: 0,
@@ -184,7 +184,7 @@ store_tests! {
         // Taking everything back out removes the rows.
         let back = RollupStep {
             daily: vec![daily(100, a, -5)],
-            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), verb_id: "http://example.com/verbs/played".into(), actor: "ann".into(), statements: -3 }],
+            daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), actor: "ann".into(), statements: -3 }],
             activity_actors: vec![actor_row(a, "ann", 0)],
             revisions: vec![],
             from_seq: 12,

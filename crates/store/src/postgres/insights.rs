@@ -196,9 +196,9 @@ const ADD_DAILY_ROWS: &str = "INSERT INTO rollup_daily (store_id, day, activity_
     failures = rollup_daily.failures + excluded.failures, scaled_sum = rollup_daily.scaled_sum + excluded.scaled_sum, \
     scaled_count = rollup_daily.scaled_count + excluded.scaled_count, \
     duration_ms = rollup_daily.duration_ms + excluded.duration_ms";
-const ADD_DAILY_ACTOR_ROWS: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, verb_id, actor, \
-    statements) SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS t \
-    ON CONFLICT (store_id, day, activity_id, verb_id, actor) \
+const ADD_DAILY_ACTOR_ROWS: &str = "INSERT INTO rollup_daily_actors (store_id, day, activity_id, actor, \
+    statements) SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS t \
+    ON CONFLICT (store_id, day, activity_id, actor) \
     DO UPDATE SET statements = rollup_daily_actors.statements + excluded.statements";
 const PUT_ACTIVITY_ACTOR_ROWS: &str = "INSERT INTO rollup_activity_actors (store_id, activity_id, actor, \
     statements, completions, first_seen, last_seen, best_progress, segments, length_s) \
@@ -257,7 +257,7 @@ impl DailyColumns {
 
 struct DailyActorColumns {
     day: Vec<i64>,
-    text: [Vec<String>; 3],
+    text: [Vec<String>; 2],
     statements: Vec<i64>,
 }
 
@@ -265,11 +265,7 @@ impl DailyActorColumns {
     fn of(rows: &[DailyActorRow]) -> DailyActorColumns {
         DailyActorColumns {
             day: column(rows, |r| r.day),
-            text: [
-                column(rows, |r| r.activity_id.clone()),
-                column(rows, |r| r.verb_id.clone()),
-                column(rows, |r| r.actor.clone()),
-            ],
+            text: [column(rows, |r| r.activity_id.clone()), column(rows, |r| r.actor.clone())],
             statements: column(rows, |r| r.statements),
         }
     }
@@ -278,7 +274,7 @@ impl DailyActorColumns {
         if self.day.is_empty() {
             return Vec::new();
         }
-        vec![&self.day, &self.text[0], &self.text[1], &self.text[2], &self.statements]
+        vec![&self.day, &self.text[0], &self.text[1], &self.statements]
     }
 }
 
@@ -537,7 +533,7 @@ impl RollupStore for PgStore {
             calls.push((&drop_daily, vec![&store, &d.day, &d.activity_id, &d.verb_id]));
         }
         for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
-            calls.push((&drop_actor, vec![&store, &a.day, &a.activity_id, &a.verb_id, &a.actor]));
+            calls.push((&drop_actor, vec![&store, &a.day, &a.activity_id, &a.actor]));
         }
         futures_util::future::try_join_all(
             calls.iter().map(|(statement, params)| tx.execute(*statement, params)),
@@ -625,17 +621,12 @@ impl RollupStore for PgStore {
             .map(|r| DailyActorRow {
                 day: r.get(0),
                 activity_id: r.get(1),
-                verb_id: r.get(2),
-                actor: r.get(3),
-                statements: r.get(4),
+                actor: r.get(2),
+                statements: r.get(3),
             })
             .collect();
-        rows.sort_by(|a, b| {
-            (a.day, &a.activity_id, &a.verb_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.verb_id, &b.actor))
-        });
-        rows.dedup_by(|a, b| {
-            a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id && a.actor == b.actor
-        });
+        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
+        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
         Ok(rows)
     }
 

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_one_index_row_per_value.sql")),
     (8, include_str!("migrations/0008_ticket_coverage.sql")),
     (9, include_str!("migrations/0009_video_length.sql")),
+    (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

@@ -371,7 +371,7 @@ impl RollupStore for SqliteStore {
                 }
                 let mut actors = tx.prepare_cached(&for_sqlite(sql::ADD_DAILY_ACTOR))?;
                 for a in &step.daily_actors {
-                    actors.execute(params![store, a.day, a.activity_id, a.verb_id, a.actor, a.statements])?;
+                    actors.execute(params![store, a.day, a.activity_id, a.actor, a.statements])?;
                 }
                 let mut put = tx.prepare_cached(&for_sqlite(sql::PUT_ACTIVITY_ACTOR))?;
                 let mut delete = tx.prepare_cached(&for_sqlite(sql::DELETE_ACTIVITY_ACTOR))?;
@@ -405,7 +405,7 @@ impl RollupStore for SqliteStore {
                 }
                 let mut drop_actor = tx.prepare_cached(&for_sqlite(sql::DROP_EMPTY_DAILY_ACTOR))?;
                 for a in step.daily_actors.iter().filter(|a| a.statements <= 0) {
-                    drop_actor.execute(params![store, a.day, a.activity_id, a.verb_id, a.actor])?;
+                    drop_actor.execute(params![store, a.day, a.activity_id, a.actor])?;
                 }
             }
             tx.execute(
@@ -493,25 +493,12 @@ impl RollupStore for SqliteStore {
                     Ok(DailyActorRow {
                         day: r.get(0)?,
                         activity_id: r.get(1)?,
-                        verb_id: r.get(2)?,
-                        actor: r.get(3)?,
-                        statements: r.get(4)?,
+                        actor: r.get(2)?,
+                        statements: r.get(3)?,
                     })
                 })?;
-            rows.sort_by(|a, b| {
-                (a.day, &a.activity_id, &a.verb_id, &a.actor).cmp(&(
-                    b.day,
-                    &b.activity_id,
-                    &b.verb_id,
-                    &b.actor,
-                ))
-            });
-            rows.dedup_by(|a, b| {
-                a.day == b.day
-                    && a.activity_id == b.activity_id
-                    && a.verb_id == b.verb_id
-                    && a.actor == b.actor
-            });
+            rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
+            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
             Ok(rows)
         })
         .await
