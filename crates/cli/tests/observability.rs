@@ -300,6 +300,21 @@ fn request_spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shut
     assert_eq!(hex(&span.parent_span_id), caller_span, "the caller's span is its parent");
     assert_eq!(string_attribute(&span.attributes, "http.response.status_code").as_deref(), Some("200"));
     assert_eq!(string_attribute(&span.attributes, "http.route").as_deref(), Some("/xapi/statements"));
+
+    // The statement group that committed the request links back to it, with its sizes and
+    // the writer's lock wait and commit times.
+    let group = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| s.name == "statement_group" && s.links.iter().any(|l| l.span_id == span.span_id))
+        .unwrap_or_else(|| panic!("no statement group links to the request among {spans:?}"));
+    assert_eq!(hex(&group.links[0].trace_id), trace_id, "the link names the request's trace");
+    assert_eq!(string_attribute(&group.attributes, "batches").as_deref(), Some("1"));
+    assert_eq!(string_attribute(&group.attributes, "statements").as_deref(), Some("1"));
+    assert_eq!(string_attribute(&group.attributes, "refused").as_deref(), Some("0"));
+    for timing in ["lock_wait_us", "commit_us"] {
+        assert!(string_attribute(&group.attributes, timing).is_some(), "{timing} in {:?}", group.attributes);
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

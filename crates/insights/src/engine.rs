@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
 use store::{Cursor, StatementFilter, StatementQuery, Store, StoreError, StoreId};
+use tracing::Instrument;
 use uuid::Uuid;
 use xapi::{AgentKey, VOIDED_VERB};
 
@@ -74,6 +75,19 @@ pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError>
     let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
     let Some(last) = tail.last() else { return Ok(0) };
     let (to, read) = (last.seq, tail.len());
+    // A span per step that read something (idle polls would only be noise in a trace).
+    let span = tracing::info_span!("rollup_step", store = id, from, to, statements = read);
+    roll_up(store, id, from, tail).instrument(span).await
+}
+
+/// Applies what the statements `tail` (after the watermark `from`) add or take back out.
+async fn roll_up<S: Store>(
+    store: &S,
+    id: StoreId,
+    from: i64,
+    tail: Vec<TailedStatement>,
+) -> Result<usize, StoreError> {
+    let (to, read) = (tail.last().map_or(from, |t| t.seq), tail.len());
     // Parsing a step's statements is the engine's CPU work (milliseconds for 2,000): it
     // runs off the async threads, which also run the statement writer's commit task, so a
     // step never makes a statement group wait for a worker thread.

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use store::insights::{DailyRow, TicketCursor, TicketRow};
 use store::{Cursor, StatementQuery, Store, StoreError, StoreId};
+use tracing::Instrument;
 use xapi::Timestamp;
 
 use crate::report::Report;
@@ -68,8 +69,8 @@ pub enum WriteError {
     Io(#[from] std::io::Error),
 }
 
-/// Writes a whole export to `writer`, one page at a time: the header, then a row per item.
-/// Answers how many rows it wrote.
+/// Writes a whole export to `writer`, one page at a time: the header, then a row per item
+/// (in an `export` span with the count). Answers how many rows it wrote.
 pub async fn write_paged<T, C, F, Fut>(
     writer: &mut impl std::io::Write,
     header: &[&str],
@@ -80,19 +81,28 @@ where
     F: Fn(Option<C>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<C>), StoreError>>,
 {
-    writer.write_all(&csv_line(header.iter().map(|h| h.to_string())))?;
-    let (mut rows, mut cursor) = (0, None);
-    loop {
-        let (items, next) = next_page(cursor).await?;
-        for item in &items {
-            writer.write_all(&csv_line(row(item)))?;
-        }
-        rows += items.len() as u64;
-        match next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(rows),
+    let span = tracing::info_span!("export", first_column = header.first(), rows = tracing::field::Empty);
+    let written = async {
+        writer.write_all(&csv_line(header.iter().map(|h| h.to_string())))?;
+        let (mut rows, mut cursor) = (0, None);
+        loop {
+            let (items, next) = next_page(cursor).await?;
+            for item in &items {
+                writer.write_all(&csv_line(row(item)))?;
+            }
+            rows += items.len() as u64;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(rows),
+            }
         }
     }
+    .instrument(span.clone())
+    .await;
+    if let Ok(rows) = &written {
+        span.record("rows", rows);
+    }
+    written
 }
 
 /// One CSV record, quoted where needed, ending with CRLF (RFC 4180).

@@ -155,7 +155,12 @@ fn parse_in_background(
     receiver
 }
 
-/// Imports an export file into a store.
+/// Imports an export file into a store, in a `ticket_import` span with its counts.
+#[tracing::instrument(
+    name = "ticket_import",
+    skip_all,
+    fields(store = id, format = ?format, strict, inserted, updated, rejected)
+)]
 pub async fn import_file<S: TicketStore>(
     store: &S,
     id: StoreId,
@@ -177,6 +182,7 @@ pub async fn import_file<S: TicketStore>(
         }
         if summary.rejected > 0 {
             summary.stored = false;
+            tracing::Span::current().record("rejected", summary.rejected);
             return Ok(summary);
         }
     }
@@ -218,6 +224,10 @@ pub async fn import_file<S: TicketStore>(
             coverage.iter().map(|c| (c.source.clone(), instant_text(c.through))).collect();
         store.record_coverage(id, coverage).await?;
     }
+    tracing::Span::current()
+        .record("inserted", summary.inserted)
+        .record("updated", summary.updated)
+        .record("rejected", summary.rejected);
     Ok(summary)
 }
 

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -55,6 +56,8 @@ struct Pending {
     ids: Vec<Uuid>,
     prepared: Vec<Prepared>,
     reply: oneshot::Sender<BatchOutcome>,
+    /// The requester's span (its HTTP request's), which its group's span links to.
+    requester: tracing::Span,
 }
 
 /// The handle writers submit batches through.
@@ -77,7 +80,7 @@ impl Committer {
         let prepared = plan::prepare(&batch, &ids);
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send(Pending { batch, ids, prepared, reply })
+            .send(Pending { batch, ids, prepared, reply, requester: tracing::Span::current() })
             .await
             .map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?;
         outcome.await.map_err(|_| StoreError::Unavailable("the statement writer has stopped".into()))?
@@ -109,6 +112,20 @@ async fn run<W: GroupWriter>(writer: W, mut requests: mpsc::Receiver<Pending>) {
 /// Writes one group, lets the next one start, and answers each of its requests.
 async fn commit_group<W: GroupWriter>(writer: W, pending: Vec<Pending>, slot: OwnedSemaphorePermit) {
     let size = pending.len();
+    // One span per group, linked from each request it serves, so a slow request's trace
+    // leads to the group that held it (backends record their lock wait and commit in it).
+    let span = tracing::info_span!(
+        "statement_group",
+        batches = size,
+        statements = pending.iter().map(|p| p.batch.statements.len()).sum::<usize>(),
+        refused = tracing::field::Empty,
+        lock_wait_us = tracing::field::Empty,
+        commit_us = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+    );
+    for p in &pending {
+        span.follows_from(&p.requester);
+    }
     let (mut batches, mut ids, mut prepared, mut replies) = (
         Vec::with_capacity(size),
         Vec::with_capacity(size),
@@ -126,12 +143,13 @@ async fn commit_group<W: GroupWriter>(writer: W, pending: Vec<Pending>, slot: Ow
     let batches = Arc::new(batches);
     let group = Group { batches: batches.clone(), ids, prepared };
     // A task of its own, so that even a panic fails only this group, not the writer.
-    let written = tokio::spawn(async move { writer.write_group(group).await })
+    let written = tokio::spawn(async move { writer.write_group(group).await }.instrument(span.clone()))
         .await
         .unwrap_or_else(|e| Err(StoreError::Backend(format!("the statement writer failed: {e}"))));
     drop(slot);
     match written {
         Ok(outcomes) => {
+            span.record("refused", outcomes.iter().filter(|o| o.is_err()).count());
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The requester may have gone away; its batch is committed regardless.
                 let _ = reply.send(outcome);

@@ -48,7 +48,10 @@ impl GroupWriter for PgWriter {
                 }
                 Err(PgWriteError::Retryable(e)) => return Err(e.into()),
                 Err(PgWriteError::Other(e)) => return Err(e),
-                Ok(outcomes) => return Ok(outcomes),
+                Ok(outcomes) => {
+                    tracing::Span::current().record("attempts", attempt);
+                    return Ok(outcomes);
+                }
             }
         }
     }

@@ -32,10 +32,12 @@ impl GroupWriter for SqliteWriter {
     async fn write_group(&self, group: Group) -> Result<Vec<BatchOutcome>, StoreError> {
         let conn = self.conn.clone();
         let clock = self.clock.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let waiting = std::time::Instant::now();
             let mut conn = conn.lock().map_err(|_| poisoned())?;
             clock.in_flight.store(true, Ordering::SeqCst);
-            let result = write_group(&mut conn, group, &clock);
+            let result = write_group(&mut conn, group, &clock, &span, waiting);
             clock.in_flight.store(false, Ordering::SeqCst);
             result
         })
@@ -48,10 +50,15 @@ fn write_group(
     conn: &mut Connection,
     group: Group,
     clock: &WriteClock,
+    span: &tracing::Span,
+    waiting: std::time::Instant,
 ) -> Result<Vec<BatchOutcome>, StoreError> {
     let Group { batches, ids, prepared } = group;
     let batches = batches.as_slice();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // The writer's connection, then SQLite's write lock (held by a rollup step or a
+    // document write for a moment).
+    span.record("lock_wait_us", waiting.elapsed().as_micros() as u64);
     let stored =
         next_stored(Timestamp::now(), Timestamp::from_micros(clock.last_stored.load(Ordering::SeqCst)));
     let stores: BTreeSet<StoreId> = batches.iter().map(|b| b.store).collect();
@@ -68,7 +75,9 @@ fn write_group(
     let write = plan::plan_group(batches, &ids, prepared, &known, &definitions, &heads);
     apply(&tx, &write)?;
     store_attachments(&tx, &plan::accepted_attachments(batches, &write.outcomes))?;
+    let committing = std::time::Instant::now();
     tx.commit()?;
+    span.record("commit_us", committing.elapsed().as_micros() as u64);
     if !write.rows.is_empty() {
         clock.last_stored.store(stored.as_micros(), Ordering::SeqCst);
     }
