@@ -80,6 +80,19 @@ impl Serving {
     fn lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
+
+    /// The log as one text once `ready` holds for it (waits up to 30 s).
+    fn lines_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.lines().join("\n");
+            if ready(&log) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "the log never got there: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Serving {
@@ -173,8 +186,7 @@ fn text_logs_in_a_pipe_have_no_colour_codes() {
     let serving = Serving::start(&db, &["--metrics-bind", "off"]);
     let xapi = serving.logged_url("xAPI at ");
     assert_eq!(request("GET", &format!("{xapi}/statements"), "", &[]).0, 200);
-    std::thread::sleep(Duration::from_millis(100));
-    let log = serving.lines().join("\n");
+    let log = serving.lines_when(|log| log.contains("request_id="));
     assert!(log.contains("request_id="), "{log}");
     assert!(!log.contains('\u{1b}'), "ANSI escapes in a pipe: {log:?}");
 }

@@ -90,6 +90,19 @@ impl Serving {
         Serving { child, base_url, log }
     }
 
+    /// The log once `ready` holds for it (waits up to 30 s), as one text.
+    pub fn log_when(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if ready(&log) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "the log never held {what}: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn status_with(&self, key: &str, secret: &str) -> u16 {
         self.request("GET", key, secret, "").0
     }
