@@ -8,6 +8,7 @@ use serde_json::Value;
 use store::insights::{ActivitySelection, TicketCoverage, TicketFilter};
 use store::{Store, StoreError, StoreId};
 
+use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::goal::Goal;
 use crate::report::{ContentKind, Interval, Population, Report, ReportInput, Window, report};
 
@@ -180,9 +181,14 @@ pub struct VideoReport {
     pub activity_id: String,
     pub viewers: u64,
     pub completions: u64,
+    /// Share of viewers who reached each tenth (0, 0.1, … 1).
     pub still_watching: Vec<f64>,
+    /// The tenth after which the most viewers left, and the share that left there.
     pub largest_drop_at: Option<f64>,
     pub largest_drop: f64,
+    /// The largest drop located from the played segments to 1% of the video (and in
+    /// seconds when its length is known), as the goal report gives it.
+    pub drop: Option<LargestDrop>,
 }
 
 pub async fn video<S: Store>(store: &S, id: StoreId, activity: &str) -> Result<VideoReport, StoreError> {
@@ -199,6 +205,10 @@ pub async fn video<S: Store>(store: &S, id: StoreId, activity: &str) -> Result<V
     let (largest_drop_at, largest_drop) = (0..10)
         .map(|k| (k as f64 / 10.0, still_watching[k] - still_watching[k + 1]))
         .fold((None, 0.0), |(at, drop), (here, d)| if d > drop { (Some(here), d) } else { (at, drop) });
+    let viewings: Vec<Viewing<'_>> = rows
+        .iter()
+        .map(|r| Viewing { segments: &r.segments, length: r.length, best_progress: r.best_progress })
+        .collect();
     Ok(VideoReport {
         activity_id: activity.to_string(),
         viewers: viewers as u64,
@@ -206,6 +216,7 @@ pub async fn video<S: Store>(store: &S, id: StoreId, activity: &str) -> Result<V
         still_watching,
         largest_drop_at,
         largest_drop,
+        drop: dropoff::of_video(activity, &viewings),
     })
 }
 

@@ -2,17 +2,24 @@
 //! backends: content that works, content that does not reach people, a video people leave
 //! at 40%, and content that is watched but changes nothing.
 
-use insights::demo::{DemoData, Scenario};
+use insights::demo::Scenario;
 use insights::import::import_file;
 use insights::report::{Interval, Report};
+use insights::service::VideoReport;
 use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, service};
 use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
 use test_support::{Backend, TestDatabase};
 
+/// What a scenario's checks may look at beside its report.
+struct Loaded {
+    /// `GET /insights/videos` for the main video.
+    main_video: VideoReport,
+}
+
 /// Loads a scenario into a fresh store, rolls it up, and reports on its goal as of the
 /// target date.
-async fn report_on<S: Store>(store: &S, db: &TestDatabase, scenario: &Scenario) -> (DemoData, Report) {
+async fn report_on<S: Store>(store: &S, db: &TestDatabase, scenario: &Scenario) -> (Loaded, Report) {
     let data = scenario.generate();
     for batch in data.batches(500) {
         store.write_statements(batch).await.expect("stored");
@@ -37,10 +44,12 @@ async fn report_on<S: Store>(store: &S, db: &TestDatabase, scenario: &Scenario) 
         service::goal_report(store, DEFAULT_STORE, "install", Some(scenario.target_date()), Interval::Week)
             .await
             .expect("a report");
-    (data, report)
+    let main_video =
+        service::video(store, DEFAULT_STORE, insights::demo::MAIN_VIDEO).await.expect("the video");
+    (Loaded { main_video }, report)
 }
 
-async fn on_backend(backend: Backend, scenario: Scenario) -> (DemoData, Report) {
+async fn on_backend(backend: Backend, scenario: Scenario) -> (Loaded, Report) {
     let db = TestDatabase::new(backend);
     match backend {
         Backend::Sqlite => report_on(&SqliteStore::open(db.data_dir()).unwrap(), &db, &scenario).await,
@@ -117,6 +126,7 @@ scenario_tests! {
         let (from_s, to_s) = (drop.from_s.unwrap(), drop.to_s.unwrap());
         assert!((from_s - drop.from * 184.0).abs() < 0.1 && (to_s - drop.to * 184.0).abs() < 0.1, "{drop:?}");
         assert!(report.diagnosis.action.contains(&drop.place()), "{}", report.diagnosis.action);
+        assert_eq!(data.main_video.drop.as_ref(), Some(drop), "GET /insights/videos locates it alike");
         assert_ne!(report.status, "met");
     }
 
