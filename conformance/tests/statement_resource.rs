@@ -231,9 +231,14 @@ backend_tests! {
         let lrs = Lrs::start(backend);
         let verb = verb_id();
         let first = lrs.store_one(&statement_with(agent(), &verb, &activity_id()));
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        let second = lrs.store_one(&statement_with(agent(), &verb, &activity_id()));
         let stored = lrs.get(&format!("/statements?statementId={first}")).json()["stored"].as_str().unwrap().to_string();
+        // The next statement is stored later once the clock has passed the first's `stored`
+        // (the LRS runs on this machine's clock).
+        let first_stored = xapi::Timestamp::parse(&stored).expect("an RFC 3339 stored").instant.as_micros();
+        while xapi::Timestamp::now().as_micros() <= first_stored {
+            std::thread::yield_now();
+        }
+        let second = lrs.store_one(&statement_with(agent(), &verb, &activity_id()));
         assert_eq!(lrs.query_ids(&format!("verb={}&since={}", enc(&verb), enc(&stored))), vec![second]);
         assert_eq!(lrs.query_ids(&format!("verb={}&until={}", enc(&verb), enc(&stored))), vec![first]);
     }

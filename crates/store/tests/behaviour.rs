@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use store::{
@@ -372,9 +371,13 @@ store_tests! {
     async fn since_is_exclusive_and_until_inclusive_on_stored(store) {
         let verb = verb_id();
         let first = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let second = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
         let stored_first = store.statement(DEFAULT_STORE, first).await.unwrap().unwrap().stored;
+        // `stored` is the clock rounded up to the millisecond: once the clock has passed the
+        // first one's, the next statement's is later.
+        while Timestamp::now().as_micros() <= stored_first.as_micros() {
+            tokio::task::yield_now().await;
+        }
+        let second = post_one(&store, statement_with(agent(), &verb, &activity_id())).await;
         let since = StatementFilter { since: Some(stored_first), ..verb_filter(&verb) };
         assert_eq!(ids(&store, query(since)).await, vec![second]);
         let until = StatementFilter { until: Some(stored_first), ..verb_filter(&verb) };
