@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
 use store::{Cursor, StatementFilter, StatementQuery, Store, StoreError, StoreId};
 use tracing::Instrument;
 use uuid::Uuid;
-use xapi::{AgentKey, VOIDED_VERB};
+use xapi::{AgentKey, voided_target};
 
 use crate::rollup::{Contribution, Deltas, empty_row, fold};
 
@@ -189,18 +189,6 @@ impl Pass {
         }
         pass
     }
-}
-
-/// The statement a voiding statement voids.
-fn voided_target(json: &Map<String, Value>) -> Option<Uuid> {
-    if json.get("verb")?.get("id")?.as_str()? != VOIDED_VERB {
-        return None;
-    }
-    let object = json.get("object")?;
-    if object.get("objectType")?.as_str()? != "StatementRef" {
-        return None;
-    }
-    Uuid::parse_str(object.get("id")?.as_str()?).ok()
 }
 
 /// An activity × actor row rebuilt from the statements visible at sequence `bound`.

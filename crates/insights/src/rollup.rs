@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 use store::insights::{ActivityActorRow, DailyActorRow, DailyRow};
-use xapi::{AgentKey, Timestamp};
+use xapi::{AgentKey, Timestamp, VerbOutcome};
 
 /// Video Profile extensions (https://w3id.org/xapi/video).
 pub const VIDEO_PROGRESS: &str = "https://w3id.org/xapi/video/extensions/progress";
@@ -60,14 +60,14 @@ impl Contribution {
         let extension = |key: &str| -> Option<&Value> {
             result.and_then(|r| r.get("extensions")).and_then(|e| e.get(key))
         };
-        let verb_is = |suffix: &str| verb_id.ends_with(suffix);
+        let outcome = xapi::verb_outcome(&verb_id);
         let completion = result.and_then(|r| r.get("completion")).and_then(Value::as_bool).unwrap_or(false)
-            || verb_is("/completed");
-        let success = result
-            .and_then(|r| r.get("success"))
-            .and_then(Value::as_bool)
-            .or_else(|| verb_is("/passed").then_some(true))
-            .or_else(|| verb_is("/failed").then_some(false));
+            || outcome == Some(VerbOutcome::Completed);
+        let success = result.and_then(|r| r.get("success")).and_then(Value::as_bool).or(match outcome {
+            Some(VerbOutcome::Passed) => Some(true),
+            Some(VerbOutcome::Failed) => Some(false),
+            _ => None,
+        });
         let scaled =
             result.and_then(|r| r.get("score")).and_then(|s| s.get("scaled")).and_then(Value::as_f64);
         let duration_ms =

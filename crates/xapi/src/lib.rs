@@ -11,6 +11,8 @@
 //! - [`format_statement`]: the `ids`, `exact` and `canonical` formats; [`format_for_version`]:
 //!   a statement as a reader of another xAPI version sees it.
 //! - [`verify_signature`]: signed statements (a JWS attachment of the statement itself).
+//! - [`voided_target`] and [`verb_outcome`]: what verbs mean (voiding; completed, passed,
+//!   failed).
 
 mod agent;
 mod definitions;
@@ -24,6 +26,7 @@ mod statement;
 mod syntax;
 mod timestamp;
 mod validate;
+mod verbs;
 mod version;
 
 pub use agent::{AgentKey, authority_agents, parse_agent_param};
@@ -36,6 +39,7 @@ pub use signature::{SIGNATURE_USAGE_TYPE, SignatureAttachment, signature_attachm
 pub use statement::{Draft, IndexFacts, Statement, parse_statements};
 pub use syntax::{is_valid_iri, is_valid_mailto_iri, is_valid_uuid};
 pub use timestamp::{Timestamp, is_valid_duration};
+pub use verbs::{VerbOutcome, verb_outcome, voided_target};
 pub use version::Version;
 
 /// The verb whose statements void another statement (xAPI 1.0.3 Data §2.3.2 "Voiding").

@@ -2,7 +2,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::agent::AgentKey;
-use crate::{Timestamp, VOIDED_VERB, ValidationError, Version, validate};
+use crate::{Timestamp, ValidationError, Version, validate};
 
 /// A statement that passed validation, normalised for storage, with the facts the store
 /// indexes. It holds only what the client sent; the LRS's own properties are added by
@@ -231,9 +231,7 @@ impl IndexFacts {
                     let target =
                         object.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
                     facts.statement_ref = target;
-                    if facts.verb == VOIDED_VERB {
-                        facts.voids = target;
-                    }
+                    facts.voids = crate::voided_target(json);
                 }
                 "SubStatement" => facts.add_sub_statement(object),
                 _ => {
