@@ -26,13 +26,22 @@ impl Serving {
         Serving::start_command(Command::new(env!("CARGO_BIN_EXE_tally")), db, args)
     }
 
-    fn start_command(mut command: Command, db: &TestDatabase, args: &[&str]) -> Serving {
+    fn start_command(command: Command, db: &TestDatabase, args: &[&str]) -> Serving {
+        Serving::spawn(command, db, &[&["--no-insights"], args].concat())
+    }
+
+    /// As `tally serve` runs by default: with the insights engine and API.
+    fn start_with_insights(command: Command, db: &TestDatabase, args: &[&str]) -> Serving {
+        Serving::spawn(command, db, args)
+    }
+
+    fn spawn(mut command: Command, db: &TestDatabase, args: &[&str]) -> Serving {
         match db.database_url() {
             Some(url) => command.args(["--database-url", url]),
             None => command.arg("--data-dir").arg(db.data_dir()),
         };
         let mut child = command
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-insights"])
+            .args(["serve", "--bind", "127.0.0.1:0"])
             .args(args)
             .env("TALLY_ADMIN_KEY", "ops")
             .env("TALLY_ADMIN_SECRET", "an-operator-secret")
@@ -326,6 +335,49 @@ fn request_spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shut
     assert_eq!(string_attribute(&group.attributes, "refused").as_deref(), Some("0"));
     for timing in ["lock_wait_us", "commit_us"] {
         assert!(string_attribute(&group.attributes, timing).is_some(), "{timing} in {:?}", group.attributes);
+    }
+}
+
+#[test]
+fn engine_steps_are_exported_as_spans_with_their_counts() {
+    let db = TestDatabase::new(test_support::Backend::Sqlite);
+    let collector = Collector::start();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.env("OTEL_BSP_SCHEDULE_DELAY", "60000");
+    let mut serving = Serving::start_with_insights(
+        command,
+        &db,
+        &["--otlp-endpoint", &collector.url, "--metrics-bind", "off"],
+    );
+    let xapi = serving.logged_url("xAPI at ");
+    let statement = test_support::statements::statement().to_string();
+    assert_eq!(request("POST", &format!("{xapi}/statements"), &statement, &[]).0, 200);
+    let status = format!("{}/insights/status", xapi.trim_end_matches("/xapi"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body, _) = request("GET", &status, "", &[]);
+        let lag: Value = serde_json::from_str(&body).unwrap_or_default();
+        if code == 200 && lag["rollups"]["watermark"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the engine never rolled the statement up: {code} {body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    serving.terminate_and_wait();
+    let spans = collector.spans();
+    let step = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| s.name == "rollup_step")
+        .unwrap_or_else(|| panic!("no rollup step among {spans:?}"));
+    for (key, value) in [("from", "0"), ("to", "1"), ("statements", "1")] {
+        assert_eq!(
+            string_attribute(&step.attributes, key).as_deref(),
+            Some(value),
+            "{key}: {:?}",
+            step.attributes
+        );
     }
 }
 
