@@ -339,7 +339,7 @@ fn request_spans_are_exported_over_otlp_in_the_callers_trace_and_flushed_at_shut
 }
 
 #[test]
-fn engine_steps_are_exported_as_spans_with_their_counts() {
+fn engine_steps_and_ticket_imports_are_exported_as_spans_with_their_counts() {
     let db = TestDatabase::new(test_support::Backend::Sqlite);
     let collector = Collector::start();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
@@ -352,7 +352,12 @@ fn engine_steps_are_exported_as_spans_with_their_counts() {
     let xapi = serving.logged_url("xAPI at ");
     let statement = test_support::statements::statement().to_string();
     assert_eq!(request("POST", &format!("{xapi}/statements"), &statement, &[]).0, 200);
-    let status = format!("{}/insights/status", xapi.trim_end_matches("/xapi"));
+    let root = xapi.trim_end_matches("/xapi");
+    let csv = "Id,Created at,Status,Tags,Requester email,Subject\n\
+               4101,2024-03-04 08:15:02,Open,install,maria@acme.example,Installer stops\n";
+    let imported = request("POST", &format!("{root}/insights/tickets?preset=zendesk&format=csv"), csv, &[]);
+    assert_eq!(imported.0, 200, "{}", imported.1);
+    let status = format!("{root}/insights/status");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (code, body, _) = request("GET", &status, "", &[]);
@@ -377,6 +382,19 @@ fn engine_steps_are_exported_as_spans_with_their_counts() {
             Some(value),
             "{key}: {:?}",
             step.attributes
+        );
+    }
+    let import = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| s.name == "ticket_import")
+        .unwrap_or_else(|| panic!("no ticket import among {spans:?}"));
+    for (key, value) in [("inserted", "1"), ("updated", "0"), ("rejected", "0")] {
+        assert_eq!(
+            string_attribute(&import.attributes, key).as_deref(),
+            Some(value),
+            "{key}: {:?}",
+            import.attributes
         );
     }
 }
