@@ -371,30 +371,23 @@ fn engine_steps_and_ticket_imports_are_exported_as_spans_with_their_counts() {
 
     serving.terminate_and_wait();
     let spans = collector.spans();
-    let step = spans
+    assert_span(&spans, "rollup_step", &[("from", "0"), ("to", "1"), ("statements", "1")]);
+    assert_span(&spans, "ticket_import", &[("inserted", "1"), ("updated", "0"), ("rejected", "0")]);
+}
+
+/// Some span named `name` was exported, with these attribute values.
+fn assert_span(spans: &[(String, Span)], name: &str, expected: &[(&str, &str)]) {
+    let span = spans
         .iter()
         .map(|(_, s)| s)
-        .find(|s| s.name == "rollup_step")
-        .unwrap_or_else(|| panic!("no rollup step among {spans:?}"));
-    for (key, value) in [("from", "0"), ("to", "1"), ("statements", "1")] {
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no {name} span among {spans:?}"));
+    for (key, value) in expected {
         assert_eq!(
-            string_attribute(&step.attributes, key).as_deref(),
-            Some(value),
-            "{key}: {:?}",
-            step.attributes
-        );
-    }
-    let import = spans
-        .iter()
-        .map(|(_, s)| s)
-        .find(|s| s.name == "ticket_import")
-        .unwrap_or_else(|| panic!("no ticket import among {spans:?}"));
-    for (key, value) in [("inserted", "1"), ("updated", "0"), ("rejected", "0")] {
-        assert_eq!(
-            string_attribute(&import.attributes, key).as_deref(),
-            Some(value),
-            "{key}: {:?}",
-            import.attributes
+            string_attribute(&span.attributes, key).as_deref(),
+            Some(*value),
+            "{name}.{key}: {:?}",
+            span.attributes
         );
     }
 }
