@@ -70,7 +70,7 @@ backend_tests! {
     fn the_start_says_where_the_web_pages_are_and_how_to_load_the_demo(backend) {
         let db = TestDatabase::new(backend);
         let serving = Serving::start(tally(&db));
-        let log = serving.log.lock().unwrap().clone();
+        let log = serving.log.value.lock().unwrap().clone();
         let line = log.lines().find(|l| l.contains("xAPI at ")).expect("the listening line");
         let base = serving.base_url.trim_end_matches("/xapi");
         assert!(line.contains(&format!("web pages at {base}/ui")), "{line}");

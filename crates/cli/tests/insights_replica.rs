@@ -151,7 +151,7 @@ fn insights_serve_on_a_replica_answers_as_the_primary_and_refuses_writes() {
     let (status, primary_status_now) = (status_of(&replica), status_of(&lrs));
     assert_eq!(status["rollups"], primary_status_now["rollups"]);
     assert!(status["rollups"]["head"].as_i64() > primary_status["rollups"]["head"].as_i64(), "{status}");
-    let log = replica.log.lock().unwrap().clone();
+    let log = replica.log.value.lock().unwrap().clone();
     assert!(log.contains("no rollup engine here"), "{log}");
     assert!(!log.contains("insights engine step failed"), "{log}");
 

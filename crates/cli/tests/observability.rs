@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,9 +16,12 @@ use prost::Message;
 use serde_json::Value;
 use test_support::{TestDatabase, backend_tests};
 
+mod support;
+use support::Watched;
+
 struct Serving {
     child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Watched<Vec<String>>>,
 }
 
 impl Serving {
@@ -51,11 +54,11 @@ impl Serving {
             .spawn()
             .expect("tally serve starts");
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Watched::<Vec<String>>::new();
         let collected = log.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
-                collected.lock().unwrap().push(line);
+                collected.update(|log| log.push(line));
             }
         });
         Serving { child, log }
@@ -63,19 +66,12 @@ impl Serving {
 
     /// The first URL logged after `marker` (waits for it).
     fn logged_url(&self, marker: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            for line in self.log.lock().unwrap().iter() {
-                if let Some(at) = line.find(marker) {
-                    let rest = &line[at + marker.len()..];
-                    // Up to the end of the word (text logs) or of the JSON string.
-                    let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
-                    return rest[..end].to_string();
-                }
-            }
-            assert!(Instant::now() < deadline, "never logged {marker:?}: {:?}", self.log.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log = self.log.when(&format!("logged {marker:?}"), |log| log.iter().any(|l| l.contains(marker)));
+        let line = log.iter().find(|l| l.contains(marker)).expect("the line waited for");
+        let rest = &line[line.find(marker).expect("the marker") + marker.len()..];
+        // Up to the end of the word (text logs) or of the JSON string.
+        let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
+        rest[..end].to_string()
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -87,20 +83,12 @@ impl Serving {
     }
 
     fn lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.log.value.lock().unwrap().clone()
     }
 
     /// The log as one text once `ready` holds for it (waits up to 30 s).
     fn lines_when(&self, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = self.lines().join("\n");
-            if ready(&log) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "the log never got there: {log}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.log.when("logged what the test reads", |lines| ready(&lines.join("\n"))).join("\n")
     }
 }
 
@@ -204,14 +192,14 @@ fn text_logs_in_a_pipe_have_no_colour_codes() {
 /// the decoded requests.
 struct Collector {
     url: String,
-    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    received: Arc<Watched<Vec<ExportTraceServiceRequest>>>,
 }
 
 impl Collector {
     fn start() -> Collector {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the collector");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received = Watched::<Vec<ExportTraceServiceRequest>>::new();
         let kept = received.clone();
         std::thread::spawn(move || {
             for connection in listener.incoming().map_while(Result::ok) {
@@ -224,25 +212,39 @@ impl Collector {
 
     /// Every span received so far, with its resource's `service.name`.
     fn spans(&self) -> Vec<(String, Span)> {
-        let mut spans = Vec::new();
-        for export in self.received.lock().unwrap().iter() {
-            for resource_spans in &export.resource_spans {
-                let service = resource_spans
-                    .resource
-                    .as_ref()
-                    .and_then(|resource| string_attribute(&resource.attributes, "service.name"))
-                    .unwrap_or_default();
-                for scope in &resource_spans.scope_spans {
-                    spans.extend(scope.spans.iter().map(|span| (service.clone(), span.clone())));
-                }
-            }
-        }
-        spans
+        spans_of(&self.received.value.lock().unwrap())
+    }
+
+    /// Every span received once one named each of `names` has arrived (waits up to 30 s).
+    fn spans_named(&self, names: &[&str]) -> Vec<(String, Span)> {
+        let has_all = |exports: &Vec<ExportTraceServiceRequest>| {
+            let spans = spans_of(exports);
+            names.iter().all(|name| spans.iter().any(|(_, s)| s.name == *name))
+        };
+        spans_of(&self.received.when(&format!("received spans {names:?}"), has_all))
     }
 }
 
+/// The spans of some exports, each with its resource's `service.name`.
+fn spans_of(exports: &[ExportTraceServiceRequest]) -> Vec<(String, Span)> {
+    let mut spans = Vec::new();
+    for export in exports {
+        for resource_spans in &export.resource_spans {
+            let service = resource_spans
+                .resource
+                .as_ref()
+                .and_then(|resource| string_attribute(&resource.attributes, "service.name"))
+                .unwrap_or_default();
+            for scope in &resource_spans.scope_spans {
+                spans.extend(scope.spans.iter().map(|span| (service.clone(), span.clone())));
+            }
+        }
+    }
+    spans
+}
+
 /// Answers the HTTP/1.1 requests on one connection (kept alive), decoding each body.
-fn serve_exports(connection: TcpStream, received: &Mutex<Vec<ExportTraceServiceRequest>>) {
+fn serve_exports(connection: TcpStream, received: &Watched<Vec<ExportTraceServiceRequest>>) {
     let mut reader = BufReader::new(connection.try_clone().expect("a second handle"));
     let mut writer = connection;
     loop {
@@ -269,10 +271,8 @@ fn serve_exports(connection: TcpStream, received: &Mutex<Vec<ExportTraceServiceR
         let mut body = vec![0; length];
         reader.read_exact(&mut body).expect("the export's body");
         assert_eq!(path, "/v1/traces", "spans go to the traces path");
-        received
-            .lock()
-            .unwrap()
-            .push(ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf"));
+        let export = ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf");
+        received.update(|exports| exports.push(export));
         writer
             .write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
@@ -343,8 +343,9 @@ fn engine_steps_and_ticket_imports_are_exported_as_spans_with_their_counts() {
     let db = TestDatabase::new(test_support::Backend::Sqlite);
     let collector = Collector::start();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-    command.env("OTEL_BSP_SCHEDULE_DELAY", "60000");
-    let mut serving = Serving::start_with_insights(
+    // Spans leave as soon as they end: the test waits for them to arrive.
+    command.env("OTEL_BSP_SCHEDULE_DELAY", "10");
+    let serving = Serving::start_with_insights(
         command,
         &db,
         &["--otlp-endpoint", &collector.url, "--metrics-bind", "off"],
@@ -357,20 +358,8 @@ fn engine_steps_and_ticket_imports_are_exported_as_spans_with_their_counts() {
                4101,2024-03-04 08:15:02,Open,install,maria@acme.example,Installer stops\n";
     let imported = request("POST", &format!("{root}/insights/tickets?preset=zendesk&format=csv"), csv, &[]);
     assert_eq!(imported.0, 200, "{}", imported.1);
-    let status = format!("{root}/insights/status");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (code, body, _) = request("GET", &status, "", &[]);
-        let lag: Value = serde_json::from_str(&body).unwrap_or_default();
-        if code == 200 && lag["rollups"]["watermark"] == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the engine never rolled the statement up: {code} {body}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
-    serving.terminate_and_wait();
-    let spans = collector.spans();
+    // The engine rolls the statement up by itself; its step's span is the event.
+    let spans = collector.spans_named(&["rollup_step", "ticket_import"]);
     assert_span(&spans, "rollup_step", &[("from", "0"), ("to", "1"), ("statements", "1")]);
     assert_span(&spans, "ticket_import", &[("inserted", "1"), ("updated", "0"), ("rejected", "0")]);
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -22,6 +22,40 @@ pub fn stdout_of(command: &mut Command) -> String {
     let output = command.output().expect("tally runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Something a background thread adds to, with the signal it gives after each addition.
+pub struct Watched<T> {
+    pub value: Mutex<T>,
+    changed: Condvar,
+}
+
+impl<T: Default> Watched<T> {
+    pub fn new() -> Arc<Watched<T>> {
+        Arc::new(Watched { value: Mutex::new(T::default()), changed: Condvar::new() })
+    }
+}
+
+impl<T> Watched<T> {
+    /// Changes the value and wakes whoever waits on it.
+    pub fn update(&self, change: impl FnOnce(&mut T)) {
+        change(&mut self.value.lock().unwrap());
+        self.changed.notify_all();
+    }
+
+    /// The value once `ready` holds for it: woken by each [`Watched::update`], failing the
+    /// test after 30 s.
+    pub fn when(&self, what: &str, ready: impl Fn(&T) -> bool) -> MutexGuard<'_, T>
+    where
+        T: std::fmt::Debug,
+    {
+        let (value, waited) = self
+            .changed
+            .wait_timeout_while(self.value.lock().unwrap(), Duration::from_secs(30), |value| !ready(value))
+            .unwrap();
+        assert!(!waited.timed_out(), "never {what}: {value:?}");
+        value
+    }
 }
 
 /// An answer, read whole.
@@ -47,7 +81,7 @@ pub struct Serving {
     child: Child,
     pub base_url: String,
     /// Everything the server logged (read in the background).
-    pub log: Arc<Mutex<String>>,
+    pub log: Arc<Watched<String>>,
 }
 
 impl Serving {
@@ -65,10 +99,10 @@ impl Serving {
             .expect("tally serve starts");
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let mut base_url = None;
-        let log = Arc::new(Mutex::new(String::new()));
+        let log = Watched::<String>::new();
         for line in stderr.by_ref().lines() {
             let line = line.expect("log line");
-            log.lock().unwrap().push_str(&format!("{line}\n"));
+            log.update(|log| log.push_str(&format!("{line}\n")));
             if let Some(at) = line.find(marker) {
                 base_url =
                     Some(line[at + marker.len()..].split_whitespace().next().expect("url").to_string());
@@ -77,14 +111,14 @@ impl Serving {
         }
         let Some(base_url) = base_url else {
             let _ = child.kill();
-            panic!("tally {args:?} did not log its address:\n{}", log.lock().unwrap());
+            panic!("tally {args:?} did not log its address:\n{}", log.value.lock().unwrap());
         };
         let stderr_rest = stderr;
         // Keep draining the log so the server never blocks on a full pipe.
         let collected = log.clone();
         std::thread::spawn(move || {
             for line in stderr_rest.lines().map_while(Result::ok) {
-                collected.lock().unwrap().push_str(&format!("{line}\n"));
+                collected.update(|log| log.push_str(&format!("{line}\n")));
             }
         });
         Serving { child, base_url, log }
@@ -92,15 +126,7 @@ impl Serving {
 
     /// The log once `ready` holds for it (waits up to 30 s), as one text.
     pub fn log_when(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = self.log.lock().unwrap().clone();
-            if ready(&log) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "the log never held {what}: {log}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.log.when(&format!("logged {what}"), |log| ready(log)).clone()
     }
 
     pub fn status_with(&self, key: &str, secret: &str) -> u16 {
