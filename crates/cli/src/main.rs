@@ -152,6 +152,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
     let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
     if args.no_insights {
         tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
+        server::serve(store, config, listener)?.await?;
     } else {
         // What a newcomer needs next: the web pages, and one command that fills them.
         tracing::info!(
@@ -159,10 +160,6 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
             "Tally is listening: xAPI at http://{address}/xapi · web pages at http://{address}/ui · \
              demo data: tally demo --url http://{address} --key KEY --secret SECRET"
         );
-    }
-    if args.no_insights {
-        server::serve(store, config, listener)?.await?;
-    } else {
         insights::engine::spawn(store.clone());
         let sessions = ui::Sessions::default();
         let routes = move |cfg: &mut actix_web::web::ServiceConfig| {

@@ -74,20 +74,22 @@ pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError>
     let from = store.rollup_watermark(id).await?;
     let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
     let Some(last) = tail.last() else { return Ok(0) };
-    let (to, read) = (last.seq, tail.len());
+    let to = last.seq;
     // A span per step that read something (idle polls would only be noise in a trace).
-    let span = tracing::info_span!("rollup_step", store = id, from, to, statements = read);
-    roll_up(store, id, from, tail).instrument(span).await
+    let span = tracing::info_span!("rollup_step", store = id, from, to, statements = tail.len());
+    roll_up(store, id, from, to, tail).instrument(span).await
 }
 
-/// Applies what the statements `tail` (after the watermark `from`) add or take back out.
+/// Applies what the statements `tail` (after the watermark `from`, up to `to`) add or take
+/// back out; answers how many it read.
 async fn roll_up<S: Store>(
     store: &S,
     id: StoreId,
     from: i64,
+    to: i64,
     tail: Vec<TailedStatement>,
 ) -> Result<usize, StoreError> {
-    let (to, read) = (tail.last().map_or(from, |t| t.seq), tail.len());
+    let read = tail.len();
     // Parsing a step's statements is the engine's CPU work (milliseconds for 2,000): it
     // runs off the async threads, which also run the statement writer's commit task, so a
     // step never makes a statement group wait for a worker thread.

@@ -122,6 +122,8 @@ fn check_goal_pages(browser: &mut Chromium, site: &Site, shots: &Path) {
     assert_eq!(browser.text("#known-through-at").as_deref(), tickets["known_through"].as_str());
     if report["window"]["end_reason"] != "tickets_known_through" {
         assert_eq!(browser.text("#window-end").as_deref(), report["window"]["end"].as_str());
+    } else {
+        assert_eq!(browser.text("#window-end"), None, "the window ends where tickets are known: said once");
     }
     // The series table behind the tickets chart, row by row.
     let series = tickets["series"].as_array().unwrap();
