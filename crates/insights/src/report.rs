@@ -382,6 +382,9 @@ pub struct Period {
     pub new_learners: u64,
     /// Completion rate of the people who started in the period.
     pub completion_rate: Option<f64>,
+    /// The last period, when the window ends before the end of the report's day (today has
+    /// not ended, or the tickets are known only so far): its rates cover only its known part.
+    pub partial: bool,
 }
 
 fn day_start(date: Date) -> i64 {
@@ -534,7 +537,8 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         diagnosis::status(goal, input.as_of, end, &diagnosis, current_weekly, target_weekly, change.as_ref());
     let revisions = content_revisions(input.revisions);
     let starts = period_starts(input, &revisions, baseline_start, launch, end);
-    let periods = periods(&starts, end, &tickets, &first_seen, &completed);
+    let cut_short = window.end_reason != "as_of";
+    let periods = periods(&starts, (end, cut_short), &tickets, &first_seen, &completed);
     Report {
         as_of: input.as_of.to_string(),
         interval: input.interval,
@@ -754,16 +758,19 @@ fn period_starts(
     starts
 }
 
+/// The periods between `bounds`, the last one up to `end`, which is partial when the window
+/// was `cut_short`.
 fn periods(
     bounds: &[(String, i64)],
-    end: i64,
+    (end, cut_short): (i64, bool),
     tickets: &[(Option<usize>, &TicketRow)],
     first_seen: &HashMap<usize, i64>,
     completed: &HashSet<usize>,
 ) -> Vec<Period> {
     let mut periods = Vec::new();
     for (i, (name, from)) in bounds.iter().enumerate() {
-        let to = bounds.get(i + 1).map_or(end, |(_, at)| *at);
+        let next = bounds.get(i + 1).map(|(_, at)| *at);
+        let to = next.unwrap_or(end);
         let count = tickets.iter().filter(|(_, t)| t.created >= *from && t.created < to).count() as u64;
         let starters: Vec<usize> =
             first_seen.iter().filter(|(_, s)| **s >= *from && **s < to).map(|(p, _)| *p).collect();
@@ -775,6 +782,7 @@ fn periods(
             tickets_weekly: weekly(count, *from, to),
             new_learners: starters.len() as u64,
             completion_rate: (!starters.is_empty()).then(|| share(finished, starters.len() as u64)),
+            partial: next.is_none() && cut_short,
         });
     }
     periods

@@ -197,6 +197,9 @@ fn ends_where_the_tickets_are_known(report: &Report, known_through: &str) {
     assert!(last.start.parse::<jiff::civil::Date>().unwrap() <= end.to_zoned(jiff::tz::TimeZone::UTC).date());
     assert!(report.tickets.series.iter().rev().skip(1).all(|p| !p.partial), "{}", show(report));
     assert!(report.tickets.series.iter().all(|p| p.tickets > 0 || p.partial), "{}", show(report));
+    // The last period ends at the cut too, and says it is partial.
+    let (last_period, earlier) = report.periods.split_last().unwrap();
+    assert!(last_period.partial && earlier.iter().all(|p| !p.partial), "{}", show(report));
     // The goal's CSV says so too: its last interval row ends there, partial unless the
     // end falls on an interval's boundary.
     let csv = String::from_utf8(insights::export::goal_csv(report)).unwrap();

@@ -162,6 +162,11 @@ fn check_goal_pages(browser: &mut Chromium, site: &Site, shots: &Path) {
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(periods, expected);
+    // A period the window's end cuts short is marked partial, as the report says.
+    let partial = browser.eval("Array.from(document.querySelectorAll('#periods tbody tr')).map(r => r.classList.contains('partial'))");
+    let expected: Vec<Value> =
+        report["periods"].as_array().unwrap().iter().map(|p| p["partial"].clone()).collect();
+    assert_eq!(partial, Value::Array(expected));
     // Every chart is an image with a name, and has a table.
     let charts = browser.eval(
         "Array.from(document.querySelectorAll('svg.chart')).map(s => s.getAttribute('role') === 'img' \

@@ -126,6 +126,14 @@ fn window_reason(reason: &str) -> &'static str {
     }
 }
 
+/// Why the window, and so its last period, ends before the end of the report's day.
+fn cut_short_words(reason: &str) -> &'static str {
+    match reason {
+        "tickets_known_through" => "tickets are known only this far",
+        _ => "today has not ended",
+    }
+}
+
 fn verdict_words(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Effective => "The whole interval lies below the goal's minimum effect: the content works.",
@@ -341,8 +349,9 @@ fn report_body(id: &str, goal: &Goal, report: &Report, query: &ReportQuery) -> M
                 } }
                 tbody {
                     @for period in &report.periods {
-                        tr {
-                            th scope="row" { (period.name) } td { (period.from) } td { (period.to) }
+                        tr.partial[period.partial] {
+                            th scope="row" { (period.name) } td { (period.from) }
+                            td { (period.to) @if period.partial { " " span.hint { "(partial: " (cut_short_words(report.window.end_reason)) ")" } } }
                             td.num { (format::rate(period.tickets_weekly)) } td.num { (period.new_learners) }
                             td.num { (format::pct_or_dash(period.completion_rate)) }
                         }
