@@ -2,6 +2,8 @@
 //! the kinds as bits: a store written under the old layout keeps every index entry, and
 //! its queries answer as before.
 
+mod common;
+
 use serde_json::{Value, json};
 use store::{
     DEFAULT_STORE, PgStore, SqliteStore, StatementBatch, StatementFilter, StatementQuery, StatementReader,
@@ -15,17 +17,29 @@ use xapi::{AgentKey, Statement, Version};
 /// Index rows as (store, digest, seq, kinds), in key order.
 type Rows = Vec<(i64, i64, i64, i64)>;
 
-/// The store as migrations 1–6 left it: the migrations after 7 undone (they touch other
-/// tables, whose rollups are empty here), then the row-per-kind index rebuilt from the
-/// current rows, one row for each kind bit, under the old primary key.
-const DOWNGRADE: &str = "
+/// The migrations after 7 undone on PostgreSQL (they touch other tables, whose rollups are
+/// empty here).
+const POSTGRES_UNDO_LATER: &str = "
     DROP TABLE rollup_daily_actors;
     CREATE TABLE rollup_daily_actors (store_id bigint NOT NULL, day bigint NOT NULL, activity_id text NOT NULL,
         verb_id text NOT NULL, actor text NOT NULL, statements bigint NOT NULL,
         PRIMARY KEY (store_id, day, activity_id, verb_id, actor));
     ALTER TABLE rollup_activity_actors DROP COLUMN length_s;
     DROP TABLE ticket_coverage;
-    DELETE FROM schema_migrations WHERE version > 7;
+    DELETE FROM schema_migrations WHERE version > 7;";
+
+/// The migrations after 7 undone on SQLite: the rollups back in the database file in their
+/// old layout (migration 11 moves them out again).
+fn sqlite_undo_later() -> String {
+    format!(
+        "{} DROP TABLE ticket_coverage; DELETE FROM schema_migrations WHERE version > 7;",
+        common::SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8
+    )
+}
+
+/// The store as migrations 1–6 left it, once the later ones are undone: the row-per-kind
+/// index rebuilt from the current rows, one row for each kind bit, under the old primary key.
+const DOWNGRADE: &str = "
     CREATE TABLE statement_index_old (store_id bigint NOT NULL, kind smallint NOT NULL, key bigint NOT NULL,
         seq bigint NOT NULL, PRIMARY KEY (store_id, kind, key, seq));
     INSERT INTO statement_index_old
@@ -102,6 +116,7 @@ async fn postgres_index_rows_per_kind_become_one_row_per_value_with_the_same_kin
     assert!(before.iter().any(|r| r.3.count_ones() > 1), "some value is held in several kinds");
     drop(store);
 
+    client.batch_execute(POSTGRES_UNDO_LATER).await.unwrap();
     client.batch_execute(DOWNGRADE).await.unwrap();
     client
         .batch_execute("ALTER INDEX statement_index_old_pkey RENAME TO statement_index_pkey")
@@ -134,6 +149,7 @@ async fn sqlite_index_rows_per_kind_become_one_row_per_value_with_the_same_kinds
     assert!(before.iter().any(|r| r.3.count_ones() > 1), "some value is held in several kinds");
 
     let conn = rusqlite::Connection::open(db.data_dir().join("tally.sqlite3")).unwrap();
+    conn.execute_batch(&sqlite_undo_later()).unwrap();
     conn.execute_batch(DOWNGRADE).unwrap();
     let old: i64 = conn.query_row("SELECT count(*) FROM statement_index", [], |r| r.get(0)).unwrap();
     assert!(old > before.len() as i64, "the old layout has a row per kind");

@@ -21,7 +21,7 @@ impl Health for SqliteStore {
     /// The reader connections (the statement writer has one more of its own); the pool
     /// grows on demand, so only idle connections are counted.
     fn pool_status(&self) -> PoolStatus {
-        let idle = self.inner.readers.lock().map_or(0, |readers| readers.len());
+        let idle = self.inner.readers.idle();
         PoolStatus { max: None, size: idle, available: idle, waiting: 0 }
     }
 }

@@ -295,7 +295,7 @@ impl RollupStore for SqliteStore {
     }
 
     async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             Ok(conn.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0))
         })
         .await
@@ -328,7 +328,7 @@ impl RollupStore for SqliteStore {
         store: StoreId,
         pairs: Vec<(String, String)>,
     ) -> Result<Vec<ActivityActorRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::ACTIVITY_ACTOR))?;
             let mut found = Vec::new();
             for (activity, actor) in pairs {
@@ -342,7 +342,8 @@ impl RollupStore for SqliteStore {
     }
 
     async fn apply_rollup(&self, store: StoreId, step: RollupStep) -> Result<(), StoreError> {
-        self.with_conn(move |conn| {
+        // On the rollups' own file and connection: the statement writer never waits for it.
+        self.with_rollup_writer(move |conn| {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             let current: i64 =
                 tx.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0);
@@ -424,7 +425,7 @@ impl RollupStore for SqliteStore {
         store: StoreId,
         selection: ActivitySelection,
     ) -> Result<Vec<ActivityActorRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut rows =
                 for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
             rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
@@ -435,7 +436,7 @@ impl RollupStore for SqliteStore {
     }
 
     async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::KNOWN_ACTORS))?;
             let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -448,7 +449,7 @@ impl RollupStore for SqliteStore {
         store: StoreId,
         selection: ActivitySelection,
     ) -> Result<Vec<RevisionRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
                 Ok(RevisionRow { activity_id: r.get(0)?, marker: r.get(1)?, first_seen: r.get(2)? })
             })?;
@@ -468,7 +469,7 @@ impl RollupStore for SqliteStore {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DailyRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut rows =
                 for_each_selected(conn, sql::DAILY, &selection, &[&from_day, &to_day], store, daily_row)?;
             rows.sort_by(|a, b| {
@@ -487,7 +488,7 @@ impl RollupStore for SqliteStore {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DailyActorRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let mut rows =
                 for_each_selected(conn, sql::DAILY_ACTORS, &selection, &[&from_day, &to_day], store, |r| {
                     Ok(DailyActorRow {
@@ -510,7 +511,7 @@ impl RollupStore for SqliteStore {
         after: Option<(i64, String, String)>,
         limit: usize,
     ) -> Result<Vec<DailyRow>, StoreError> {
-        self.with_conn(move |conn| {
+        self.with_rollups(move |conn| {
             let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
             let mut select = conn.prepare_cached(&for_sqlite(sql::DAILY_PAGE))?;
             let rows = select.query_map(params![store, day, activity, verb, limit as i64], daily_row)?;

@@ -3,6 +3,13 @@
 //!
 //! One writer connection, owned by the group-commit task, does every statement write;
 //! reads use a small pool of their own connections, which WAL lets run alongside it.
+//!
+//! The rollups live in a second file, `rollups.sqlite3`, with a pool of readers and one
+//! writer of its own: SQLite has one write lock per file, so the rollup engine's steps never
+//! hold the lock statement groups need, nor wait for it. No query reads both files. The
+//! rollups are derived data: their file commits without an fsync (a power loss may take the
+//! last steps back, watermark and rows together), and a lost file is rebuilt from the
+//! statements.
 
 mod attachments;
 mod credentials;
@@ -24,6 +31,9 @@ use crate::commit::Committer;
 use crate::{Store, StoreError};
 
 const DATABASE_FILE: &str = "tally.sqlite3";
+
+/// The rollups' file, beside the database file.
+const ROLLUPS_FILE: &str = "rollups.sqlite3";
 
 /// Page cache of the statement writer, in KiB (SQLite's default is 2,000 KiB). Each
 /// statement adds about seven index rows at random places of `statement_index`; with the
@@ -57,7 +67,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_ticket_coverage.sql")),
     (9, include_str!("migrations/0009_video_length.sql")),
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
+    (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
 ];
+
+/// Forward-only migrations of the rollups' file, applied before the database file's.
+const ROLLUP_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/rollups/0001_rollups.sql"))];
 
 /// The embedded SQLite store.
 #[derive(Clone)]
@@ -66,8 +80,12 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    path: PathBuf,
-    readers: Mutex<Vec<Connection>>,
+    /// Connections to the database file, beside the statement writer's.
+    readers: Pool,
+    /// Connections to the rollups' file that read.
+    rollup_readers: Pool,
+    /// The one connection that writes rollup steps; opened by the first step.
+    rollup_writer: Mutex<Option<Connection>>,
     /// The statement writer; absent when the store was opened for administration only.
     committer: Option<Committer>,
     clock: Arc<WriteClock>,
@@ -88,7 +106,7 @@ pub(crate) struct WriteClock {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish()
+        f.debug_struct("SqliteStore").field("path", &self.inner.readers.path).finish()
     }
 }
 
@@ -114,7 +132,7 @@ impl SqliteStore {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let (path, writer) = Self::prepare(dir)?;
+        let (path, rollups_path, writer) = Self::prepare(dir)?;
         writer.execute_batch(&format!(
             "PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}"
         ))?;
@@ -129,8 +147,9 @@ impl SqliteStore {
             Committer::spawn(SqliteWriter { conn: Arc::new(Mutex::new(writer)), clock: clock.clone() });
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                path,
-                readers: Mutex::new(Vec::new()),
+                readers: Pool::new(&path, connect, Vec::new()),
+                rollup_readers: Pool::new(&rollups_path, connect_rollups, Vec::new()),
+                rollup_writer: Mutex::new(None),
                 committer: Some(committer),
                 clock,
                 _checkpointer: Some(checkpointer),
@@ -145,11 +164,12 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display()))
         })?;
-        let (path, conn) = Self::prepare(dir)?;
+        let (path, rollups_path, conn) = Self::prepare(dir)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                path,
-                readers: Mutex::new(vec![conn]),
+                readers: Pool::new(&path, connect, vec![conn]),
+                rollup_readers: Pool::new(&rollups_path, connect_rollups, Vec::new()),
+                rollup_writer: Mutex::new(None),
                 committer: None,
                 clock: Arc::new(WriteClock::default()),
                 _checkpointer: None,
@@ -158,12 +178,21 @@ impl SqliteStore {
         })
     }
 
-    /// Connects to the database file and applies pending migrations.
-    fn prepare(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
-        let path = dir.join(DATABASE_FILE);
+    /// Applies pending migrations to the rollups' file, then to the database file (whose
+    /// migration 11 moves its rollups into the other, attached as `rollups` for it), and
+    /// answers both paths and a connection to the database file.
+    fn prepare(dir: &Path) -> Result<(PathBuf, PathBuf, Connection), StoreError> {
+        let (path, rollups_path) = (dir.join(DATABASE_FILE), dir.join(ROLLUPS_FILE));
+        migrate(&mut connect_rollups(&rollups_path)?, ROLLUP_MIGRATIONS)?;
         let mut conn = connect(&path)?;
-        migrate(&mut conn)?;
-        Ok((path, conn))
+        let rollups = rollups_path.to_str().ok_or_else(|| {
+            StoreError::Backend(format!("the data directory's path is not UTF-8: {}", rollups_path.display()))
+        })?;
+        conn.execute("ATTACH DATABASE ?1 AS rollups", [rollups])?;
+        migrate(&mut conn, MIGRATIONS)?;
+        // A transaction begun IMMEDIATE takes the write lock of every attached file.
+        conn.execute_batch("DETACH DATABASE rollups")?;
+        Ok((path, rollups_path, conn))
     }
 
     /// Runs `f` on a pooled connection (not the statement writer's), off the async
@@ -173,25 +202,84 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = inner.readers.lock().map_err(|_| poisoned())?.pop();
-            let conn = match pooled {
+        self.off_thread(move |inner| inner.readers.run(f)).await
+    }
+
+    /// Runs `f` on a pooled connection to the rollups' file, off the async threads.
+    pub(crate) async fn with_rollups<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.off_thread(move |inner| inner.rollup_readers.run(f)).await
+    }
+
+    /// Runs `f` on the rollup writer's connection (to the rollups' file alone), off the
+    /// async threads.
+    pub(crate) async fn with_rollup_writer<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.off_thread(move |inner| {
+            let mut writer = inner.rollup_writer.lock().map_err(|_| poisoned())?;
+            let conn = match writer.take() {
                 Some(conn) => conn,
-                None => connect(&inner.path)?,
+                None => connect_rollups(&inner.rollup_readers.path)?,
             };
             let result = f(&conn);
-            inner.readers.lock().map_err(|_| poisoned())?.push(conn);
+            *writer = Some(conn);
             result
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// Runs blocking `job` on tokio's blocking threads.
+    async fn off_thread<T, J>(&self, job: J) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        J: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || job(&inner))
+            .await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 }
 
-/// The thread that checkpoints the WAL every [`CHECKPOINT_INTERVAL`], on a connection of
-/// its own. A passive checkpoint never blocks the writer or readers; it copies what no
-/// reader still needs. Dropping this ends the thread.
+/// Connections to one file, opened on demand and kept for reuse.
+struct Pool {
+    path: PathBuf,
+    open: fn(&Path) -> Result<Connection, StoreError>,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    fn new(path: &Path, open: fn(&Path) -> Result<Connection, StoreError>, idle: Vec<Connection>) -> Pool {
+        Pool { path: path.to_path_buf(), open, idle: Mutex::new(idle) }
+    }
+
+    /// Runs `f` on an idle connection, or a new one; blocks.
+    fn run<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().map_err(|_| poisoned())?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => (self.open)(&self.path)?,
+        };
+        let result = f(&conn);
+        self.idle.lock().map_err(|_| poisoned())?.push(conn);
+        result
+    }
+
+    fn idle(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
+}
+
+/// The thread that checkpoints the database file's WAL every [`CHECKPOINT_INTERVAL`], on a
+/// connection of its own. A passive checkpoint never blocks the writer or readers; it copies
+/// what no reader still needs. Dropping this ends the thread. (The rollups' file is left to
+/// SQLite's own checkpoints, done by the rollup writer on the engine's low-priority thread.)
 struct Checkpointer {
     _stop: std::sync::mpsc::Sender<()>,
 }
@@ -228,6 +316,17 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A connection to the rollups' file alone. WAL as for the database file, but
+/// synchronous=NORMAL: a rollup commit is not flushed to disk, so a power loss may take the
+/// last steps back (each with its watermark, never half of one), and the engine does them
+/// again.
+fn connect_rollups(rollups_path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(rollups_path)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    conn.busy_handler(Some(wait_for_the_write_lock))?;
+    Ok(conn)
+}
+
 /// How a connection waits for another's write transaction: it tries again every 100 µs for
 /// the first 0.1 s, then every millisecond, and gives up after about 5 s. SQLite's own
 /// `busy_timeout` sleeps 1, 2, 5, 10, … up to 100 ms between tries, so a statement group
@@ -244,20 +343,20 @@ fn wait_for_the_write_lock(attempts: i32) -> bool {
     true
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
     )?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let applied: i64 =
         tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
+    for (version, sql) in migrations.iter().filter(|(v, _)| *v > applied) {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
             params![version, Timestamp::now().as_micros()],
         )?;
-        tracing::info!(version, "applied SQLite migration");
+        tracing::info!(version, file = tx.path().unwrap_or_default(), "applied SQLite migration");
     }
     tx.commit()?;
     Ok(())

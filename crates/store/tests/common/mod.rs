@@ -25,3 +25,36 @@ macro_rules! store_tests {
         )*
     };
 }
+
+/// The embedded store's rollup tables as migrations 5–8 left them, in the database file
+/// (migration 11 moved them into a file of their own). A migration test that takes a data
+/// directory back to before migration 9 creates them again with this, and removes the
+/// rollups' file with [`remove_rollups_file`], as such a directory had none.
+#[allow(dead_code)] // Not every test file that shares this module goes back that far.
+pub const SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8: &str = "
+    CREATE TABLE rollup_watermarks (store_id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+    CREATE TABLE rollup_daily (store_id INTEGER NOT NULL, day INTEGER NOT NULL, activity_id TEXT NOT NULL,
+        verb_id TEXT NOT NULL, statements INTEGER NOT NULL, completions INTEGER NOT NULL, passes INTEGER NOT NULL,
+        failures INTEGER NOT NULL, scaled_sum REAL NOT NULL, scaled_count INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL, PRIMARY KEY (store_id, day, activity_id, verb_id));
+    CREATE INDEX rollup_daily_by_activity ON rollup_daily (store_id, activity_id, day);
+    CREATE TABLE rollup_daily_actors (store_id INTEGER NOT NULL, day INTEGER NOT NULL, activity_id TEXT NOT NULL,
+        verb_id TEXT NOT NULL, actor TEXT NOT NULL, statements INTEGER NOT NULL,
+        PRIMARY KEY (store_id, day, activity_id, verb_id, actor));
+    CREATE TABLE rollup_activity_actors (store_id INTEGER NOT NULL, activity_id TEXT NOT NULL, actor TEXT NOT NULL,
+        statements INTEGER NOT NULL, completions INTEGER NOT NULL, first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL, best_progress REAL NOT NULL, segments TEXT NOT NULL,
+        PRIMARY KEY (store_id, activity_id, actor));
+    CREATE TABLE rollup_revisions (store_id INTEGER NOT NULL, activity_id TEXT NOT NULL, marker TEXT NOT NULL,
+        first_seen INTEGER NOT NULL, PRIMARY KEY (store_id, activity_id, marker));";
+
+/// Removes the embedded store's rollups' file (with its WAL) from a data directory.
+#[allow(dead_code)]
+pub fn remove_rollups_file(dir: &std::path::Path) {
+    for name in ["rollups.sqlite3", "rollups.sqlite3-wal", "rollups.sqlite3-shm"] {
+        match std::fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("cannot remove {name}: {e}"),
+            _ => {}
+        }
+    }
+}
