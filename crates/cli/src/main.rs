@@ -31,6 +31,11 @@ impl Backend {
             Backend::Postgres(store) => store.is_read_only(),
         }
     }
+
+    /// Whether the store lives in this process (SQLite), sharing its cores with ingest.
+    fn is_embedded(&self) -> bool {
+        matches!(self, Backend::Sqlite(_))
+    }
 }
 
 /// Runs `$body` with `$store` bound to the concrete backend.
@@ -56,7 +61,8 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let backend = open(&cli.storage, Purpose::Serve).await?;
-            with_store!(backend, |store| serve(store, args).await)
+            let embedded = backend.is_embedded();
+            with_store!(backend, |store| serve(store, args, embedded).await)
         }
         Command::Migrate => {
             open(&cli.storage, Purpose::Administer).await?;
@@ -82,8 +88,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => tokio::task::spawn_blocking(move || insights_cmds::demo(args)).await?,
         Command::Insights { command: InsightsCommand::Serve(args) } => {
             let backend = open(&cli.storage, Purpose::Read { force_read_only: args.read_only }).await?;
-            let read_only = backend.is_read_only();
-            with_store!(backend, |store| serve_insights(store, &args, read_only).await)
+            let (read_only, embedded) = (backend.is_read_only(), backend.is_embedded());
+            with_store!(backend, |store| serve_insights(store, &args, read_only, embedded).await)
         }
     }
 }
@@ -143,7 +149,7 @@ async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
     }
 }
 
-async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
+async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()> {
     ensure_credential(&store, &args).await?;
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -160,7 +166,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
             "Tally is listening: xAPI at http://{address}/xapi · web pages at http://{address}/ui · \
              demo data: tally demo --url http://{address} --key KEY --secret SECRET"
         );
-        insights::engine::spawn(store.clone());
+        start_engine(&store, embedded)?;
         let sessions = ui::Sessions::default();
         let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
             insights::http::configure::<S>(cfg);
@@ -172,10 +178,28 @@ async fn serve<S: Store>(store: S, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// Starts the rollup engine. Beside the embedded store it runs below ingest's CPU priority:
+/// it shares this machine's cores with the statement writer, and a step taking them would
+/// delay statements (measured: benches/RESULTS.md). A PostgreSQL store's engine runs on this
+/// runtime, whose connections it shares.
+fn start_engine<S: Store>(store: &S, embedded: bool) -> Result<()> {
+    if embedded {
+        insights::engine::spawn_below_ingest(store.clone()).context("cannot start the insights engine")?;
+    } else {
+        insights::engine::spawn(store.clone());
+    }
+    Ok(())
+}
+
 /// `tally insights serve`: the insights API and the rollup engine, without the xAPI. Read-only
 /// (on a replica) it runs no engine, since the primary's `tally serve` writes the rollups that
 /// replication brings here, and refuses ticket imports and goal edits.
-async fn serve_insights<S: Store>(store: S, args: &InsightsServeArgs, read_only: bool) -> Result<()> {
+async fn serve_insights<S: Store>(
+    store: S,
+    args: &InsightsServeArgs,
+    read_only: bool,
+    embedded: bool,
+) -> Result<()> {
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
@@ -187,7 +211,7 @@ async fn serve_insights<S: Store>(store: S, args: &InsightsServeArgs, read_only:
         );
         insights::http::configure_read_only::<S>
     } else {
-        insights::engine::spawn(store.clone());
+        start_engine(&store, embedded)?;
         insights::http::configure::<S>
     };
     let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;

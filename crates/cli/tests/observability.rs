@@ -149,6 +149,23 @@ backend_tests! {
         }
         assert!(!text.contains(&id), "a raw path became a label:\n{text}");
     }
+
+    fn the_rollup_lag_is_a_metric_by_store_that_falls_to_zero_once_caught_up(backend) {
+        let db = TestDatabase::new(backend);
+        let command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        let serving = Serving::start_with_insights(command, &db, &["--metrics-bind", "127.0.0.1:0"]);
+        let xapi = serving.logged_url("xAPI at ");
+        let metrics = serving.logged_url("metrics at ");
+        let batch = Value::Array((0..5).map(|_| test_support::statements::statement()).collect()).to_string();
+        assert_eq!(request("POST", &format!("{xapi}/statements"), &batch, &[]).0, 200);
+        // Set after each catch-up of the engine, which polls: waited for, within a bound.
+        let caught_up = r#"tally_rollup_lag_statements{store="1"} 0"#;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !request("GET", &metrics, "", &[]).1.contains(caught_up) {
+            assert!(std::time::Instant::now() < deadline, "no {caught_up:?} in\n{}", request("GET", &metrics, "", &[]).1);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
 }
 
 #[test]

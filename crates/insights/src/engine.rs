@@ -21,6 +21,10 @@ const STEP_STATEMENTS: usize = 2_000;
 /// How often an idle engine looks for new statements.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Statements each store's rollups are behind its statements, after the last catch-up (a
+/// Prometheus gauge, by `store`).
+pub const ROLLUP_LAG: &str = "tally_rollup_lag_statements";
+
 /// How far the engine has followed a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Lag {
@@ -46,6 +50,48 @@ pub fn spawn<S: Store>(store: S) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Runs the engine until the process ends on a thread of its own, below ingest's CPU
+/// priority: the thread and its runtime's blocking threads (where the embedded store reads,
+/// parses and writes the rollups) run in the idle scheduling class, so on a machine whose cores statement
+/// ingest keeps busy, a step gets only what ingest leaves (and the rollups lag, by the
+/// [`ROLLUP_LAG`] gauge, until ingest eases). For a store in this process
+/// (SQLite); a PostgreSQL store's connections belong to the runtime that opened them.
+pub fn spawn_below_ingest<S: Store>(store: S) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("insights-engine".into()).spawn(move || {
+        below_ingest();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("insights-engine-io")
+            .on_thread_start(below_ingest)
+            .build();
+        match runtime {
+            Ok(runtime) => runtime.block_on(async move {
+                if let Err(error) = spawn(store).await {
+                    tracing::error!(%error, "the insights engine stopped");
+                }
+            }),
+            Err(error) => tracing::error!(%error, "cannot start the insights engine's runtime"),
+        }
+    })
+}
+
+/// Puts the calling thread in Linux's SCHED_IDLE class: it runs on a core no other thread
+/// wants, and a waking thread of any other class takes the core at once (at nice 19, a
+/// waking ingest thread could still wait out the engine's time slice).
+fn below_ingest() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(error) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            tracing::warn!(?error, "cannot lower the insights engine's CPU priority");
+        }
+    }
+}
+
 /// Rolls every store up to its head; answers how many statements were read.
 pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
     let mut total = 0;
@@ -57,6 +103,10 @@ pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
                 break;
             }
         }
+        // What an operator watches when ingest keeps the engine behind (statements that
+        // arrived during this catch-up are not rolled up yet).
+        let behind = lag(store, info.id).await?.statements_behind;
+        metrics::gauge!(ROLLUP_LAG, "store" => info.id.to_string()).set(behind as f64);
     }
     Ok(total)
 }
