@@ -15,8 +15,11 @@ use xapi::{AgentKey, voided_target};
 
 use crate::rollup::{Contribution, Deltas, empty_row, fold};
 
-/// Statements read per step.
-const STEP_STATEMENTS: usize = 2_000;
+/// Statements read per step. Within a step, a video session's statements fold into one
+/// activity × actor row and one daily row, so larger steps look up and write fewer rows per
+/// statement: PostgreSQL caught up 1.3× as fast with 10,000 as with 2,000 (benches/RESULTS.md).
+/// On SQLite a step holds only the rollups' own write lock, never the statements'.
+const STEP_STATEMENTS: usize = 10_000;
 
 /// How often an idle engine looks for new statements.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -140,7 +143,7 @@ async fn roll_up<S: Store>(
     tail: Vec<TailedStatement>,
 ) -> Result<usize, StoreError> {
     let read = tail.len();
-    // Parsing a step's statements is the engine's CPU work (milliseconds for 2,000): it
+    // Parsing a step's statements is the engine's CPU work (tens of milliseconds): it
     // runs off the async threads, which also run the statement writer's commit task, so a
     // step never makes a statement group wait for a worker thread.
     let Pass { mut deltas, added, revisions, voidings } =

@@ -256,8 +256,17 @@ pub(crate) mod sql {
 
     pub const INGEST_HEAD: &str = "SELECT last_seq FROM stores WHERE id = $1";
     pub const WATERMARK: &str = "SELECT last_seq FROM rollup_watermarks WHERE store_id = $1";
+    /// The next statements after $2, at most $3, in a range of $3 sequence numbers: they
+    /// are dense, so the range holds the page, and bounding it makes the read cost a page
+    /// whatever plan the statistics lead to (with statistics older than a bulk load,
+    /// PostgreSQL read every statement after $2 and sorted them, for every step).
     pub const STATEMENTS_AFTER: &str = "SELECT seq, id, body, voided_by FROM statements WHERE store_id = $1 \
-        AND seq > $2 AND seq <= (SELECT last_seq FROM stores WHERE id = $1) ORDER BY seq LIMIT $3";
+        AND seq > $2 AND seq <= $2 + $3 AND seq <= (SELECT last_seq FROM stores WHERE id = $1) \
+        ORDER BY seq LIMIT $3";
+    /// The first sequence number after $2 that holds a statement: where the next range
+    /// starts when a range fell in a gap (statements removed).
+    pub const NEXT_SEQ: &str = "SELECT MIN(seq) FROM statements WHERE store_id = $1 AND seq > $2 \
+        AND seq <= (SELECT last_seq FROM stores WHERE id = $1)";
     pub const ADD_DAILY: &str = "INSERT INTO rollup_daily (store_id, day, activity_id, verb_id, statements, \
         completions, passes, failures, scaled_sum, scaled_count, duration_ms) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (store_id, day, activity_id, verb_id) \

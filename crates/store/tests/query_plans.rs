@@ -186,3 +186,31 @@ async fn sqlite_answers_every_query_shape_from_an_index_in_its_order() {
         assert!(plans[0].contains(index), "{index} not used in {context}");
     }
 }
+
+/// Rows each node of an `EXPLAIN ANALYZE` returned or filtered out, at most.
+fn most_rows_read(plan: &str) -> u64 {
+    ["rows=", "Removed by Filter: "]
+        .iter()
+        .flat_map(|label| plan.split(label).skip(1))
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_engine_reads_one_page_after_its_watermark_whatever_plan_the_statistics_lead_to() {
+    let db = TestDatabase::new(Backend::Postgres);
+    let url = db.database_url().unwrap();
+    load(&PgStore::connect(url).await.unwrap()).await;
+    // With statistics older than a bulk load, PostgreSQL chose a bitmap scan of every
+    // statement after the watermark and sorted them; sessions without index scans plan so.
+    let without_index_scans = format!("{url}%20-cenable_indexscan%3Doff");
+    assert!(url.contains("options="), "{url}");
+    for store in [PgStore::connect(url).await.unwrap(), PgStore::connect(&without_index_scans).await.unwrap()]
+    {
+        for generic in [false, true] {
+            let plan = store.explain_tail(DEFAULT_STORE, 1_000, 100, generic).await.unwrap();
+            assert!(most_rows_read(&plan) <= 100, "generic plan: {generic}, read more than a page:\n{plan}");
+        }
+    }
+}

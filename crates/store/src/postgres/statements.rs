@@ -613,27 +613,33 @@ impl PgStore {
         let keys = filter_keys(&query.filter);
         let page = page_sql(&keys, query.ascending, |n| format!("${n}"));
         let mut plans = vec![
-            explain(&client, generic, &page, &page_values(store, range, bound, query.limit, &keys)).await?,
+            explain(&client, generic, false, &page, &page_values(store, range, bound, query.limit, &keys))
+                .await?,
         ];
         if walks(&keys) {
             let walk_end = walk_end_sql(query.ascending, |n| format!("${n}"));
-            plans.push(explain(&client, generic, &walk_end, &walk_end_values(store, range, &keys)).await?);
+            plans.push(
+                explain(&client, generic, false, &walk_end, &walk_end_values(store, range, &keys)).await?,
+            );
         }
         Ok(plans)
     }
 }
 
-/// `EXPLAIN EXECUTE` of `sql` prepared on the session, under the plan cache mode asked for.
-async fn explain(
+/// `EXPLAIN EXECUTE` of `sql` prepared on the session, under the plan cache mode asked for
+/// (with `analyze`, run, with the rows each node read).
+pub(super) async fn explain(
     client: &deadpool_postgres::Client,
     generic: bool,
+    analyze: bool,
     sql: &str,
     values: &[i64],
 ) -> Result<String, StoreError> {
     let mode = if generic { "force_generic_plan" } else { "force_custom_plan" };
     client.batch_execute(&format!("SET plan_cache_mode = {mode}; PREPARE tally_explain AS {sql}")).await?;
     let values = values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-    let explained = client.simple_query(&format!("EXPLAIN EXECUTE tally_explain({values})")).await;
+    let options = if analyze { "(ANALYZE) " } else { "" };
+    let explained = client.simple_query(&format!("EXPLAIN {options}EXECUTE tally_explain({values})")).await;
     // The pooled session goes back as it came, whatever EXPLAIN did.
     client.batch_execute("DEALLOCATE tally_explain; RESET plan_cache_mode").await?;
     let lines = explained?.into_iter().filter_map(|message| match message {

@@ -309,16 +309,26 @@ impl RollupStore for SqliteStore {
     ) -> Result<Vec<TailedStatement>, StoreError> {
         self.with_conn(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::STATEMENTS_AFTER))?;
-            let rows = select.query_map(params![store, after, limit as i64], |r| {
-                let id: Vec<u8> = r.get(1)?;
-                Ok(TailedStatement {
-                    seq: r.get(0)?,
-                    id: uuid::Uuid::from_slice(&id).unwrap_or_default(),
-                    body: r.get(2)?,
-                    voided_by: r.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let mut read = |after: i64| -> Result<Vec<TailedStatement>, StoreError> {
+                let rows = select.query_map(params![store, after, limit as i64], |r| {
+                    let id: Vec<u8> = r.get(1)?;
+                    Ok(TailedStatement {
+                        seq: r.get(0)?,
+                        id: uuid::Uuid::from_slice(&id).unwrap_or_default(),
+                        body: r.get(2)?,
+                        voided_by: r.get(3)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            let rows = read(after)?;
+            if !rows.is_empty() {
+                return Ok(rows);
+            }
+            // The range may have fallen in a gap: read on from the next statement, if any.
+            let next: Option<i64> =
+                conn.query_row(&for_sqlite(sql::NEXT_SEQ), params![store, after], |r| r.get(0))?;
+            next.map_or(Ok(rows), |next| read(next - 1))
         })
         .await
     }
