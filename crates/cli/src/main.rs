@@ -169,7 +169,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
         start_engine(&store, embedded)?;
         let sessions = ui::Sessions::default();
         let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
-            insights::http::configure::<S>(cfg);
+            server::insights_api::configure::<S>(cfg);
             ui::configure::<S>(cfg, &sessions);
         };
         server::serve_with(store, config, listener, routes)?.await?;
@@ -209,10 +209,10 @@ async fn serve_insights<S: Store>(
             "read-only database: no rollup engine here (the primary's runs it); ticket import and \
              goal edits are refused"
         );
-        insights::http::configure_read_only::<S>
+        server::insights_api::configure_read_only::<S>
     } else {
         start_engine(&store, embedded)?;
-        insights::http::configure::<S>
+        server::insights_api::configure::<S>
     };
     let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
     tracing::info!(%address, read_only, "Tally insights is listening: http://{address}/insights");

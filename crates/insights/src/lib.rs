@@ -1,7 +1,8 @@
 //! The query engine: it rolls statements up together with imported support tickets and
 //! answers, for each learning goal, whether the content reached people, how it was
 //! consumed, whether tickets dropped, and if not, what to change. It reads what the server
-//! wrote and never blocks ingest.
+//! wrote and never blocks ingest. A library on `xapi` and `store` only: the `/insights` API
+//! is `server::insights_api`.
 //!
 //! - [`tickets`] and [`import`]: streaming CSV/JSON/NDJSON ticket import with helpdesk
 //!   presets.
@@ -11,7 +12,7 @@
 //!   [`people`] joins actors and requesters into people, [`estimate`] gives rate ratios
 //!   with their intervals, [`dropoff`] finds where viewers leave a video, [`diagnosis`]
 //!   turns the evidence into what to change.
-//! - [`http`] and [`export`]: the `/insights` API and the CSV exports.
+//! - [`export`]: the rows of the CSV exports (their HTTP face is in `server`).
 //! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
 //!   answer is known, for tests, demos and the report's own checks.
 //! - [`simulate`]: seeded random scenarios that only write files (statements, a ticket
@@ -24,7 +25,6 @@ pub mod engine;
 pub mod estimate;
 pub mod export;
 pub mod goal;
-pub mod http;
 pub mod import;
 pub mod people;
 pub mod report;

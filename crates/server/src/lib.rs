@@ -1,5 +1,6 @@
 //! The HTTP face of the LRS. Handlers translate HTTP into calls on `xapi` (parse,
-//! validate, format) and `store` (read, write); they hold no storage logic.
+//! validate, format), `store` (read, write) and `insights` (the `/insights` API and the CSV
+//! exports, [`insights_api`]); they hold no storage logic.
 
 mod about;
 mod activities;
@@ -15,6 +16,7 @@ mod documents;
 mod error;
 pub mod fuzzing;
 mod health;
+pub mod insights_api;
 mod limits;
 pub mod lookups;
 mod multipart;

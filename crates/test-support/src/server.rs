@@ -127,7 +127,7 @@ async fn launch<S: Store>(
     insights::engine::spawn(store.clone());
     let sessions = ui::Sessions::default();
     let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
-        insights::http::configure::<S>(cfg);
+        server::insights_api::configure::<S>(cfg);
         ui::configure::<S>(cfg, &sessions);
     };
     server::serve_with(store, config, listener, routes).map_err(|e| e.to_string())

@@ -14,19 +14,19 @@ use actix_web::web::{self, Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
+use insights::goal::{Goal, date};
+use insights::import::{ImportFailure, import_file};
+use insights::report::Interval;
+use insights::service::{self, Bucket, GroupBy, ServiceError};
+use insights::tickets::{ImportOptions, InputFormat, Preset};
+use insights::{engine, export};
 use serde_json::{Value, json};
-use server::auth::{Principal, authenticate};
-use server::query::QueryParams;
-use server::{ApiError, AppConfig};
 use store::insights::{ActivitySelection, ChangeRow, TicketCursor};
 use store::{Cursor, Store, StoreError, StoreId};
 
-use crate::goal::{Goal, date};
-use crate::import::{ImportFailure, import_file};
-use crate::report::Interval;
-use crate::service::{self, Bucket, GroupBy, ServiceError};
-use crate::tickets::{ImportOptions, InputFormat, Preset};
-use crate::{engine, export};
+use crate::auth::{Principal, authenticate};
+use crate::query::QueryParams;
+use crate::{ApiError, AppConfig};
 
 const READ: &[&str] = &["insights", "all", "all/read"];
 const WRITE: &[&str] = &["insights", "all"];
@@ -159,7 +159,7 @@ async fn import_tickets<S: Store>(
     for (name, value) in &pairs {
         match name.as_str() {
             "preset" => {
-                options.preset = value.parse().map_err(|e: crate::tickets::ImportError| {
+                options.preset = value.parse().map_err(|e: insights::tickets::ImportError| {
                     ApiError::bad_request("preset", e.to_string())
                 })?
             }
@@ -169,7 +169,8 @@ async fn import_tickets<S: Store>(
             "strict" => strict = value == "true",
             "through" => {
                 options.through = Some(
-                    crate::import::parse_through(value).map_err(|e| ApiError::bad_request("through", e))?,
+                    insights::import::parse_through(value)
+                        .map_err(|e| ApiError::bad_request("through", e))?,
                 )
             }
             "format" => {
@@ -454,8 +455,8 @@ where
 
 async fn export_statements<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
-    let request = server::params::parse_statements_get(req.query_string(), 500)?;
-    let server::params::StatementsGet::Query { query, .. } = request else {
+    let request = crate::params::parse_statements_get(req.query_string(), 500)?;
+    let crate::params::StatementsGet::Query { query, .. } = request else {
         return Err(ApiError::bad_request(
             "statementId",
             "exports list statements; use the statement filters",
