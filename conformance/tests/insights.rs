@@ -23,6 +23,11 @@ const ZENDESK: &str = "Id,Created at,Solved at,Status,Tags,Requester email,Ticke
     102,2025-02-12 11:30:00,,Open,install,bob@example.com,Question,Normal,Email,Installer hangs,Platform\r\n\
     103,not a date,,Open,billing,carl@example.com,Question,Low,Web,Invoice,Billing\r\n";
 
+/// Tickets the LRS's store holds, by its CSV export.
+fn lrs_tickets(lrs: &Lrs) -> usize {
+    get(lrs, "/exports/tickets.csv").body.lines().count() - 1
+}
+
 /// Waits until the rollups have caught up with every statement.
 fn caught_up(lrs: &Lrs) {
     let started = Instant::now();
@@ -67,6 +72,25 @@ backend_tests! {
         let reply = call(&lrs, "POST", "/insights/tickets?preset=generic&source=nd", "application/x-ndjson", lines.as_bytes());
         assert_eq!(reply.json()["inserted"], json!(2), "{}", reply.body);
         call(&lrs, "POST", "/insights/tickets?preset=nonsense", "text/csv", b"a,b\n").assert_error(400, "preset");
+    }
+
+    fn ticket_import_parameters_are_checked_like_every_other_query(backend) {
+        let lrs = Lrs::start(backend);
+        let import = |query: &str| call(&lrs, "POST", &format!("/insights/tickets?{query}"), "text/csv", ZENDESK.as_bytes());
+        import("preset=zendesk&preset=generic").assert_error(400, "preset");
+        import("preset=zendesk&strict=yes").assert_error(400, "strict");
+        import("preset=zendesk&colour=blue").assert_error(400, "colour");
+        assert_eq!(lrs_tickets(&lrs), 0, "a refused import stores nothing");
+        // `map` is the one parameter that repeats: one per remapped field.
+        let csv = "Key,Opened,Who\r\nK-1,2025-03-01T10:00:00Z,eve@example.com\r\n";
+        let reply = call(
+            &lrs,
+            "POST",
+            "/insights/tickets?preset=generic&map=external_id=Key&map=created=Opened&map=requester=Who&strict=True",
+            "text/csv",
+            csv.as_bytes(),
+        );
+        assert_eq!(reply.json()["inserted"], json!(1), "{}", reply.body);
     }
 
     fn goals_are_kept_validated_and_deleted(backend) {

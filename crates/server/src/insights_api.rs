@@ -151,43 +151,35 @@ async fn import_tickets<S: Store>(
     store: Data<S>,
 ) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), WRITE).await?;
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    let params = QueryParams::parse_repeating(
+        req.query_string(),
+        &["preset", "source", "timezone", "account_home_page", "strict", "through", "format"],
+        &["map"],
+    )?;
     let mut options = ImportOptions::new(Preset::Generic);
-    let mut strict = false;
-    let mut format = None;
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "preset" => {
-                options.preset = value.parse().map_err(|e: insights::tickets::ImportError| {
-                    ApiError::bad_request("preset", e.to_string())
-                })?
-            }
-            "source" => options.source = Some(value.clone()),
-            "timezone" => options.timezone = value.clone(),
-            "account_home_page" => options.account_home_page = Some(value.clone()),
-            "strict" => strict = value == "true",
-            "through" => {
-                options.through = Some(
-                    insights::import::parse_through(value)
-                        .map_err(|e| ApiError::bad_request("through", e))?,
-                )
-            }
-            "format" => {
-                format = Some(
-                    value
-                        .parse::<InputFormat>()
-                        .map_err(|e| ApiError::bad_request("format", e.to_string()))?,
-                )
-            }
-            "map" => {
-                let (field, column) = value
-                    .split_once('=')
-                    .ok_or_else(|| ApiError::bad_request("map", "must be field=Column"))?;
-                options.map.push((field.to_string(), column.to_string()));
-            }
-            other => return Err(ApiError::bad_request(other, format!("unknown parameter {other}"))),
-        }
+    if let Some(preset) = params.get("preset") {
+        options.preset = preset
+            .parse()
+            .map_err(|e: insights::tickets::ImportError| ApiError::bad_request("preset", e.to_string()))?;
+    }
+    options.source = params.get("source").map(str::to_string);
+    if let Some(timezone) = params.get("timezone") {
+        options.timezone = timezone.to_string();
+    }
+    options.account_home_page = params.get("account_home_page").map(str::to_string);
+    let strict = params.boolean("strict")?;
+    options.through = params
+        .get("through")
+        .map(|v| insights::import::parse_through(v).map_err(|e| ApiError::bad_request("through", e)))
+        .transpose()?;
+    let format = params
+        .get("format")
+        .map(|v| v.parse::<InputFormat>().map_err(|e| ApiError::bad_request("format", e.to_string())))
+        .transpose()?;
+    for mapping in params.all("map") {
+        let (field, column) =
+            mapping.split_once('=').ok_or_else(|| ApiError::bad_request("map", "must be field=Column"))?;
+        options.map.push((field.to_string(), column.to_string()));
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let format = format.or_else(|| InputFormat::from_content_type(content_type));

@@ -16,12 +16,22 @@ impl QueryParams {
     /// Parses a query string. Parameter names are case-sensitive (xAPI 1.0.3
     /// Communication §3.2): anything not in `allowed`, or given twice, is a 400.
     pub fn parse(query: &str, allowed: &[&str]) -> Result<QueryParams, ApiError> {
+        QueryParams::parse_repeating(query, allowed, &[])
+    }
+
+    /// As [`QueryParams::parse`], except that the names in `repeatable` (also allowed) may
+    /// appear any number of times; read them with [`QueryParams::all`].
+    pub fn parse_repeating(
+        query: &str,
+        allowed: &[&str],
+        repeatable: &[&str],
+    ) -> Result<QueryParams, ApiError> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         for (i, (name, _)) in pairs.iter().enumerate() {
-            if !allowed.contains(&name.as_str()) {
+            if !allowed.contains(&name.as_str()) && !repeatable.contains(&name.as_str()) {
                 return Err(ApiError::bad_request(name, format!("unknown parameter {name}")));
             }
-            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+            if !repeatable.contains(&name.as_str()) && pairs[..i].iter().any(|(earlier, _)| earlier == name) {
                 return Err(ApiError::bad_request(name, format!("parameter {name} appears more than once")));
             }
         }
@@ -30,6 +40,11 @@ impl QueryParams {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeatable parameter, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
