@@ -273,7 +273,7 @@ pub const DAILY_COLUMNS: &[&str] = &[
 ];
 
 pub fn daily_row(r: &DailyRow) -> Vec<String> {
-    let day = Timestamp::from_micros(r.day * 86_400_000_000).to_rfc3339();
+    let day = Timestamp::from_micros(r.day * crate::days::MICROS_PER_DAY).to_rfc3339();
     vec![
         day[..10].to_string(),
         r.activity_id.clone(),

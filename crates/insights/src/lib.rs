@@ -13,11 +13,13 @@
 //!   with their intervals, [`dropoff`] finds where viewers leave a video, [`diagnosis`]
 //!   turns the evidence into what to change.
 //! - [`export`]: the rows of the CSV exports (their HTTP face is in `server`).
+//! - [`days`]: UTC days and their instants, as rollups and reports count them.
 //! - [`demo`]: a deterministic demo data set (statements, tickets, a goal) whose right
 //!   answer is known, for tests, demos and the report's own checks.
 //! - [`simulate`]: seeded random scenarios that only write files (statements, a ticket
 //!   export, a goal), so a checker of their own can work out the right answer from them.
 
+pub mod days;
 pub mod demo;
 pub mod diagnosis;
 pub mod dropoff;

@@ -8,14 +8,12 @@ use jiff::civil::Date;
 use serde::Serialize;
 use store::insights::{ActivityActorRow, ChangeRow, DailyActorRow, DailyRow, RevisionRow, TicketRow};
 
+use crate::days::{MICROS_PER_DAY, MICROS_PER_WEEK, day_start};
 use crate::diagnosis;
 use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::estimate::{self, Arm, IntervalMethod, PersonArms};
 use crate::goal::Goal;
 use crate::people::People;
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-const MICROS_PER_WEEK: i64 = 7 * MICROS_PER_DAY;
 
 /// What an activity is, from its definition's type (see [`ContentKind::of_type`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -385,10 +383,6 @@ pub struct Period {
     /// The last period, when the window ends before the end of the report's day (today has
     /// not ended, or the tickets are known only so far): its rates cover only its known part.
     pub partial: bool,
-}
-
-fn day_start(date: Date) -> i64 {
-    date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_microsecond())
 }
 
 fn share(part: u64, whole: u64) -> f64 {

@@ -8,14 +8,14 @@ use sha1::{Digest, Sha1};
 use store::insights::{ActivityActorRow, DailyActorRow, DailyRow};
 use xapi::{AgentKey, Timestamp, VerbOutcome};
 
+use crate::days::day_of;
+
 /// Video Profile extensions (https://w3id.org/xapi/video).
 pub const VIDEO_PROGRESS: &str = "https://w3id.org/xapi/video/extensions/progress";
 pub const VIDEO_PLAYED_SEGMENTS: &str = "https://w3id.org/xapi/video/extensions/played-segments";
 pub const VIDEO_LENGTH: &str = "https://w3id.org/xapi/video/extensions/length";
 /// cmi5's progress (0–100).
 pub const CMI5_PROGRESS: &str = "https://w3id.org/xapi/cmi5/result/extensions/progress";
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// What one statement contributes: its object activity, verb, actor and day, and the
 /// counts and progress it carries.
@@ -113,7 +113,7 @@ impl Contribution {
 
     /// Days since the epoch (UTC) of when it happened.
     pub fn day(&self) -> i64 {
-        self.at.div_euclid(MICROS_PER_DAY)
+        day_of(self.at)
     }
 }
 
@@ -319,10 +319,7 @@ mod tests {
         assert_eq!(c.actor, "mbox:mailto:ann@example.com");
         assert_eq!(c.progress, Some(0.25));
         assert_eq!(c.segments, vec![(0.0, 30.0)]);
-        assert_eq!(
-            c.day(),
-            Timestamp::parse("2026-03-02T00:00:00Z").unwrap().instant.as_micros() / MICROS_PER_DAY
-        );
+        assert_eq!(c.day(), day_of(Timestamp::parse("2026-03-02T00:00:00Z").unwrap().instant.as_micros()));
     }
 
     #[test]

@@ -8,11 +8,10 @@ use serde_json::Value;
 use store::insights::{ActivitySelection, TicketCoverage, TicketFilter};
 use store::{Store, StoreError, StoreId};
 
+use crate::days::{MICROS_PER_DAY, day_start, today};
 use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::goal::Goal;
 use crate::report::{ContentKind, Interval, Population, Report, ReportInput, Window, report};
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Why a report or summary cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -23,14 +22,6 @@ pub enum ServiceError {
     BadGoal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-pub fn day_start(date: Date) -> i64 {
-    date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_microsecond())
-}
-
-pub fn today() -> Date {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
 }
 
 /// The kind of each activity, from the definitions the LRS holds.

@@ -337,7 +337,7 @@ async fn add_change<S: Store>(
     }
     let at = xapi::Timestamp::parse(&change.at)
         .map(|t| t.instant.as_micros())
-        .or_else(|| date::parse(&change.at).map(service::day_start))
+        .or_else(|| date::parse(&change.at).map(insights::days::day_start))
         .ok_or_else(|| ApiError::bad_request("at", "must be a date or an RFC 3339 timestamp"))?;
     let row = ChangeRow { id: uuid::Uuid::new_v4().to_string(), at, kind: change.kind, note: change.note };
     store.add_change(p.store, &id, row.clone()).await?;
@@ -384,7 +384,7 @@ async fn activities<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpRe
         ids: params.iri("activityId")?.into_iter().collect(),
         prefix: Some(params.get("activity_id_prefix").unwrap_or("").to_string()),
     };
-    let to = date_param(&params, "to")?.unwrap_or_else(service::today);
+    let to = date_param(&params, "to")?.unwrap_or_else(insights::days::today);
     let from = date_param(&params, "from")?.unwrap_or_else(|| to.saturating_sub(jiff::Span::new().days(27)));
     let interval = Interval::parse(params.get("interval").unwrap_or("week"))
         .ok_or_else(|| ApiError::bad_request("interval", "must be day or week"))?;

@@ -98,7 +98,7 @@ pub async fn show<S: Store>(
     match dates {
         Err(message) => error = Some(message),
         Ok((from_date, to_date)) => {
-            let to_date = to_date.unwrap_or_else(service::today);
+            let to_date = to_date.unwrap_or_else(insights::days::today);
             let from_date = from_date.unwrap_or_else(|| to_date.saturating_sub(jiff::Span::new().days(27)));
             (from, to) = (from_date.to_string(), to_date.to_string());
             let selection =
