@@ -10,17 +10,13 @@ use crate::auth::authenticate;
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
 
-/// Credentials that may read activity and agent definitions.
-pub const DEFINITION_READ_SCOPES: &[&str] =
-    &["all/read", "all", "statements/read", "define", "state", "profile"];
-
 pub async fn get<S: Store>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(DEFINITION_READ_SCOPES)?;
+    principal.require(crate::scopes::DEFINITIONS_READ)?;
     let params = QueryParams::parse(req.query_string(), &["activityId"])?;
     params.require("activityId")?;
     let id = params.iri("activityId")?.unwrap_or_default();

@@ -33,7 +33,7 @@ pub fn service<S: Store>() -> actix_web::Scope {
 
 async fn admin<S: Store>(req: &HttpRequest, store: &S, config: &AppConfig) -> Result<Principal, ApiError> {
     let principal = authenticate(req, store, config).await?;
-    principal.require(&["admin"])?;
+    principal.require(crate::scopes::ADMIN)?;
     Ok(principal)
 }
 

@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 use store::{StatementFilter, StatementQuery, Store};
 use xapi::AgentKey;
 
-use crate::activities::DEFINITION_READ_SCOPES;
 use crate::auth::authenticate;
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
@@ -21,7 +20,7 @@ pub async fn get<S: Store>(
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(DEFINITION_READ_SCOPES)?;
+    principal.require(crate::scopes::DEFINITIONS_READ)?;
     let params = QueryParams::parse(req.query_string(), &["agent"])?;
     let text = params.require("agent")?;
     let key = params

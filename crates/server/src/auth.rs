@@ -20,6 +20,7 @@ use xapi::AgentKey;
 
 use crate::credentials::{parse_basic, verify};
 use crate::lookups::CredentialLookups;
+use crate::scopes::{self, StatementAccess};
 use crate::{ApiError, AppConfig};
 
 /// An authenticated caller.
@@ -110,9 +111,14 @@ impl Principal {
         self.scopes.iter().any(|held| held == scope)
     }
 
+    /// Which statements the credential may read, if any.
+    pub fn statement_access(&self) -> Option<StatementAccess> {
+        scopes::statement_access(&self.scopes)
+    }
+
     /// 403 unless the credential holds one of `scopes` (the first names the one to ask for).
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if scopes.iter().any(|scope| self.has(scope)) {
+        if scopes::holds(&self.scopes, scopes) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!("this credential needs the {} scope", scopes[0])))

@@ -28,8 +28,7 @@ use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
 
-const READ: &[&str] = &["insights", "all", "all/read"];
-const WRITE: &[&str] = &["insights", "all"];
+use crate::scopes::{INSIGHTS_READ as READ, INSIGHTS_WRITE as WRITE};
 
 /// What a read-only insights server answers to a write (see [`configure_read_only`]).
 pub const READ_ONLY_REFUSAL: &str =

@@ -23,6 +23,7 @@ mod multipart;
 pub mod observability;
 pub mod params;
 pub mod query;
+pub mod scopes;
 mod statements;
 mod version;
 

@@ -16,18 +16,12 @@ use crate::auth::{Principal, authenticate};
 use crate::multipart::{self, ReceivedPart};
 use crate::params::{StatementsGet, encode_more, parse_statements_get};
 use crate::query::QueryParams;
+use crate::scopes::{self, StatementAccess};
 use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
 use crate::{attachments, limits, observability};
 
 const CONSISTENT_THROUGH: &str = "x-experience-api-consistent-through";
-
-/// Scopes that allow storing statements (xAPI 1.0.3 Communication §4.2).
-const WRITE_SCOPES: &[&str] = &["statements/write", "all"];
-
-/// Scopes that allow reading statements; `statements/read/mine` reads only those whose
-/// authority is the credential.
-const READ_SCOPES: &[&str] = &["statements/read", "all/read", "all", "statements/read/mine"];
 
 /// Whether a stored statement's authority is (or includes) the principal's agent.
 fn authored_by(statement: &StoredStatement, principal: &Principal) -> bool {
@@ -39,7 +33,7 @@ fn authored_by(statement: &StoredStatement, principal: &Principal) -> bool {
 
 /// Whether a credential may read only its own statements.
 fn reads_only_own(principal: &Principal) -> bool {
-    !["statements/read", "all/read", "all"].iter().any(|scope| principal.has(scope))
+    principal.statement_access() == Some(StatementAccess::OwnOnly)
 }
 
 /// `PUT /xapi/statements?statementId=…`: stores one statement under the given id → 204.
@@ -51,7 +45,7 @@ pub async fn put<S: Store>(
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(WRITE_SCOPES)?;
+    principal.require(scopes::STATEMENTS_WRITE)?;
     let params = QueryParams::parse(req.query_string(), &["statementId"])?;
     let id = params.require_uuid("statementId")?;
     let incoming = read_body(&req, payload, &config).await?;
@@ -84,7 +78,7 @@ pub async fn post<S: Store>(
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(WRITE_SCOPES)?;
+    principal.require(scopes::STATEMENTS_WRITE)?;
     QueryParams::parse(req.query_string(), &[])?;
     let incoming = read_body(&req, payload, &config).await?;
     limits::check_statements_body(&incoming.statements, &config)?;
@@ -183,7 +177,7 @@ pub async fn get<S: Store>(
     XapiVersion(version): XapiVersion,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, store.get_ref(), &config).await?;
-    principal.require(READ_SCOPES)?;
+    principal.require(scopes::STATEMENTS_READ)?;
     let languages = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)

@@ -38,15 +38,9 @@ use crate::pages::tickets::PendingImport;
 
 /// Scopes that may sign in to the pages.
 pub const SIGN_IN: &[&str] = &["insights", "all", "all/read", "admin"];
-/// Scopes that read goals, reports, content and tickets (as `GET /insights/…`).
-pub const INSIGHTS_READ: &[&str] = &["insights", "all", "all/read"];
-/// Scopes that import tickets (as `POST /insights/tickets`).
-pub const INSIGHTS_WRITE: &[&str] = &["insights", "all"];
-/// Scopes that read statements (as `GET /xapi/statements`); `statements/read/mine` sees
-/// only the statements whose authority is the credential.
-pub const STATEMENTS_READ: &[&str] = &["statements/read", "all/read", "all", "statements/read/mine"];
-/// Scopes that manage credentials (as `/admin/credentials`).
-pub const ADMIN: &[&str] = &["admin"];
+/// The scopes of the pages are the API's (goals and tickets as `/insights/…`, statements as
+/// `GET /xapi/statements`, credentials as `/admin/credentials`).
+pub use server::scopes::{ADMIN, INSIGHTS_READ, INSIGHTS_WRITE, STATEMENTS_READ, holds};
 
 const SESSION_COOKIE: &str = "tally_session";
 const SIGN_IN_COOKIE: &str = "tally_sign_in";
@@ -208,10 +202,6 @@ impl Viewer {
 }
 
 /// Whether `held` includes one of `wanted`.
-pub fn holds(held: &[String], wanted: &[&str]) -> bool {
-    held.iter().any(|scope| wanted.contains(&scope.as_str()))
-}
-
 /// The value of a cookie the request carries.
 fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()

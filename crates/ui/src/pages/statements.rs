@@ -12,6 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use server::params::{self, StatementsGet};
+use server::scopes::StatementAccess;
 use server::{ApiError, AppConfig};
 use store::{StatementPage, Store, StoredStatement};
 
@@ -157,7 +158,7 @@ pub async fn show<S: Store>(
     let page: Result<(StatementPage, String), String> = match request {
         Ok(StatementsGet::Query { mut query, params, .. }) => {
             // As `GET /xapi/statements` does for statements/read/mine.
-            if !viewer.can(&["statements/read", "all/read", "all"]) {
+            if server::scopes::statement_access(&viewer.scopes) == Some(StatementAccess::OwnOnly) {
                 query.filter.authority = viewer.agent.clone();
             }
             Ok((store.query_statements(viewer.store, query).await?, params))
