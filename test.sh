@@ -8,11 +8,8 @@ cd "$(dirname "$0")"
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   echo "test.sh: starting PostgreSQL"
+  # pg_ctl (under pg_ctlcluster) waits until the server accepts connections.
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
-  for _ in $(seq 1 30); do
-    pg_isready -h 127.0.0.1 -p 5432 -q && break
-    sleep 1
-  done
 fi
 pg_isready -h 127.0.0.1 -p 5432
 
