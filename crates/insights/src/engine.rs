@@ -24,8 +24,8 @@ const STEP_STATEMENTS: usize = 10_000;
 /// How often an idle engine looks for new statements.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Statements each store's rollups are behind its statements, after the last catch-up (a
-/// Prometheus gauge, by `store`).
+/// Statements each store's rollups are behind its statements, after the engine's last step
+/// (a Prometheus gauge, by `store`; absent until a store's first step).
 pub const ROLLUP_LAG: &str = "tally_rollup_lag_statements";
 
 /// How far the engine has followed a store.
@@ -106,10 +106,6 @@ pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
                 break;
             }
         }
-        // What an operator watches when ingest keeps the engine behind (statements that
-        // arrived during this catch-up are not rolled up yet).
-        let behind = lag(store, info.id).await?.statements_behind;
-        metrics::gauge!(ROLLUP_LAG, "store" => info.id.to_string()).set(behind as f64);
     }
     Ok(total)
 }
@@ -119,6 +115,15 @@ pub async fn lag<S: Store>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
     let watermark = store.rollup_watermark(id).await?;
     let head = store.ingest_head(id).await?;
     Ok(Lag { watermark, head, statements_behind: (head - watermark).max(0) })
+}
+
+/// Sets the [`ROLLUP_LAG`] gauge of a store whose rollups stand at `watermark`: what an
+/// operator watches when ingest keeps the engine behind. Set inside a step's span, so the
+/// gauge is current by the time the span is exported.
+async fn record_lag<S: Store>(store: &S, id: StoreId, watermark: i64) -> Result<(), StoreError> {
+    let behind = (store.ingest_head(id).await? - watermark).max(0);
+    metrics::gauge!(ROLLUP_LAG, "store" => id.to_string()).set(behind as f64);
+    Ok(())
 }
 
 /// One step for one store: reads the next statements after the watermark and applies what
@@ -198,7 +203,10 @@ async fn roll_up<S: Store>(
         to_seq: to,
     };
     match store.apply_rollup(id, step).await {
-        Ok(()) => Ok(read),
+        Ok(()) => {
+            record_lag(store, id, to).await?;
+            Ok(read)
+        }
         // Another engine (another process) applied this step first.
         Err(StoreError::Conflict(_)) => Ok(0),
         Err(e) => Err(e),
