@@ -10,13 +10,13 @@ use base64::Engine;
 use insights::export;
 use insights::import::{ImportFailure, import_file, parse_through};
 use insights::tickets::{ImportOptions, InputFormat};
-use store::{StatementFilter, StatementQuery, Store};
+use store::{ReadStore, StatementFilter, StatementQuery, TicketWriter};
 
 use crate::config::{DemoArgs, ExportCommand, ImportArgs};
 
 /// `tally tickets import FILE …`: a progress bar with rows/s and an ETA on a terminal,
 /// plain progress lines otherwise, then the summary (rejected rows with their reasons).
-pub async fn import_tickets<S: Store>(store: &S, args: ImportArgs) -> Result<()> {
+pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Result<()> {
     let mut options = ImportOptions::new(args.preset.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
     options.source = args.source;
     options.timezone = args.timezone;
@@ -111,7 +111,7 @@ impl Progress {
 }
 
 /// `tally export …`: the same CSV as `/exports/…`, to a file or standard output.
-pub async fn export<S: Store>(store: &S, command: ExportCommand) -> Result<()> {
+pub async fn export<S: ReadStore>(store: &S, command: ExportCommand) -> Result<()> {
     let (out, id) = match &command {
         ExportCommand::Statements { out, store, .. }
         | ExportCommand::Tickets { out, store }

@@ -9,8 +9,12 @@ use std::net::TcpListener;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use insights::engine::EngineStore;
 use server::credentials::{self, ALL_SCOPES};
-use store::{DEFAULT_STORE, PgStore, SqliteStore, Store};
+use store::{
+    CredentialReader, CredentialWriter, DEFAULT_STORE, Health, PgStore, SqliteStore, Store, TenantReader,
+    TenantWriter,
+};
 
 use crate::config::{
     Cli, Command, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs, StorageArgs,
@@ -182,7 +186,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
 /// it shares this machine's cores with the statement writer, and a step taking them would
 /// delay statements (measured: benches/RESULTS.md). A PostgreSQL store's engine runs on this
 /// runtime, whose connections it shares.
-fn start_engine<S: Store>(store: &S, embedded: bool) -> Result<()> {
+fn start_engine<S: EngineStore>(store: &S, embedded: bool) -> Result<()> {
     if embedded {
         insights::engine::spawn_below_ingest(store.clone()).context("cannot start the insights engine")?;
     } else {
@@ -225,7 +229,7 @@ async fn serve_insights<S: Store>(
 struct Metrics(Option<actix_web::dev::ServerHandle>);
 
 impl Metrics {
-    fn start<S: Store>(bind: &str, store: &S) -> Result<Metrics> {
+    fn start<S: Health + Clone + 'static>(bind: &str, store: &S) -> Result<Metrics> {
         let server = telemetry::serve_metrics(bind, store.clone())?;
         let handle = server.as_ref().map(|server| server.handle());
         if let Some(server) = server {
@@ -243,7 +247,10 @@ impl Metrics {
 
 /// With `TALLY_ADMIN_KEY` and `TALLY_ADMIN_SECRET`, makes sure that credential exists; on
 /// an empty store otherwise, creates one credential and prints it once.
-async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> {
+async fn ensure_credential<S: CredentialReader + CredentialWriter>(
+    store: &S,
+    args: &ServeArgs,
+) -> Result<()> {
     let scopes: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     match (&args.admin_key, &args.admin_secret) {
         (Some(key), Some(secret)) => {
@@ -267,7 +274,10 @@ async fn ensure_credential<S: Store>(store: &S, args: &ServeArgs) -> Result<()> 
     Ok(())
 }
 
-async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) -> Result<()> {
+async fn manage_credentials<S: CredentialReader + CredentialWriter>(
+    store: &S,
+    command: CredentialsCommand,
+) -> Result<()> {
     match command {
         CredentialsCommand::Create { name, scopes, store: store_id, acts_for } => {
             if let Some(unknown) = scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
@@ -312,7 +322,7 @@ async fn manage_credentials<S: Store>(store: &S, command: CredentialsCommand) ->
     Ok(())
 }
 
-async fn manage_stores<S: Store>(store: &S, command: StoresCommand) -> Result<()> {
+async fn manage_stores<S: TenantReader + TenantWriter>(store: &S, command: StoresCommand) -> Result<()> {
     match command {
         StoresCommand::Create { name } => {
             let created = store.create_store(&name).await?;

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
-use store::{Cursor, StatementFilter, StatementQuery, Store, StoreError, StoreId};
+use store::{
+    Cursor, RollupReader, RollupWriter, StatementFilter, StatementQuery, StatementReader, StoreError,
+    StoreId, TenantReader,
+};
 use tracing::Instrument;
 use uuid::Uuid;
 use xapi::{AgentKey, voided_target};
@@ -28,6 +31,18 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// (a Prometheus gauge, by `store`; absent until a store's first step).
 pub const ROLLUP_LAG: &str = "tally_rollup_lag_statements";
 
+/// What the engine uses of a backend: it reads the stores and their statements, and is the
+/// one writer of the rollups.
+pub trait EngineStore:
+    TenantReader + StatementReader + RollupReader + RollupWriter + Clone + 'static
+{
+}
+
+impl<T> EngineStore for T where
+    T: TenantReader + StatementReader + RollupReader + RollupWriter + Clone + 'static
+{
+}
+
 /// How far the engine has followed a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Lag {
@@ -38,7 +53,7 @@ pub struct Lag {
 }
 
 /// Runs the engine until the process ends: catches up, then polls.
-pub fn spawn<S: Store>(store: S) -> tokio::task::JoinHandle<()> {
+pub fn spawn<S: EngineStore>(store: S) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match catch_up(&store).await {
@@ -59,7 +74,7 @@ pub fn spawn<S: Store>(store: S) -> tokio::task::JoinHandle<()> {
 /// ingest keeps busy, a step gets only what ingest leaves (and the rollups lag, by the
 /// [`ROLLUP_LAG`] gauge, until ingest eases). For a store in this process
 /// (SQLite); a PostgreSQL store's connections belong to the runtime that opened them.
-pub fn spawn_below_ingest<S: Store>(store: S) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn_below_ingest<S: EngineStore>(store: S) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("insights-engine".into()).spawn(move || {
         below_ingest();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -96,7 +111,7 @@ fn below_ingest() {
 }
 
 /// Rolls every store up to its head; answers how many statements were read.
-pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
+pub async fn catch_up<S: EngineStore>(store: &S) -> Result<u64, StoreError> {
     let mut total = 0;
     for info in store.stores().await? {
         loop {
@@ -111,7 +126,7 @@ pub async fn catch_up<S: Store>(store: &S) -> Result<u64, StoreError> {
 }
 
 /// How far behind a store's rollups are.
-pub async fn lag<S: Store>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
+pub async fn lag<S: RollupReader>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
     let watermark = store.rollup_watermark(id).await?;
     let head = store.ingest_head(id).await?;
     Ok(Lag { watermark, head, statements_behind: (head - watermark).max(0) })
@@ -120,7 +135,7 @@ pub async fn lag<S: Store>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
 /// Sets the [`ROLLUP_LAG`] gauge of a store whose rollups stand at `watermark`: what an
 /// operator watches when ingest keeps the engine behind. Set inside a step's span, so the
 /// gauge is current by the time the span is exported.
-async fn record_lag<S: Store>(store: &S, id: StoreId, watermark: i64) -> Result<(), StoreError> {
+async fn record_lag<S: RollupReader>(store: &S, id: StoreId, watermark: i64) -> Result<(), StoreError> {
     let behind = (store.ingest_head(id).await? - watermark).max(0);
     metrics::gauge!(ROLLUP_LAG, "store" => id.to_string()).set(behind as f64);
     Ok(())
@@ -128,7 +143,10 @@ async fn record_lag<S: Store>(store: &S, id: StoreId, watermark: i64) -> Result<
 
 /// One step for one store: reads the next statements after the watermark and applies what
 /// they add (or take back out). Answers how many statements it read.
-pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError> {
+pub async fn step<S: StatementReader + RollupReader + RollupWriter>(
+    store: &S,
+    id: StoreId,
+) -> Result<usize, StoreError> {
     let from = store.rollup_watermark(id).await?;
     let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
     let Some(last) = tail.last() else { return Ok(0) };
@@ -140,7 +158,7 @@ pub async fn step<S: Store>(store: &S, id: StoreId) -> Result<usize, StoreError>
 
 /// Applies what the statements `tail` (after the watermark `from`, up to `to`) add or take
 /// back out; answers how many it read.
-async fn roll_up<S: Store>(
+async fn roll_up<S: StatementReader + RollupReader + RollupWriter>(
     store: &S,
     id: StoreId,
     from: i64,
@@ -255,7 +273,7 @@ impl Pass {
 }
 
 /// An activity × actor row rebuilt from the statements visible at sequence `bound`.
-async fn recomputed<S: Store>(
+async fn recomputed<S: StatementReader>(
     store: &S,
     id: StoreId,
     activity: &str,

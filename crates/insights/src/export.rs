@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use store::insights::{DailyRow, TicketCursor, TicketRow};
-use store::{Cursor, StatementQuery, Store, StoreError, StoreId};
+use store::{Cursor, RollupReader, StatementQuery, StatementReader, StoreError, StoreId, TicketReader};
 use tracing::Instrument;
 use xapi::Timestamp;
 
@@ -18,7 +18,7 @@ pub const STATEMENT_PAGE: usize = 500;
 pub type DailyCursor = (i64, String, String);
 
 /// One page of statements matching `query`, parsed, and where the next page starts.
-pub async fn statement_page<S: Store>(
+pub async fn statement_page<S: StatementReader>(
     store: &S,
     id: StoreId,
     mut query: StatementQuery,
@@ -32,7 +32,7 @@ pub async fn statement_page<S: Store>(
 }
 
 /// One page of tickets in creation order, and where the next page starts.
-pub async fn ticket_page<S: Store>(
+pub async fn ticket_page<S: TicketReader>(
     store: &S,
     id: StoreId,
     cursor: Option<TicketCursor>,
@@ -47,7 +47,7 @@ pub async fn ticket_page<S: Store>(
 }
 
 /// One page of daily rollup rows, and where the next page starts.
-pub async fn daily_page<S: Store>(
+pub async fn daily_page<S: RollupReader>(
     store: &S,
     id: StoreId,
     cursor: Option<DailyCursor>,

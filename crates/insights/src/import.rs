@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use store::insights::{TicketCoverage, TicketRow};
-use store::{StoreError, StoreId, TicketStore};
+use store::{StoreError, StoreId, TicketWriter};
 use tokio::sync::mpsc;
 
 use crate::report::instant_text;
@@ -161,7 +161,7 @@ fn parse_in_background(
     skip_all,
     fields(store = id, format = ?format, strict, inserted, updated, rejected)
 )]
-pub async fn import_file<S: TicketStore>(
+pub async fn import_file<S: TicketWriter>(
     store: &S,
     id: StoreId,
     path: &Path,

@@ -6,7 +6,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 use serde_json::Value;
 use store::insights::{ActivitySelection, TicketCoverage, TicketFilter};
-use store::{Store, StoreError, StoreId};
+use store::{ActivityReader, InsightsReader, RollupReader, StoreError, StoreId, TicketReader};
 
 use crate::days::{MICROS_PER_DAY, day_start, today};
 use crate::dropoff::{self, LargestDrop, Viewing};
@@ -25,7 +25,7 @@ pub enum ServiceError {
 }
 
 /// The kind of each activity, from the definitions the LRS holds.
-pub async fn kinds<S: Store>(
+pub async fn kinds<S: ActivityReader>(
     store: &S,
     id: StoreId,
     activities: Vec<String>,
@@ -54,7 +54,7 @@ pub fn known_through(goal: &Goal, coverage: &[TicketCoverage]) -> Option<i64> {
 
 /// A goal's report as of a day (default: the earlier of today and the target date). Its
 /// window ends at the last complete day and where the goal's tickets are known through.
-pub async fn goal_report<S: Store>(
+pub async fn goal_report<S: InsightsReader>(
     store: &S,
     id: StoreId,
     goal_id: &str,
@@ -129,7 +129,7 @@ pub struct ActivityCounts {
     pub series: Vec<(String, i64)>,
 }
 
-pub async fn activity_counts<S: Store>(
+pub async fn activity_counts<S: RollupReader + ActivityReader>(
     store: &S,
     id: StoreId,
     selection: ActivitySelection,
@@ -182,7 +182,11 @@ pub struct VideoReport {
     pub drop: Option<LargestDrop>,
 }
 
-pub async fn video<S: Store>(store: &S, id: StoreId, activity: &str) -> Result<VideoReport, StoreError> {
+pub async fn video<S: RollupReader>(
+    store: &S,
+    id: StoreId,
+    activity: &str,
+) -> Result<VideoReport, StoreError> {
     let rows = store
         .activity_actors(id, ActivitySelection { ids: vec![activity.to_string()], prefix: None })
         .await?;
@@ -268,7 +272,7 @@ pub struct TicketGroup {
     pub series: Vec<(String, u64)>,
 }
 
-pub async fn ticket_summary<S: Store>(
+pub async fn ticket_summary<S: TicketReader>(
     store: &S,
     id: StoreId,
     group_by: GroupBy,

@@ -8,14 +8,15 @@ use actix_web::web::{self, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{Credential, Store, StoreId, StoreInfo};
+use store::{Credential, CredentialReader, CredentialWriter, StoreId, StoreInfo, TenantReader, TenantWriter};
 
 use crate::auth::{Principal, authenticate};
 use crate::credentials;
 use crate::{ApiError, AppConfig};
 
 /// Registers the admin resources.
-pub fn service<S: Store>() -> actix_web::Scope {
+pub fn service<S: TenantReader + TenantWriter + CredentialReader + CredentialWriter + 'static>()
+-> actix_web::Scope {
     web::scope("/admin")
         .app_data(web::JsonConfig::default().error_handler(|error, _| {
             ApiError::bad_request("", format!("the request body is not the expected JSON: {error}")).into()
@@ -31,7 +32,11 @@ pub fn service<S: Store>() -> actix_web::Scope {
         .route("/credentials/{key}", web::delete().to(revoke_credential::<S>))
 }
 
-async fn admin<S: Store>(req: &HttpRequest, store: &S, config: &AppConfig) -> Result<Principal, ApiError> {
+async fn admin<S: CredentialReader>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
+) -> Result<Principal, ApiError> {
     let principal = authenticate(req, store, config).await?;
     principal.require(crate::scopes::ADMIN)?;
     Ok(principal)
@@ -77,7 +82,7 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
-async fn create_store<S: Store>(
+async fn create_store<S: TenantWriter + CredentialReader + 'static>(
     req: HttpRequest,
     body: Json<Name>,
     store: Data<S>,
@@ -88,7 +93,7 @@ async fn create_store<S: Store>(
     Ok(HttpResponse::Created().json(store_json(&created)))
 }
 
-async fn list_stores<S: Store>(
+async fn list_stores<S: TenantReader + CredentialReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
@@ -99,7 +104,7 @@ async fn list_stores<S: Store>(
     Ok(HttpResponse::Ok().json(stores))
 }
 
-async fn get_store<S: Store>(
+async fn get_store<S: TenantReader + CredentialReader + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     store: Data<S>,
@@ -115,7 +120,7 @@ async fn get_store<S: Store>(
 }
 
 /// `PATCH /admin/stores/{id} {"name"}` renames a store.
-async fn rename_store<S: Store>(
+async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: Json<Name>,
@@ -133,7 +138,7 @@ async fn rename_store<S: Store>(
 
 /// `DELETE /admin/stores/{id}` revokes a store: its data stays, its credentials stop
 /// working on the next request.
-async fn revoke_store<S: Store>(
+async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     store: Data<S>,
@@ -166,7 +171,7 @@ struct NewCredential {
 
 /// `POST /admin/credentials {"store", "scopes", "name", "acts_for"?}` → 201 with the key
 /// and the secret, shown this once.
-async fn create_credential<S: Store>(
+async fn create_credential<S: CredentialReader + CredentialWriter + 'static>(
     req: HttpRequest,
     body: Json<NewCredential>,
     store: Data<S>,
@@ -204,7 +209,7 @@ struct CredentialFilter {
 }
 
 /// `GET /admin/credentials[?store=…]`: credentials without their secrets.
-async fn list_credentials<S: Store>(
+async fn list_credentials<S: CredentialReader + 'static>(
     req: HttpRequest,
     filter: web::Query<CredentialFilter>,
     store: Data<S>,
@@ -223,7 +228,7 @@ async fn list_credentials<S: Store>(
 }
 
 /// The credential behind `key`, if this principal administers its store.
-async fn administered_credential<S: Store>(
+async fn administered_credential<S: CredentialReader>(
     principal: &Principal,
     store: &S,
     key: &str,
@@ -232,7 +237,7 @@ async fn administered_credential<S: Store>(
 }
 
 /// `PATCH /admin/credentials/{key} {"name"}` renames a credential.
-async fn rename_credential<S: Store>(
+async fn rename_credential<S: CredentialReader + CredentialWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     body: Json<Name>,
@@ -247,7 +252,7 @@ async fn rename_credential<S: Store>(
 }
 
 /// `DELETE /admin/credentials/{key}` revokes a credential, from the next request on.
-async fn revoke_credential<S: Store>(
+async fn revoke_credential<S: CredentialReader + CredentialWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     store: Data<S>,

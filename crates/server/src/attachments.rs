@@ -9,7 +9,7 @@ use actix_web::web::{Bytes, Data};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde_json::{Map, Value};
-use store::{AttachmentInfo, AttachmentUpload, Store, StoreId};
+use store::{AttachmentInfo, AttachmentReader, AttachmentUpload, StoreId};
 use xapi::Statement;
 
 use crate::ApiError;
@@ -150,7 +150,7 @@ pub fn hashes(statements: &[Map<String, Value>]) -> Vec<String> {
 
 /// A `multipart/mixed` answer: the statement result first, then each attachment once, its
 /// content read from the store a piece at a time while the answer is sent.
-pub fn multipart_response<S: Store>(
+pub fn multipart_response<S: AttachmentReader + Clone + 'static>(
     mut response: actix_web::HttpResponseBuilder,
     json: String,
     store: Data<S>,
@@ -173,7 +173,7 @@ enum Next {
     Done,
 }
 
-fn parts<S: Store>(
+fn parts<S: AttachmentReader + Clone + 'static>(
     head: String,
     store: Data<S>,
     store_id: StoreId,

@@ -15,7 +15,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Data;
 use serde_json::{Value, json};
-use store::{Credential, CredentialStore, DEFAULT_STORE, StoreId};
+use store::{Credential, CredentialReader, DEFAULT_STORE, StoreId};
 use xapi::AgentKey;
 
 use crate::credentials::{parse_basic, verify};
@@ -37,7 +37,7 @@ pub struct Principal {
 
 /// Checks the request's Basic credentials: 401 when missing, unknown, revoked or wrong;
 /// 429 while the caller's address has failed too often.
-pub async fn authenticate<S: CredentialStore>(
+pub async fn authenticate<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -48,7 +48,7 @@ pub async fn authenticate<S: CredentialStore>(
 
 /// The same check for a key and secret that arrived another way than Basic auth (the web
 /// pages' sign-in form), with the same brake on failed attempts.
-pub async fn authenticate_secret<S: CredentialStore>(
+pub async fn authenticate_secret<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -71,7 +71,7 @@ pub async fn authenticate_secret<S: CredentialStore>(
     result
 }
 
-async fn verify_secret<S: CredentialStore>(
+async fn verify_secret<S: CredentialReader>(
     store: &S,
     lookups: Option<&Data<CredentialLookups>>,
     config: &AppConfig,

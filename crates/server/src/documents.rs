@@ -6,7 +6,10 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
-use store::{Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions, Store};
+use store::{
+    CredentialReader, Document, DocumentKind, DocumentReader, DocumentScope, DocumentWrite,
+    DocumentWriteMode, DocumentWriter, Preconditions,
+};
 use xapi::{Timestamp, Version};
 
 use crate::auth::{Principal, authenticate};
@@ -65,7 +68,10 @@ impl Resource {
 }
 
 /// Registers one document resource's methods.
-pub fn service<S: Store>(path: &str, resource: Resource) -> actix_web::Resource {
+pub fn service<S: DocumentReader + DocumentWriter + CredentialReader + 'static>(
+    path: &str,
+    resource: Resource,
+) -> actix_web::Resource {
     web::resource(path)
         .app_data(Data::new(resource))
         .route(web::get().to(get::<S>))
@@ -84,7 +90,7 @@ struct Target {
 
 /// Authenticates the request, checks that its credential has one of `scopes`, and reads
 /// what it names (in the credential's store).
-async fn authorized_target<S: Store>(
+async fn authorized_target<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -135,7 +141,7 @@ fn required_id(target: &Target, resource: Resource) -> Result<String, ApiError> 
 
 /// `GET`/`HEAD`: one document (its bytes, Content-Type, ETag and Last-Modified), or the
 /// ids of the context's documents as a JSON array.
-pub async fn get<S: Store>(
+pub async fn get<S: DocumentReader + CredentialReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
@@ -158,7 +164,7 @@ pub async fn get<S: Store>(
 }
 
 /// `PUT`: stores the body as the document, replacing any other.
-pub async fn put<S: Store>(
+pub async fn put<S: DocumentWriter + CredentialReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -170,7 +176,7 @@ pub async fn put<S: Store>(
 }
 
 /// `POST`: merges a JSON object into the document (or stores it when there is none).
-pub async fn post<S: Store>(
+pub async fn post<S: DocumentWriter + CredentialReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -181,7 +187,7 @@ pub async fn post<S: Store>(
     write(req, body, store, config, **resource, version, DocumentWriteMode::Merge).await
 }
 
-async fn write<S: Store>(
+async fn write<S: DocumentWriter + CredentialReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -215,7 +221,7 @@ async fn write<S: Store>(
 
 /// `DELETE`: one document, or (State only, without `stateId`) every document of the
 /// context.
-pub async fn delete<S: Store>(
+pub async fn delete<S: DocumentWriter + CredentialReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,

@@ -5,7 +5,7 @@
 use actix_web::HttpResponse;
 use actix_web::web::Data;
 use serde_json::json;
-use store::Store;
+use store::Health;
 
 use crate::observability::DB_UP;
 
@@ -15,7 +15,7 @@ pub async fn health() -> HttpResponse {
 }
 
 /// `GET /ready`: the store answers and its schema is current (one small query).
-pub async fn ready<S: Store>(store: Data<S>) -> HttpResponse {
+pub async fn ready<S: Health + 'static>(store: Data<S>) -> HttpResponse {
     let unavailable = |message: &str, detail: serde_json::Value| {
         HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).json(json!({
             "status": "unavailable",

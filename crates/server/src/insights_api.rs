@@ -22,7 +22,7 @@ use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, export};
 use serde_json::{Value, json};
 use store::insights::{ActivitySelection, ChangeRow, TicketCursor};
-use store::{Cursor, Store, StoreError, StoreId};
+use store::{CredentialReader, Cursor, ReadStore, Store, StoreError, StoreId};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
@@ -45,7 +45,16 @@ enum InsightsMode {
 
 /// Registers `/insights` and `/exports`.
 pub fn configure<S: Store>(cfg: &mut web::ServiceConfig) {
-    register::<S>(cfg, InsightsMode::ReadWrite);
+    register::<S>(cfg, InsightsMode::ReadWrite, |write| {
+        let route = write.method();
+        match write {
+            InsightsWrite::ImportTickets => route.to(import_tickets::<S>),
+            InsightsWrite::PutGoal => route.to(put_goal::<S>),
+            InsightsWrite::DeleteGoal => route.to(delete_goal::<S>),
+            InsightsWrite::AddChange => route.to(add_change::<S>),
+            InsightsWrite::DeleteChange => route.to(delete_change::<S>),
+        }
+    });
 }
 
 /// Registers `/insights` and `/exports` for a server reading a read-only replica: reads
@@ -53,33 +62,62 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig) {
 /// `Allow` (or `GET`) and [`READ_ONLY_REFUSAL`], after the same authentication and scope
 /// check as on the primary. 405, not 503: the replica will never take the write, so a
 /// client must not retry it here (RFC 9110 §15.5.6 and §10.2.1: a method disabled by
-/// configuration).
-pub fn configure_read_only<S: Store>(cfg: &mut web::ServiceConfig) {
-    register::<S>(cfg, InsightsMode::ReadOnly);
+/// configuration). Bound on [`ReadStore`], this server has no write path to reach.
+pub fn configure_read_only<S: ReadStore>(cfg: &mut web::ServiceConfig) {
+    register::<S>(cfg, InsightsMode::ReadOnly, |write| {
+        let allow = write.allow();
+        write.method().to(move |req: HttpRequest, store: Data<S>| refuse_write(req, store, allow))
+    });
 }
 
-fn register<S: Store>(cfg: &mut web::ServiceConfig, mode: InsightsMode) {
-    // A write route: its handler, or the refusal naming the methods left (`allow`).
-    let write = |route: Route, allow: &'static str, handler: fn(Route) -> Route| match mode {
-        InsightsMode::ReadWrite => handler(route),
-        InsightsMode::ReadOnly => {
-            route.to(move |req: HttpRequest, store: Data<S>| refuse_write(req, store, allow))
+/// The insights resources that change tickets or goals.
+#[derive(Clone, Copy)]
+enum InsightsWrite {
+    ImportTickets,
+    PutGoal,
+    DeleteGoal,
+    AddChange,
+    DeleteChange,
+}
+
+impl InsightsWrite {
+    fn method(self) -> Route {
+        match self {
+            InsightsWrite::ImportTickets | InsightsWrite::AddChange => web::post(),
+            InsightsWrite::PutGoal => web::put(),
+            InsightsWrite::DeleteGoal | InsightsWrite::DeleteChange => web::delete(),
         }
-    };
+    }
+
+    /// The methods its path still answers on a read-only server.
+    fn allow(self) -> &'static str {
+        match self {
+            InsightsWrite::ImportTickets | InsightsWrite::DeleteChange => "",
+            InsightsWrite::PutGoal | InsightsWrite::DeleteGoal | InsightsWrite::AddChange => "GET",
+        }
+    }
+}
+
+/// Registers the reads, and each write as `write` routes it.
+fn register<S: ReadStore>(
+    cfg: &mut web::ServiceConfig,
+    mode: InsightsMode,
+    write: impl Fn(InsightsWrite) -> Route,
+) {
     cfg.service(
         web::scope("/insights")
             .app_data(Data::new(mode))
             .route("/status", web::get().to(status::<S>))
-            .route("/tickets", write(web::post(), "", |r| r.to(import_tickets::<S>)))
+            .route("/tickets", write(InsightsWrite::ImportTickets))
             .route("/tickets/summary", web::get().to(ticket_summary::<S>))
             .route("/goals", web::get().to(list_goals::<S>))
-            .route("/goals/{id}", write(web::put(), "GET", |r| r.to(put_goal::<S>)))
+            .route("/goals/{id}", write(InsightsWrite::PutGoal))
             .route("/goals/{id}", web::get().to(get_goal::<S>))
-            .route("/goals/{id}", write(web::delete(), "GET", |r| r.to(delete_goal::<S>)))
+            .route("/goals/{id}", write(InsightsWrite::DeleteGoal))
             .route("/goals/{id}/report", web::get().to(goal_report::<S>))
-            .route("/goals/{id}/changes", write(web::post(), "GET", |r| r.to(add_change::<S>)))
+            .route("/goals/{id}/changes", write(InsightsWrite::AddChange))
             .route("/goals/{id}/changes", web::get().to(list_changes::<S>))
-            .route("/goals/{id}/changes/{change}", write(web::delete(), "", |r| r.to(delete_change::<S>)))
+            .route("/goals/{id}/changes/{change}", write(InsightsWrite::DeleteChange))
             .route("/activities", web::get().to(activities::<S>))
             .route("/videos", web::get().to(videos::<S>)),
     )
@@ -93,7 +131,7 @@ fn register<S: Store>(cfg: &mut web::ServiceConfig, mode: InsightsMode) {
 }
 
 /// A write on a read-only server: authenticated as the write would be, then refused.
-async fn refuse_write<S: Store>(
+async fn refuse_write<S: CredentialReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     allow: &'static str,
@@ -104,7 +142,11 @@ async fn refuse_write<S: Store>(
         .json(json!({ "error": { "status": 405, "message": READ_ONLY_REFUSAL } })))
 }
 
-async fn principal<S: Store>(req: &HttpRequest, store: &S, scopes: &[&str]) -> Result<Principal, ApiError> {
+async fn principal<S: CredentialReader>(
+    req: &HttpRequest,
+    store: &S,
+    scopes: &[&str],
+) -> Result<Principal, ApiError> {
     let config = req.app_data::<Data<AppConfig>>().map(|c| c.get_ref().clone()).unwrap_or_default();
     let principal = authenticate(req, store, &config).await?;
     principal.require(scopes)?;
@@ -131,7 +173,7 @@ fn date_param(params: &QueryParams, name: &str) -> Result<Option<jiff::civil::Da
 
 /// `GET /insights/status`: how far the rollups have followed the statements. On a
 /// read-only replica both come from the primary by replication (its engine writes them).
-async fn status<S: Store>(
+async fn status<S: ReadStore>(
     req: HttpRequest,
     store: Data<S>,
     mode: Data<InsightsMode>,
@@ -205,7 +247,7 @@ async fn import_tickets<S: Store>(
     Ok(HttpResponse::Ok().json(summary))
 }
 
-async fn ticket_summary<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn ticket_summary<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let params = QueryParams::parse(req.query_string(), &["group_by", "interval", "from", "to"])?;
     let group_by = GroupBy::parse(params.get("group_by").unwrap_or("category"))
@@ -230,7 +272,7 @@ fn goal_json(id: &str, goal: &Value) -> Value {
     goal
 }
 
-async fn list_goals<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn list_goals<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let goals: Vec<Value> = store
         .goals(p.store)
@@ -267,7 +309,7 @@ async fn put_goal<S: Store>(
     Ok(if created { HttpResponse::Created().json(answer) } else { HttpResponse::Ok().json(answer) })
 }
 
-async fn get_goal<S: Store>(
+async fn get_goal<S: ReadStore>(
     req: HttpRequest,
     id: Path<String>,
     store: Data<S>,
@@ -299,7 +341,7 @@ fn report_options(req: &HttpRequest) -> Result<(Option<jiff::civil::Date>, Inter
     Ok((date_param(&params, "as_of")?, interval))
 }
 
-async fn goal_report<S: Store>(
+async fn goal_report<S: ReadStore>(
     req: HttpRequest,
     id: Path<String>,
     store: Data<S>,
@@ -348,7 +390,7 @@ fn change_json(c: &ChangeRow) -> Value {
     json!({ "id": c.id, "at": at, "kind": c.kind, "note": c.note })
 }
 
-async fn list_changes<S: Store>(
+async fn list_changes<S: ReadStore>(
     req: HttpRequest,
     id: Path<String>,
     store: Data<S>,
@@ -373,7 +415,7 @@ async fn delete_change<S: Store>(
     }
 }
 
-async fn activities<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn activities<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let params = QueryParams::parse(
         req.query_string(),
@@ -391,7 +433,7 @@ async fn activities<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(counts))
 }
 
-async fn videos<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn videos<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let params = QueryParams::parse(req.query_string(), &["activityId"])?;
     params.require("activityId")?;
@@ -444,7 +486,7 @@ where
     head.chain(body)
 }
 
-async fn export_statements<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn export_statements<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     let request = crate::params::parse_statements_get(req.query_string(), 500)?;
     let crate::params::StatementsGet::Query { query, .. } = request else {
@@ -465,7 +507,7 @@ async fn export_statements<S: Store>(req: HttpRequest, store: Data<S>) -> Result
     Ok(csv_response("statements.csv", rows))
 }
 
-async fn export_tickets<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn export_tickets<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     QueryParams::parse(req.query_string(), &[])?;
     let store_id = p.store;
@@ -480,7 +522,7 @@ async fn export_tickets<S: Store>(req: HttpRequest, store: Data<S>) -> Result<Ht
     Ok(csv_response("tickets.csv", rows))
 }
 
-async fn export_daily<S: Store>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+async fn export_daily<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
     QueryParams::parse(req.query_string(), &[])?;
     let store_id = p.store;
@@ -495,7 +537,7 @@ async fn export_daily<S: Store>(req: HttpRequest, store: Data<S>) -> Result<Http
     Ok(csv_response("activity-daily.csv", rows))
 }
 
-async fn export_goal<S: Store>(
+async fn export_goal<S: ReadStore>(
     req: HttpRequest,
     id: Path<String>,
     store: Data<S>,

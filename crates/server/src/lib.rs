@@ -33,7 +33,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpResponse, HttpServer};
-use store::Store;
+use store::{Health, ReadStore, Store};
 
 pub use error::ApiError;
 
@@ -138,7 +138,8 @@ pub fn serve<S: Store>(store: S, config: AppConfig, listener: TcpListener) -> st
 
 /// Starts an HTTP server with only the given resources (and health, readiness and the
 /// same error handling and authentication brake as the LRS), e.g. insights on its own.
-pub fn serve_only<S: Store>(
+/// It holds only a [`ReadStore`]: a read-only replica's server has no write path.
+pub fn serve_only<S: ReadStore>(
     store: S,
     config: AppConfig,
     listener: TcpListener,
@@ -169,7 +170,7 @@ pub fn serve_with<S: Store>(
 
 /// Runs `routes` on every worker, behind the middleware every Tally server has, beside
 /// `/health` and `/ready`.
-fn start<S: Store>(
+fn start<S: Health + 'static>(
     config: AppConfig,
     listener: TcpListener,
     routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,

@@ -123,7 +123,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use store::{CredentialStore, DEFAULT_STORE, SqliteStore};
+    use store::{CredentialReader, CredentialWriter, DEFAULT_STORE, SqliteStore};
     use tokio::sync::Semaphore;
     use xapi::Timestamp;
 

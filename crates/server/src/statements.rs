@@ -8,7 +8,10 @@ use actix_web::web::{self, Bytes, BytesMut, Data};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use store::{AttachmentUpload, StatementBatch, StatementPage, Store, StoredStatement};
+use store::{
+    ActivityReader, AttachmentReader, AttachmentUpload, CredentialReader, StatementBatch, StatementPage,
+    StatementReader, StatementWriter, StoredStatement,
+};
 use uuid::Uuid;
 use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
 
@@ -37,7 +40,7 @@ fn reads_only_own(principal: &Principal) -> bool {
 }
 
 /// `PUT /xapi/statements?statementId=…`: stores one statement under the given id → 204.
-pub async fn put<S: Store>(
+pub async fn put<S: StatementWriter + CredentialReader + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     store: Data<S>,
@@ -70,7 +73,7 @@ pub async fn put<S: Store>(
 
 /// `POST /xapi/statements`: stores one statement or an array of them, atomically → 200
 /// with their ids in order.
-pub async fn post<S: Store>(
+pub async fn post<S: StatementWriter + CredentialReader + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     store: Data<S>,
@@ -88,7 +91,7 @@ pub async fn post<S: Store>(
     Ok(HttpResponse::Ok().json(ids))
 }
 
-async fn write<S: Store>(
+async fn write<S: StatementWriter>(
     store: &S,
     principal: &Principal,
     version: Version,
@@ -170,7 +173,9 @@ fn essence(content_type: &str) -> String {
 /// `GET`/`HEAD /xapi/statements`: one statement, or a page of a filtered query. Every
 /// answer after authentication, errors included, carries Consistent-Through, which
 /// clients poll on.
-pub async fn get<S: Store>(
+pub async fn get<
+    S: StatementReader + AttachmentReader + ActivityReader + CredentialReader + Clone + 'static,
+>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
@@ -212,7 +217,7 @@ pub async fn get<S: Store>(
 }
 
 /// `GET /xapi/statements?statementId=…` (or `voidedStatementId`).
-async fn single<S: Store>(
+async fn single<S: StatementReader + AttachmentReader + ActivityReader + Clone + 'static>(
     store: &Data<S>,
     principal: &Principal,
     id: Uuid,
@@ -238,7 +243,7 @@ async fn single<S: Store>(
 }
 
 /// A page of a statement query, as a StatementResult with its `more` link.
-async fn page_of<S: Store>(
+async fn page_of<S: AttachmentReader + ActivityReader + Clone + 'static>(
     store: &Data<S>,
     principal: &Principal,
     page: StatementPage,
@@ -270,7 +275,7 @@ async fn page_of<S: Store>(
 /// The answer: the JSON alone, or (xAPI 1.0.3 Communication §2.1.3: `attachments=true`)
 /// multipart/mixed with the content of every attachment the statements reference, once
 /// each.
-async fn respond<S: Store>(
+async fn respond<S: AttachmentReader + Clone + 'static>(
     mut response: actix_web::HttpResponseBuilder,
     store: &Data<S>,
     principal: &Principal,
@@ -308,7 +313,7 @@ impl View<'_> {
 
 /// Stored statements as the reader asked for them: `exact` is the stored text as it is;
 /// the other formats rewrite it, `canonical` with the activity definitions the LRS holds.
-async fn render<'a, S: Store>(
+async fn render<'a, S: ActivityReader>(
     store: &S,
     principal: &Principal,
     statements: &'a [StoredStatement],

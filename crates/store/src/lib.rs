@@ -1,11 +1,12 @@
 //! What the LRS remembers.
 //!
-//! One trait surface — [`StatementWriter`], [`StatementReader`], [`CredentialStore`],
-//! summed up in [`Store`] — and two backends behind it: [`SqliteStore`] (the embedded
-//! default, one directory) and [`PgStore`] (production). Backends own their SQL and
-//! their forward-only migrations; nothing outside this crate writes SQL for LRS tables.
-//! Consumers ask only for the capability they need: insights, for instance, needs a
-//! reader, never a writer.
+//! One trait surface of capabilities, each a reader or a writer ([`StatementReader`],
+//! [`StatementWriter`], [`CredentialReader`], …), summed up in [`ReadStore`] (every read)
+//! and [`Store`] (every read and write), and two backends behind it: [`SqliteStore`] (the
+//! embedded default, one directory) and [`PgStore`] (production). Backends own their SQL
+//! and their forward-only migrations; nothing outside this crate writes SQL for LRS tables.
+//! Consumers ask only for the capabilities they use: a report binds on [`InsightsReader`],
+//! so it cannot write; a server for a read-only replica binds on [`ReadStore`].
 
 mod commit;
 mod documents;
@@ -90,11 +91,20 @@ pub trait StatementReader: Send + Sync {
     }
 }
 
-/// Keeps API credentials.
-pub trait CredentialStore: Send + Sync {
+/// Reads API credentials (digests only, never secrets).
+pub trait CredentialReader: Send + Sync {
     /// The credential with this key; `revoked` when it or its store is.
     fn credential(&self, key: &str) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
 
+    /// The credentials of one store, or of every store, oldest first.
+    fn list_credentials(
+        &self,
+        store: Option<StoreId>,
+    ) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
+}
+
+/// Adds, renames and revokes API credentials.
+pub trait CredentialWriter: Send + Sync {
     /// Adds a credential to an existing, unrevoked store; an existing key is an error.
     fn create_credential(
         &self,
@@ -104,12 +114,6 @@ pub trait CredentialStore: Send + Sync {
     /// Makes sure a credential with this key exists exactly as given (used for the
     /// credential configured through the environment).
     fn put_credential(&self, credential: Credential) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The credentials of one store, or of every store, oldest first.
-    fn list_credentials(
-        &self,
-        store: Option<StoreId>,
-    ) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
 
     /// Renames a credential; false when no such key exists.
     fn rename_credential(
@@ -122,14 +126,17 @@ pub trait CredentialStore: Send + Sync {
     fn revoke_credential(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// Manages stores (tenants).
-pub trait TenantStore: Send + Sync {
-    fn create_store(&self, name: &str) -> impl Future<Output = Result<StoreInfo, StoreError>> + Send;
-
+/// Reads the stores (tenants).
+pub trait TenantReader: Send + Sync {
     /// Every store, revoked ones included, by id.
     fn stores(&self) -> impl Future<Output = Result<Vec<StoreInfo>, StoreError>> + Send;
 
     fn store_info(&self, id: StoreId) -> impl Future<Output = Result<Option<StoreInfo>, StoreError>> + Send;
+}
+
+/// Creates, renames and revokes stores (tenants).
+pub trait TenantWriter: Send + Sync {
+    fn create_store(&self, name: &str) -> impl Future<Output = Result<StoreInfo, StoreError>> + Send;
 
     /// Renames a store; false when there is none with this id.
     fn rename_store(&self, id: StoreId, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -139,9 +146,8 @@ pub trait TenantStore: Send + Sync {
     fn revoke_store(&self, id: StoreId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// Keeps state, activity profile and agent profile documents. Every write is decided and
-/// applied under a lock on its document, so concurrent writers never lose an update.
-pub trait DocumentStore: Send + Sync {
+/// Reads state, activity profile and agent profile documents.
+pub trait DocumentReader: Send + Sync {
     /// One document.
     fn document(
         &self,
@@ -155,7 +161,11 @@ pub trait DocumentStore: Send + Sync {
         scope: DocumentScope,
         since: Option<Timestamp>,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
 
+/// Writes and deletes documents. Every write is decided and applied under a lock on its
+/// document, so concurrent writers never lose an update.
+pub trait DocumentWriter: Send + Sync {
     /// Stores (PUT) or merges into (POST) a document; answers the document as stored.
     fn write_document(
         &self,
@@ -202,16 +212,8 @@ pub trait AttachmentReader: Send + Sync {
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 }
 
-/// Keeps support tickets (insights).
-pub trait TicketStore: Send + Sync {
-    /// Inserts or updates tickets (one per store, source and external id) in one
-    /// transaction; answers (inserted, updated).
-    fn upsert_tickets(
-        &self,
-        store: StoreId,
-        tickets: Vec<insights::TicketRow>,
-    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
-
+/// Reads imported support tickets and what their imports cover (insights).
+pub trait TicketReader: Send + Sync {
     /// Tickets matching the filter, oldest first.
     fn tickets(
         &self,
@@ -226,14 +228,6 @@ pub trait TicketStore: Send + Sync {
         after: Option<insights::TicketCursor>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<insights::TicketRow>, StoreError>> + Send;
-
-    /// Records what imports cover, per source, in one transaction (each source keeps the
-    /// later of its old and new ends).
-    fn record_coverage(
-        &self,
-        store: StoreId,
-        coverage: Vec<insights::TicketCoverage>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// What each source's imports cover, by source.
     fn coverage(
@@ -250,16 +244,27 @@ pub trait TicketStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Vec<String>>, StoreError>> + Send;
 }
 
-/// Keeps learning goals and the changes recorded on them (insights).
-pub trait GoalStore: Send + Sync {
-    /// Creates or replaces a goal; true when it was created.
-    fn put_goal(
+/// Imports support tickets (insights).
+pub trait TicketWriter: Send + Sync {
+    /// Inserts or updates tickets (one per store, source and external id) in one
+    /// transaction; answers (inserted, updated).
+    fn upsert_tickets(
         &self,
         store: StoreId,
-        id: &str,
-        definition: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        tickets: Vec<insights::TicketRow>,
+    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
 
+    /// Records what imports cover, per source, in one transaction (each source keeps the
+    /// later of its old and new ends).
+    fn record_coverage(
+        &self,
+        store: StoreId,
+        coverage: Vec<insights::TicketCoverage>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Reads learning goals and the changes recorded on them (insights).
+pub trait GoalReader: Send + Sync {
     fn goal(
         &self,
         store: StoreId,
@@ -270,6 +275,23 @@ pub trait GoalStore: Send + Sync {
         &self,
         store: StoreId,
     ) -> impl Future<Output = Result<Vec<insights::GoalRow>, StoreError>> + Send;
+
+    fn changes(
+        &self,
+        store: StoreId,
+        goal: &str,
+    ) -> impl Future<Output = Result<Vec<insights::ChangeRow>, StoreError>> + Send;
+}
+
+/// Edits learning goals and the changes recorded on them (insights).
+pub trait GoalWriter: Send + Sync {
+    /// Creates or replaces a goal; true when it was created.
+    fn put_goal(
+        &self,
+        store: StoreId,
+        id: &str,
+        definition: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes a goal and its changes; false when there was none.
     fn delete_goal(&self, store: StoreId, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -282,12 +304,6 @@ pub trait GoalStore: Send + Sync {
         change: insights::ChangeRow,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn changes(
-        &self,
-        store: StoreId,
-        goal: &str,
-    ) -> impl Future<Output = Result<Vec<insights::ChangeRow>, StoreError>> + Send;
-
     fn delete_change(
         &self,
         store: StoreId,
@@ -296,36 +312,14 @@ pub trait GoalStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// Keeps the rollups the insights engine builds by following statements in ingest order.
-pub trait RollupStore: Send + Sync {
+/// Reads the rollups the insights engine builds (what reports and exports read) and how
+/// far the engine has got.
+pub trait RollupReader: Send + Sync {
     /// The sequence number of a store's last committed statement (0 for none).
     fn ingest_head(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// How far the engine has followed a store's statements (0 before it started).
     fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
-
-    /// Committed statements after a sequence number, in ingest order, voided ones included.
-    fn statements_after(
-        &self,
-        store: StoreId,
-        after: i64,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<insights::TailedStatement>, StoreError>> + Send;
-
-    /// The activity × actor rows for these pairs (those that exist).
-    fn activity_actor_rows(
-        &self,
-        store: StoreId,
-        pairs: Vec<(String, String)>,
-    ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
-
-    /// Applies one engine step in one transaction; `Conflict` when the watermark is no
-    /// longer `step.from_seq` (another engine applied it).
-    fn apply_rollup(
-        &self,
-        store: StoreId,
-        step: insights::RollupStep,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn activity_actors(
         &self,
@@ -375,22 +369,63 @@ pub trait RollupStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<insights::DailyRow>, StoreError>> + Send;
 }
 
-/// Everything the LRS needs from a backend.
-pub trait Store:
-    StatementWriter
+/// What the rollup engine alone needs: its tail of statements, the rows a step touches, and
+/// the atomic step that moves its watermark. Only the engine holds this; on a read-only
+/// replica nothing does.
+pub trait RollupWriter: Send + Sync {
+    /// Committed statements after a sequence number, in ingest order, voided ones included.
+    fn statements_after(
+        &self,
+        store: StoreId,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<insights::TailedStatement>, StoreError>> + Send;
+
+    /// The activity × actor rows for these pairs (those that exist).
+    fn activity_actor_rows(
+        &self,
+        store: StoreId,
+        pairs: Vec<(String, String)>,
+    ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
+
+    /// Applies one engine step in one transaction; `Conflict` when the watermark is no
+    /// longer `step.from_seq` (another engine applied it).
+    fn apply_rollup(
+        &self,
+        store: StoreId,
+        step: insights::RollupStep,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What the insights reports and exports read: rollups, tickets, goals and activity names.
+pub trait InsightsReader: RollupReader + TicketReader + GoalReader + ActivityReader {}
+
+impl<T: RollupReader + TicketReader + GoalReader + ActivityReader> InsightsReader for T {}
+
+/// Every read a backend answers and nothing else: what a server on a read-only replica is
+/// built on, so that no write path can be compiled into it.
+pub trait ReadStore:
+    InsightsReader
     + StatementReader
-    + CredentialStore
-    + TenantStore
-    + DocumentStore
-    + ActivityReader
+    + CredentialReader
+    + TenantReader
+    + DocumentReader
     + AttachmentReader
     + Health
-    + TicketStore
-    + GoalStore
-    + RollupStore
     + Clone
     + 'static
 {
-    /// Checks that the database answers.
-    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Everything the LRS needs from a backend: every read and every write.
+pub trait Store:
+    ReadStore
+    + StatementWriter
+    + CredentialWriter
+    + TenantWriter
+    + DocumentWriter
+    + TicketWriter
+    + GoalWriter
+    + RollupWriter
+{
 }

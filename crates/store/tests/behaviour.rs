@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use store::{
-    ActivityReader, Credential, CredentialStore, DEFAULT_STORE, StatementBatch, StatementFilter,
-    StatementQuery, StatementReader, StatementWriter, Store, StoreError, TenantStore,
+    ActivityReader, Credential, CredentialReader, CredentialWriter, DEFAULT_STORE, StatementBatch,
+    StatementFilter, StatementQuery, StatementReader, StatementWriter, Store, StoreError, TenantReader,
+    TenantWriter,
 };
 use test_support::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,

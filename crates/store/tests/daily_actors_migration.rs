@@ -4,7 +4,7 @@
 mod common;
 
 use store::insights::{ActivitySelection, DailyActorRow};
-use store::{DEFAULT_STORE, PgStore, RollupStore, SqliteStore};
+use store::{DEFAULT_STORE, PgStore, RollupReader, SqliteStore};
 use test_support::{Backend, TestDatabase};
 
 /// Rows of the layout of migrations 5–9: one person's played and paused rows for a video on

@@ -5,8 +5,8 @@ mod common;
 
 use serde_json::{Value, json};
 use store::{
-    ActivityReader, DEFAULT_STORE, DocumentKind, DocumentScope, DocumentStore, DocumentWrite,
-    DocumentWriteMode, Preconditions, StatementBatch, StatementWriter, StoreError,
+    ActivityReader, DEFAULT_STORE, DocumentKind, DocumentReader, DocumentScope, DocumentWrite,
+    DocumentWriteMode, DocumentWriter, Preconditions, StatementBatch, StatementWriter, StoreError,
 };
 use test_support::statements::{activity_id, agent, statement_with};
 use uuid::Uuid;
@@ -42,7 +42,7 @@ fn post(scope: &DocumentScope, id: &str, body: Value) -> DocumentWrite {
     DocumentWrite { mode: DocumentWriteMode::Merge, ..put(scope, id, "application/json", &body.to_string()) }
 }
 
-async fn json_of<S: DocumentStore>(store: &S, scope: &DocumentScope, id: &str) -> Value {
+async fn json_of<S: DocumentReader>(store: &S, scope: &DocumentScope, id: &str) -> Value {
     let document = store.document(scope.clone(), id.into()).await.unwrap().expect("present");
     serde_json::from_slice(&document.body).unwrap()
 }

@@ -9,7 +9,8 @@ use store::insights::{
     TicketCoverage, TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
-    DEFAULT_STORE, GoalStore, RollupStore, StatementBatch, StatementWriter, StoreError, TicketStore,
+    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, StatementBatch, StatementWriter,
+    StoreError, TicketReader, TicketWriter,
 };
 use test_support::statements::statement;
 use xapi::{Statement, Version};

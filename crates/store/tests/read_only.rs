@@ -2,7 +2,7 @@
 //! no writer, read-only sessions, and a schema that must hold every migration already.
 //! (A real hot standby is exercised by the `tally` binary's tests.)
 
-use store::{DEFAULT_STORE, GoalStore, Health, PgStore, StoreError};
+use store::{DEFAULT_STORE, GoalReader, GoalWriter, Health, PgStore, StoreError};
 use test_support::{Backend, TestDatabase};
 
 async fn execute(url: &str, sql: &str) {

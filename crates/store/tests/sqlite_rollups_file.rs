@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use store::insights::{ActivitySelection, DailyActorRow, RollupStep};
-use store::{DEFAULT_STORE, RollupStore, SqliteStore};
+use store::{DEFAULT_STORE, RollupReader, RollupWriter, SqliteStore};
 use test_support::{Backend, TestDatabase};
 
 fn step(from_seq: i64, to_seq: i64) -> RollupStep {

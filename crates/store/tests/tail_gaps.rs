@@ -2,7 +2,7 @@
 //! the sequence numbers (statements removed), on both backends.
 
 use serde_json::json;
-use store::{DEFAULT_STORE, PgStore, RollupStore, SqliteStore, StatementBatch, StatementWriter};
+use store::{DEFAULT_STORE, PgStore, RollupWriter, SqliteStore, StatementBatch, StatementWriter};
 use test_support::statements::statement;
 use test_support::{Backend, TestDatabase};
 use xapi::{Statement, Version};
@@ -23,7 +23,7 @@ async fn ten<S: StatementWriter>(store: &S) {
     store.write_statements(batch).await.unwrap();
 }
 
-async fn reads_on_across_the_gap<S: RollupStore>(store: &S) {
+async fn reads_on_across_the_gap<S: RollupWriter>(store: &S) {
     let seqs = async |after| -> Vec<i64> {
         store.statements_after(DEFAULT_STORE, after, 3).await.unwrap().iter().map(|s| s.seq).collect()
     };

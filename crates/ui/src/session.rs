@@ -29,7 +29,7 @@ use actix_web::web::Data;
 use serde::Deserialize;
 use server::AppConfig;
 use sha2::{Digest, Sha256};
-use store::{CredentialStore, DEFAULT_STORE, StoreId};
+use store::{CredentialReader, DEFAULT_STORE, StoreId};
 use subtle::ConstantTimeEq;
 use xapi::AgentKey;
 
@@ -237,7 +237,7 @@ pub(crate) fn app_data<T: 'static>(req: &HttpRequest) -> Result<&Data<T>, PageEr
 
 /// The signed-in viewer of a request, or [`PageError::SignIn`]. Reads the credential from
 /// the store on every request: a revoked credential ends its session here.
-pub async fn viewer<S: CredentialStore + 'static>(req: &HttpRequest) -> Result<Viewer, PageError> {
+pub async fn viewer<S: CredentialReader + 'static>(req: &HttpRequest) -> Result<Viewer, PageError> {
     let sign_in = || PageError::SignIn {
         next: (req.method() == Method::GET).then(|| {
             req.uri().path_and_query().map_or_else(|| req.path().to_string(), |p| p.as_str().to_string())

@@ -5,7 +5,7 @@ use xapi::Timestamp;
 
 use super::{NOW_MICROS, PgStore};
 use crate::model::{Credential, StoreId, StoreInfo};
-use crate::{CredentialStore, StoreError, TenantStore};
+use crate::{CredentialReader, CredentialWriter, StoreError, TenantReader, TenantWriter};
 
 /// A credential counts as revoked when its store is.
 const CREDENTIAL_SELECT: &str = "SELECT c.key, c.store_id, c.name, c.scopes, c.secret_sha256, c.created, \
@@ -40,13 +40,26 @@ impl PgStore {
     }
 }
 
-impl CredentialStore for PgStore {
+impl CredentialReader for PgStore {
     async fn credential(&self, key: &str) -> Result<Option<Credential>, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&format!("{CREDENTIAL_SELECT} WHERE c.key = $1")).await?;
         Ok(client.query_opt(&stmt, &[&key]).await?.as_ref().map(credential_row))
     }
 
+    async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!("{CREDENTIAL_SELECT} WHERE $1::bigint IS NULL OR c.store_id = $1 ORDER BY c.created, c.key"),
+                &[&store],
+            )
+            .await?;
+        Ok(rows.iter().map(credential_row).collect())
+    }
+}
+
+impl CredentialWriter for PgStore {
     async fn create_credential(&self, c: Credential) -> Result<(), StoreError> {
         let inserted = self
             .write_credential(
@@ -77,17 +90,6 @@ impl CredentialStore for PgStore {
         Ok(())
     }
 
-    async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &format!("{CREDENTIAL_SELECT} WHERE $1::bigint IS NULL OR c.store_id = $1 ORDER BY c.created, c.key"),
-                &[&store],
-            )
-            .await?;
-        Ok(rows.iter().map(credential_row).collect())
-    }
-
     async fn rename_credential(&self, key: &str, name: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
         Ok(client.execute("UPDATE credentials SET name = $2 WHERE key = $1", &[&key, &name]).await? > 0)
@@ -110,7 +112,19 @@ fn store_row(row: &Row) -> StoreInfo {
     }
 }
 
-impl TenantStore for PgStore {
+impl TenantReader for PgStore {
+    async fn stores(&self) -> Result<Vec<StoreInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query(&format!("{STORE_SELECT} ORDER BY id"), &[]).await?.iter().map(store_row).collect())
+    }
+
+    async fn store_info(&self, id: StoreId) -> Result<Option<StoreInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query_opt(&format!("{STORE_SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(store_row))
+    }
+}
+
+impl TenantWriter for PgStore {
     async fn create_store(&self, name: &str) -> Result<StoreInfo, StoreError> {
         let client = self.pool.get().await?;
         let row = client
@@ -120,16 +134,6 @@ impl TenantStore for PgStore {
             )
             .await?;
         Ok(store_row(&row))
-    }
-
-    async fn stores(&self) -> Result<Vec<StoreInfo>, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client.query(&format!("{STORE_SELECT} ORDER BY id"), &[]).await?.iter().map(store_row).collect())
-    }
-
-    async fn store_info(&self, id: StoreId) -> Result<Option<StoreInfo>, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client.query_opt(&format!("{STORE_SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(store_row))
     }
 
     async fn rename_store(&self, id: StoreId, name: &str) -> Result<bool, StoreError> {

@@ -10,7 +10,7 @@ use xapi::Timestamp;
 use super::{NOW_MICROS, PgStore};
 use crate::documents::{check_preconditions, decide};
 use crate::model::{Document, DocumentScope, DocumentWrite, Preconditions, StoreId};
-use crate::{ActivityReader, DocumentStore, StoreError};
+use crate::{ActivityReader, DocumentReader, DocumentWriter, StoreError};
 
 const KEY_MATCH: &str = "store_id = $1 AND kind = $2 AND activity_id = $3 AND agent = $4 \
                          AND registration = $5 AND doc_id = $6";
@@ -133,7 +133,7 @@ impl PgStore {
     }
 }
 
-impl DocumentStore for PgStore {
+impl DocumentReader for PgStore {
     async fn document(&self, scope: DocumentScope, id: String) -> Result<Option<Document>, StoreError> {
         let client = self.pool.get().await?;
         let select = client.prepare_cached(SELECT_DOCUMENT).await?;
@@ -159,7 +159,9 @@ impl DocumentStore for PgStore {
         let rows = client.query(&select, &params).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
+}
 
+impl DocumentWriter for PgStore {
     async fn write_document(&self, write: DocumentWrite) -> Result<Document, StoreError> {
         let scope = write.scope.clone();
         let id = write.id.clone();

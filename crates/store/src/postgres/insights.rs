@@ -11,7 +11,7 @@ use crate::insights::{
     RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, sql,
 };
 use crate::model::StoreId;
-use crate::{GoalStore, RollupStore, StoreError, TicketStore};
+use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
@@ -110,26 +110,7 @@ fn ticket_row(r: &Row) -> TicketRow {
     }
 }
 
-impl TicketStore for PgStore {
-    async fn upsert_tickets(
-        &self,
-        store: StoreId,
-        tickets: Vec<TicketRow>,
-    ) -> Result<(u64, u64), StoreError> {
-        let (tickets, repeats) = last_of_each(tickets);
-        let columns = TicketColumns::of(&tickets);
-        let now = Timestamp::now().as_micros();
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let upsert = tx.prepare_cached(UPSERT_TICKETS).await?;
-        let mut params: Vec<Param<'_>> = vec![&store, &now];
-        params.extend(columns.params());
-        let rows = tx.query(&upsert, &params).await?;
-        tx.commit().await?;
-        let inserted = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
-        Ok((inserted, rows.len() as u64 - inserted + repeats))
-    }
-
+impl TicketReader for PgStore {
     async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
         let client = self.pool.get().await?;
         let select = client.prepare_cached(sql::TICKETS_IN_RANGE).await?;
@@ -157,17 +138,6 @@ impl TicketStore for PgStore {
         Ok(rows.iter().map(ticket_row).collect())
     }
 
-    async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let record = tx.prepare_cached(sql::RECORD_COVERAGE).await?;
-        for c in &coverage {
-            tx.execute(&record, &[&store, &c.source, &c.through]).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn coverage(&self, store: StoreId) -> Result<Vec<TicketCoverage>, StoreError> {
         let client = self.pool.get().await?;
         let rows = client.query(sql::COVERAGE, &[&store]).await?;
@@ -181,6 +151,38 @@ impl TicketStore for PgStore {
             .iter()
             .map(|r| r.get::<_, &str>(0).split_whitespace().map(str::to_string).collect())
             .collect())
+    }
+}
+
+impl TicketWriter for PgStore {
+    async fn upsert_tickets(
+        &self,
+        store: StoreId,
+        tickets: Vec<TicketRow>,
+    ) -> Result<(u64, u64), StoreError> {
+        let (tickets, repeats) = last_of_each(tickets);
+        let columns = TicketColumns::of(&tickets);
+        let now = Timestamp::now().as_micros();
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let upsert = tx.prepare_cached(UPSERT_TICKETS).await?;
+        let mut params: Vec<Param<'_>> = vec![&store, &now];
+        params.extend(columns.params());
+        let rows = tx.query(&upsert, &params).await?;
+        tx.commit().await?;
+        let inserted = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
+        Ok((inserted, rows.len() as u64 - inserted + repeats))
+    }
+
+    async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let record = tx.prepare_cached(sql::RECORD_COVERAGE).await?;
+        for c in &coverage {
+            tx.execute(&record, &[&store, &c.source, &c.through]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -338,17 +340,7 @@ fn goal_row(r: &Row) -> GoalRow {
     GoalRow { id: r.get(0), definition: r.get(1), created: r.get(2), updated: r.get(3) }
 }
 
-impl GoalStore for PgStore {
-    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        let now = client.query_one(&format!("SELECT {NOW_MICROS}"), &[]).await?.get::<_, i64>(0);
-        // `xmax = 0` tells an inserted row from an updated one.
-        let row = client
-            .query_one(&format!("{} RETURNING (xmax = 0)", sql::PUT_GOAL), &[&store, &id, &definition, &now])
-            .await?;
-        Ok(row.get(0))
-    }
-
+impl GoalReader for PgStore {
     async fn goal(&self, store: StoreId, id: &str) -> Result<Option<GoalRow>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client.query_opt(sql::GOAL, &[&store, &id]).await?.as_ref().map(goal_row))
@@ -357,6 +349,27 @@ impl GoalStore for PgStore {
     async fn goals(&self, store: StoreId) -> Result<Vec<GoalRow>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client.query(sql::GOALS, &[&store]).await?.iter().map(goal_row).collect())
+    }
+
+    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::CHANGES, &[&store, &goal]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| ChangeRow { id: r.get(0), at: r.get(1), kind: r.get(2), note: r.get(3) })
+            .collect())
+    }
+}
+
+impl GoalWriter for PgStore {
+    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let now = client.query_one(&format!("SELECT {NOW_MICROS}"), &[]).await?.get::<_, i64>(0);
+        // `xmax = 0` tells an inserted row from an updated one.
+        let row = client
+            .query_one(&format!("{} RETURNING (xmax = 0)", sql::PUT_GOAL), &[&store, &id, &definition, &now])
+            .await?;
+        Ok(row.get(0))
     }
 
     async fn delete_goal(&self, store: StoreId, id: &str) -> Result<bool, StoreError> {
@@ -374,15 +387,6 @@ impl GoalStore for PgStore {
             .execute(sql::ADD_CHANGE, &[&store, &goal, &change.id, &change.at, &change.kind, &change.note])
             .await?;
         if added == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-    }
-
-    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client.query(sql::CHANGES, &[&store, &goal]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| ChangeRow { id: r.get(0), at: r.get(1), kind: r.get(2), note: r.get(3) })
-            .collect())
     }
 
     async fn delete_change(&self, store: StoreId, goal: &str, change: &str) -> Result<bool, StoreError> {
@@ -441,7 +445,7 @@ impl PgStore {
     }
 }
 
-impl RollupStore for PgStore {
+impl RollupReader for PgStore {
     async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
         let client = self.pool.get().await?;
         Ok(client.query_opt(sql::INGEST_HEAD, &[&store]).await?.map_or(0, |r| r.get(0)))
@@ -452,6 +456,102 @@ impl RollupStore for PgStore {
         Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0)))
     }
 
+    async fn activity_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        let mut rows: Vec<ActivityActorRow> = self
+            .selected(sql::ACTIVITY_ACTORS, &selection, store, &[])
+            .await?
+            .iter()
+            .map(activity_actor_row)
+            .collect();
+        rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
+        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+        Ok(rows)
+    }
+
+    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::KNOWN_ACTORS, &[&store, &before]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn revisions(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<RevisionRow>, StoreError> {
+        let mut rows: Vec<RevisionRow> = self
+            .selected(sql::REVISIONS, &selection, store, &[])
+            .await?
+            .iter()
+            .map(|r| RevisionRow { activity_id: r.get(0), marker: r.get(1), first_seen: r.get(2) })
+            .collect();
+        rows.sort_by(|a, b| {
+            (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
+        });
+        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
+        Ok(rows)
+    }
+
+    async fn daily(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        let mut rows: Vec<DailyRow> = self
+            .selected(sql::DAILY, &selection, store, &[&from_day, &to_day])
+            .await?
+            .iter()
+            .map(daily_row)
+            .collect();
+        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id)));
+        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
+        Ok(rows)
+    }
+
+    async fn daily_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyActorRow>, StoreError> {
+        let mut rows: Vec<DailyActorRow> = self
+            .selected(sql::DAILY_ACTORS, &selection, store, &[&from_day, &to_day])
+            .await?
+            .iter()
+            .map(|r| DailyActorRow {
+                day: r.get(0),
+                activity_id: r.get(1),
+                actor: r.get(2),
+                statements: r.get(3),
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
+        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
+        Ok(rows)
+    }
+
+    async fn daily_page(
+        &self,
+        store: StoreId,
+        after: Option<(i64, String, String)>,
+        limit: usize,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+        let select = client.prepare_cached(sql::DAILY_PAGE).await?;
+        let rows = client.query(&select, &[&store, &day, &activity, &verb, &(limit as i64)]).await?;
+        Ok(rows.iter().map(daily_row).collect())
+    }
+}
+
+impl RollupWriter for PgStore {
     async fn statements_after(
         &self,
         store: StoreId,
@@ -554,100 +654,6 @@ impl RollupStore for PgStore {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn activity_actors(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-    ) -> Result<Vec<ActivityActorRow>, StoreError> {
-        let mut rows: Vec<ActivityActorRow> = self
-            .selected(sql::ACTIVITY_ACTORS, &selection, store, &[])
-            .await?
-            .iter()
-            .map(activity_actor_row)
-            .collect();
-        rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
-        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
-        Ok(rows)
-    }
-
-    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client.query(sql::KNOWN_ACTORS, &[&store, &before]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    async fn revisions(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-    ) -> Result<Vec<RevisionRow>, StoreError> {
-        let mut rows: Vec<RevisionRow> = self
-            .selected(sql::REVISIONS, &selection, store, &[])
-            .await?
-            .iter()
-            .map(|r| RevisionRow { activity_id: r.get(0), marker: r.get(1), first_seen: r.get(2) })
-            .collect();
-        rows.sort_by(|a, b| {
-            (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
-        });
-        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
-        Ok(rows)
-    }
-
-    async fn daily(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<Vec<DailyRow>, StoreError> {
-        let mut rows: Vec<DailyRow> = self
-            .selected(sql::DAILY, &selection, store, &[&from_day, &to_day])
-            .await?
-            .iter()
-            .map(daily_row)
-            .collect();
-        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id)));
-        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
-        Ok(rows)
-    }
-
-    async fn daily_actors(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<Vec<DailyActorRow>, StoreError> {
-        let mut rows: Vec<DailyActorRow> = self
-            .selected(sql::DAILY_ACTORS, &selection, store, &[&from_day, &to_day])
-            .await?
-            .iter()
-            .map(|r| DailyActorRow {
-                day: r.get(0),
-                activity_id: r.get(1),
-                actor: r.get(2),
-                statements: r.get(3),
-            })
-            .collect();
-        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
-        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
-        Ok(rows)
-    }
-
-    async fn daily_page(
-        &self,
-        store: StoreId,
-        after: Option<(i64, String, String)>,
-        limit: usize,
-    ) -> Result<Vec<DailyRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
-        let select = client.prepare_cached(sql::DAILY_PAGE).await?;
-        let rows = client.query(&select, &[&store, &day, &activity, &verb, &(limit as i64)]).await?;
-        Ok(rows.iter().map(daily_row).collect())
     }
 }
 

@@ -19,8 +19,8 @@ mod tls;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
 use self::statements::PgWriter;
+use crate::StoreError;
 use crate::commit::Committer;
-use crate::{Store, StoreError};
 
 /// Forward-only migrations, applied in order at start-up.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -226,10 +226,6 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StoreErro
     Ok(())
 }
 
-impl Store for PgStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client.query_one("SELECT 1", &[]).await?;
-        Ok(())
-    }
-}
+impl crate::ReadStore for PgStore {}
+
+impl crate::Store for PgStore {}

@@ -5,13 +5,13 @@ use xapi::Timestamp;
 
 use super::SqliteStore;
 use crate::model::{Credential, StoreId, StoreInfo};
-use crate::{CredentialStore, StoreError, TenantStore};
+use crate::{CredentialReader, CredentialWriter, StoreError, TenantReader, TenantWriter};
 
 /// A credential counts as revoked when its store is.
 const CREDENTIAL_SELECT: &str = "SELECT c.key, c.store_id, c.name, c.scopes, c.secret_sha256, c.created, \
                                  c.revoked OR s.revoked, c.acts_for FROM credentials c JOIN stores s ON s.id = c.store_id";
 
-impl CredentialStore for SqliteStore {
+impl CredentialReader for SqliteStore {
     async fn credential(&self, key: &str) -> Result<Option<Credential>, StoreError> {
         let key = key.to_string();
         self.with_conn(move |conn| {
@@ -21,6 +21,18 @@ impl CredentialStore for SqliteStore {
         .await
     }
 
+    async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{CREDENTIAL_SELECT} WHERE ?1 IS NULL OR c.store_id = ?1 ORDER BY c.created, c.key"
+            ))?;
+            Ok(stmt.query_map([store], credential_row)?.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+impl CredentialWriter for SqliteStore {
     async fn create_credential(&self, credential: Credential) -> Result<(), StoreError> {
         self.with_conn(move |conn| {
             let inserted = conn.execute(
@@ -49,16 +61,6 @@ impl CredentialStore for SqliteStore {
                 credential_params(&credential),
             )?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "{CREDENTIAL_SELECT} WHERE ?1 IS NULL OR c.store_id = ?1 ORDER BY c.created, c.key"
-            ))?;
-            Ok(stmt.query_map([store], credential_row)?.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -120,18 +122,7 @@ fn store_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreInfo> {
     })
 }
 
-impl TenantStore for SqliteStore {
-    async fn create_store(&self, name: &str) -> Result<StoreInfo, StoreError> {
-        let name = name.to_string();
-        self.with_conn(move |conn| {
-            let created = Timestamp::now().as_micros();
-            conn.execute("INSERT INTO stores (name, created) VALUES (?1, ?2)", params![name, created])?;
-            let id = conn.last_insert_rowid();
-            Ok(StoreInfo { id, name, created: Timestamp::from_micros(created), revoked: false })
-        })
-        .await
-    }
-
+impl TenantReader for SqliteStore {
     async fn stores(&self) -> Result<Vec<StoreInfo>, StoreError> {
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(&format!("{STORE_SELECT} ORDER BY id"))?;
@@ -144,6 +135,19 @@ impl TenantStore for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(&format!("{STORE_SELECT} WHERE id = ?1"))?;
             Ok(stmt.query_row([id], store_row).optional()?)
+        })
+        .await
+    }
+}
+
+impl TenantWriter for SqliteStore {
+    async fn create_store(&self, name: &str) -> Result<StoreInfo, StoreError> {
+        let name = name.to_string();
+        self.with_conn(move |conn| {
+            let created = Timestamp::now().as_micros();
+            conn.execute("INSERT INTO stores (name, created) VALUES (?1, ?2)", params![name, created])?;
+            let id = conn.last_insert_rowid();
+            Ok(StoreInfo { id, name, created: Timestamp::from_micros(created), revoked: false })
         })
         .await
     }

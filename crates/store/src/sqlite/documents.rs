@@ -9,7 +9,7 @@ use xapi::Timestamp;
 use super::SqliteStore;
 use crate::documents::{check_preconditions, decide};
 use crate::model::{Document, DocumentScope, DocumentWrite, Preconditions, StoreId};
-use crate::{ActivityReader, DocumentStore, StoreError};
+use crate::{ActivityReader, DocumentReader, DocumentWriter, StoreError};
 
 /// The key of one document, in `KEY_MATCH`'s parameter order (`registration` is ''
 /// when there is none).
@@ -70,7 +70,7 @@ fn select_document(
         .optional()?)
 }
 
-impl DocumentStore for SqliteStore {
+impl DocumentReader for SqliteStore {
     async fn document(&self, scope: DocumentScope, id: String) -> Result<Option<Document>, StoreError> {
         self.with_conn(move |conn| select_document(conn, &scope, &id)).await
     }
@@ -103,7 +103,9 @@ impl DocumentStore for SqliteStore {
         })
         .await
     }
+}
 
+impl DocumentWriter for SqliteStore {
     async fn write_document(&self, write: DocumentWrite) -> Result<Document, StoreError> {
         self.with_conn(move |conn| {
             // IMMEDIATE takes SQLite's write lock first, so the read and the write below

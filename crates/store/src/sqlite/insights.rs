@@ -10,7 +10,7 @@ use crate::insights::{
     RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
 };
 use crate::model::StoreId;
-use crate::{GoalStore, RollupStore, StoreError, TicketStore};
+use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     let tags: String = r.get(6)?;
@@ -32,7 +32,72 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     })
 }
 
-impl TicketStore for SqliteStore {
+impl TicketReader for SqliteStore {
+    async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKETS_IN_RANGE))?;
+            let (from, to) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
+            let rows = select.query_map(params![store, from, to], ticket_row)?;
+            let mut kept = Vec::new();
+            for row in rows {
+                let row = row?;
+                if filter.keeps(&row) {
+                    kept.push(row);
+                }
+            }
+            Ok(kept)
+        })
+        .await
+    }
+
+    async fn ticket_page(
+        &self,
+        store: StoreId,
+        after: Option<TicketCursor>,
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let after = after.unwrap_or(TicketCursor {
+                created: i64::MIN,
+                source: String::new(),
+                external_id: String::new(),
+            });
+            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKET_PAGE))?;
+            let rows = select.query_map(
+                params![store, after.created, after.source, after.external_id, limit as i64],
+                ticket_row,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn coverage(&self, store: StoreId) -> Result<Vec<TicketCoverage>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::COVERAGE))?;
+            let rows = select.query_map(params![store], |r| {
+                Ok(TicketCoverage { source: r.get(0)?, through: r.get(1)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn ticket_requesters(&self, store: StoreId, before: i64) -> Result<Vec<Vec<String>>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::REQUESTERS))?;
+            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
+            let mut requesters = Vec::new();
+            for keys in rows {
+                requesters.push(keys?.split_whitespace().map(str::to_string).collect());
+            }
+            Ok(requesters)
+        })
+        .await
+    }
+}
+
+impl TicketWriter for SqliteStore {
     async fn upsert_tickets(
         &self,
         store: StoreId,
@@ -74,45 +139,6 @@ impl TicketStore for SqliteStore {
         .await
     }
 
-    async fn tickets(&self, store: StoreId, filter: TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKETS_IN_RANGE))?;
-            let (from, to) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
-            let rows = select.query_map(params![store, from, to], ticket_row)?;
-            let mut kept = Vec::new();
-            for row in rows {
-                let row = row?;
-                if filter.keeps(&row) {
-                    kept.push(row);
-                }
-            }
-            Ok(kept)
-        })
-        .await
-    }
-
-    async fn ticket_page(
-        &self,
-        store: StoreId,
-        after: Option<TicketCursor>,
-        limit: usize,
-    ) -> Result<Vec<TicketRow>, StoreError> {
-        self.with_conn(move |conn| {
-            let after = after.unwrap_or(TicketCursor {
-                created: i64::MIN,
-                source: String::new(),
-                external_id: String::new(),
-            });
-            let mut select = conn.prepare_cached(&for_sqlite(sql::TICKET_PAGE))?;
-            let rows = select.query_map(
-                params![store, after.created, after.source, after.external_id, limit as i64],
-                ticket_row,
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
     async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
         self.with_conn(move |conn| {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -127,53 +153,13 @@ impl TicketStore for SqliteStore {
         })
         .await
     }
-
-    async fn coverage(&self, store: StoreId) -> Result<Vec<TicketCoverage>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(&for_sqlite(sql::COVERAGE))?;
-            let rows = select.query_map(params![store], |r| {
-                Ok(TicketCoverage { source: r.get(0)?, through: r.get(1)? })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn ticket_requesters(&self, store: StoreId, before: i64) -> Result<Vec<Vec<String>>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(&for_sqlite(sql::REQUESTERS))?;
-            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
-            let mut requesters = Vec::new();
-            for keys in rows {
-                requesters.push(keys?.split_whitespace().map(str::to_string).collect());
-            }
-            Ok(requesters)
-        })
-        .await
-    }
 }
 
 fn goal_row(r: &Row<'_>) -> rusqlite::Result<GoalRow> {
     Ok(GoalRow { id: r.get(0)?, definition: r.get(1)?, created: r.get(2)?, updated: r.get(3)? })
 }
 
-impl GoalStore for SqliteStore {
-    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
-        let (id, definition) = (id.to_string(), definition.to_string());
-        self.with_conn(move |conn| {
-            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            let existed =
-                tx.query_row(&for_sqlite(sql::GOAL), params![store, id], goal_row).optional()?.is_some();
-            tx.execute(
-                &for_sqlite(sql::PUT_GOAL),
-                params![store, id, definition, Timestamp::now().as_micros()],
-            )?;
-            tx.commit()?;
-            Ok(!existed)
-        })
-        .await
-    }
-
+impl GoalReader for SqliteStore {
     async fn goal(&self, store: StoreId, id: &str) -> Result<Option<GoalRow>, StoreError> {
         let id = id.to_string();
         self.with_conn(move |conn| {
@@ -186,6 +172,36 @@ impl GoalStore for SqliteStore {
         self.with_conn(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::GOALS))?;
             Ok(select.query_map([store], goal_row)?.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
+        let goal = goal.to_string();
+        self.with_conn(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::CHANGES))?;
+            let rows = select.query_map(params![store, goal], |r| {
+                Ok(ChangeRow { id: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, note: r.get(3)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+impl GoalWriter for SqliteStore {
+    async fn put_goal(&self, store: StoreId, id: &str, definition: &str) -> Result<bool, StoreError> {
+        let (id, definition) = (id.to_string(), definition.to_string());
+        self.with_conn(move |conn| {
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let existed =
+                tx.query_row(&for_sqlite(sql::GOAL), params![store, id], goal_row).optional()?.is_some();
+            tx.execute(
+                &for_sqlite(sql::PUT_GOAL),
+                params![store, id, definition, Timestamp::now().as_micros()],
+            )?;
+            tx.commit()?;
+            Ok(!existed)
         })
         .await
     }
@@ -210,18 +226,6 @@ impl GoalStore for SqliteStore {
                 params![store, goal, change.id, change.at, change.kind, change.note],
             )?;
             if added == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-        })
-        .await
-    }
-
-    async fn changes(&self, store: StoreId, goal: &str) -> Result<Vec<ChangeRow>, StoreError> {
-        let goal = goal.to_string();
-        self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(&for_sqlite(sql::CHANGES))?;
-            let rows = select.query_map(params![store, goal], |r| {
-                Ok(ChangeRow { id: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, note: r.get(3)? })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -286,7 +290,7 @@ fn for_each_selected<T>(
     Ok(found)
 }
 
-impl RollupStore for SqliteStore {
+impl RollupReader for SqliteStore {
     async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
         self.with_conn(move |conn| {
             Ok(conn.query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0)).optional()?.unwrap_or(0))
@@ -301,6 +305,108 @@ impl RollupStore for SqliteStore {
         .await
     }
 
+    async fn activity_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<ActivityActorRow>, StoreError> {
+        self.with_rollups(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
+            rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
+            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
+        self.with_rollups(move |conn| {
+            let mut select = conn.prepare_cached(&for_sqlite(sql::KNOWN_ACTORS))?;
+            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn revisions(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+    ) -> Result<Vec<RevisionRow>, StoreError> {
+        self.with_rollups(move |conn| {
+            let mut rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
+                Ok(RevisionRow { activity_id: r.get(0)?, marker: r.get(1)?, first_seen: r.get(2)? })
+            })?;
+            rows.sort_by(|a, b| {
+                (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
+            });
+            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        self.with_rollups(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::DAILY, &selection, &[&from_day, &to_day], store, daily_row)?;
+            rows.sort_by(|a, b| {
+                (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id))
+            });
+            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily_actors(
+        &self,
+        store: StoreId,
+        selection: ActivitySelection,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DailyActorRow>, StoreError> {
+        self.with_rollups(move |conn| {
+            let mut rows =
+                for_each_selected(conn, sql::DAILY_ACTORS, &selection, &[&from_day, &to_day], store, |r| {
+                    Ok(DailyActorRow {
+                        day: r.get(0)?,
+                        activity_id: r.get(1)?,
+                        actor: r.get(2)?,
+                        statements: r.get(3)?,
+                    })
+                })?;
+            rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
+            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn daily_page(
+        &self,
+        store: StoreId,
+        after: Option<(i64, String, String)>,
+        limit: usize,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        self.with_rollups(move |conn| {
+            let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+            let mut select = conn.prepare_cached(&for_sqlite(sql::DAILY_PAGE))?;
+            let rows = select.query_map(params![store, day, activity, verb, limit as i64], daily_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+impl RollupWriter for SqliteStore {
     async fn statements_after(
         &self,
         store: StoreId,
@@ -426,106 +532,6 @@ impl RollupStore for SqliteStore {
             )?;
             tx.commit()?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn activity_actors(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-    ) -> Result<Vec<ActivityActorRow>, StoreError> {
-        self.with_rollups(move |conn| {
-            let mut rows =
-                for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
-            rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
-            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
-        self.with_rollups(move |conn| {
-            let mut select = conn.prepare_cached(&for_sqlite(sql::KNOWN_ACTORS))?;
-            let rows = select.query_map(params![store, before], |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn revisions(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-    ) -> Result<Vec<RevisionRow>, StoreError> {
-        self.with_rollups(move |conn| {
-            let mut rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
-                Ok(RevisionRow { activity_id: r.get(0)?, marker: r.get(1)?, first_seen: r.get(2)? })
-            })?;
-            rows.sort_by(|a, b| {
-                (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
-            });
-            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn daily(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<Vec<DailyRow>, StoreError> {
-        self.with_rollups(move |conn| {
-            let mut rows =
-                for_each_selected(conn, sql::DAILY, &selection, &[&from_day, &to_day], store, daily_row)?;
-            rows.sort_by(|a, b| {
-                (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id))
-            });
-            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn daily_actors(
-        &self,
-        store: StoreId,
-        selection: ActivitySelection,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<Vec<DailyActorRow>, StoreError> {
-        self.with_rollups(move |conn| {
-            let mut rows =
-                for_each_selected(conn, sql::DAILY_ACTORS, &selection, &[&from_day, &to_day], store, |r| {
-                    Ok(DailyActorRow {
-                        day: r.get(0)?,
-                        activity_id: r.get(1)?,
-                        actor: r.get(2)?,
-                        statements: r.get(3)?,
-                    })
-                })?;
-            rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
-            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn daily_page(
-        &self,
-        store: StoreId,
-        after: Option<(i64, String, String)>,
-        limit: usize,
-    ) -> Result<Vec<DailyRow>, StoreError> {
-        self.with_rollups(move |conn| {
-            let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
-            let mut select = conn.prepare_cached(&for_sqlite(sql::DAILY_PAGE))?;
-            let rows = select.query_map(params![store, day, activity, verb, limit as i64], daily_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

@@ -27,8 +27,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use xapi::Timestamp;
 
 use self::statements::SqliteWriter;
+use crate::StoreError;
 use crate::commit::Committer;
-use crate::{Store, StoreError};
 
 const DATABASE_FILE: &str = "tally.sqlite3";
 
@@ -362,8 +362,6 @@ fn migrate(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<(), Stor
     Ok(())
 }
 
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.with_conn(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
-    }
-}
+impl crate::ReadStore for SqliteStore {}
+
+impl crate::Store for SqliteStore {}

@@ -10,8 +10,8 @@ use insights::service::{self, ActivityCounts, VideoReport};
 use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
-use store::Store;
 use store::insights::ActivitySelection;
+use store::{ActivityReader, CredentialReader, RollupReader};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
@@ -82,7 +82,7 @@ fn parse_date(text: &str, name: &str) -> Result<Option<jiff::civil::Date>, Strin
     }
 }
 
-pub async fn show<S: Store>(
+pub async fn show<S: RollupReader + ActivityReader + CredentialReader + 'static>(
     req: HttpRequest,
     query: web::Query<ContentQuery>,
 ) -> Result<HttpResponse, PageError> {

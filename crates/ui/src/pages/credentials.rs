@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 use server::credentials::{self, ALL_SCOPES};
-use store::{Credential, Store, StoreError, StoreId};
+use store::{Credential, CredentialReader, CredentialWriter, StoreError, StoreId};
 
 use super::{notice, see_other, store};
 use crate::layout::{self, Section};
@@ -34,7 +34,11 @@ enum Outcome {
     Revoked(String),
 }
 
-async fn render<S: Store>(viewer: &Viewer, store: &S, outcome: Outcome) -> Result<HttpResponse, PageError> {
+async fn render<S: CredentialReader>(
+    viewer: &Viewer,
+    store: &S,
+    outcome: Outcome,
+) -> Result<HttpResponse, PageError> {
     let scope = if viewer.is_instance_admin() { None } else { Some(viewer.store) };
     let listed = store.list_credentials(scope).await?;
     let body = html! {
@@ -119,7 +123,7 @@ fn list_table(viewer: &Viewer, listed: &[Credential]) -> Markup {
     }
 }
 
-pub async fn list<S: Store>(
+pub async fn list<S: CredentialReader + 'static>(
     req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -173,7 +177,10 @@ impl NewCredential {
 }
 
 /// `POST /ui/credentials` (csrf, name, store, scope…).
-pub async fn create<S: Store>(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+pub async fn create<S: CredentialWriter + CredentialReader + 'static>(
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     viewer.require(ADMIN)?;
     let form = NewCredential::parse(&body);
@@ -202,7 +209,7 @@ pub struct RevokeForm {
 }
 
 /// `POST /ui/credentials/{key}/revoke` (csrf).
-pub async fn revoke<S: Store>(
+pub async fn revoke<S: CredentialWriter + CredentialReader + 'static>(
     req: HttpRequest,
     key: Path<String>,
     form: web::Form<RevokeForm>,

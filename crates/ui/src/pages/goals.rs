@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use insights::report::Interval;
 use insights::service::{self, ServiceError};
 use maud::{Markup, html};
-use store::Store;
+use store::{CredentialReader, InsightsReader};
 
 use super::store;
 use crate::layout::{self, Section};
@@ -29,7 +29,9 @@ pub fn goal_href(id: &str) -> String {
     format!("/ui/goals/{}", format::path_segment(id))
 }
 
-pub async fn list<S: Store>(req: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list<S: InsightsReader + CredentialReader + 'static>(
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     viewer.require(INSIGHTS_READ)?;
     let store = store::<S>(&req)?.get_ref();

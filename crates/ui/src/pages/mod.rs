@@ -13,13 +13,13 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{Markup, html};
-use store::Store;
+use store::CredentialReader;
 
 use crate::layout::{self, Section};
 use crate::{PageError, session};
 
 /// `GET /ui`: the first page the viewer may open.
-pub async fn home<S: Store>(req: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn home<S: CredentialReader + 'static>(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     Ok(see_other(Section::first_for(&viewer.scopes)))
 }
@@ -42,7 +42,7 @@ pub fn see_other_setting(location: &str, cookie: String) -> HttpResponse {
 }
 
 /// The store the server registered.
-pub fn store<S: Store>(req: &HttpRequest) -> Result<&Data<S>, PageError> {
+pub fn store<S: 'static>(req: &HttpRequest) -> Result<&Data<S>, PageError> {
     session::app_data::<S>(req)
 }
 

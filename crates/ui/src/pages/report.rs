@@ -11,7 +11,7 @@ use insights::report::{Interval, Report, Verdict};
 use insights::service::{self, ServiceError};
 use maud::{Markup, html};
 use serde::Deserialize;
-use store::Store;
+use store::{CredentialReader, InsightsReader};
 
 use super::goals::{goal_href, status_badge};
 use super::{notice, store};
@@ -47,7 +47,7 @@ impl ReportQuery {
     }
 }
 
-async fn report_for<S: Store>(
+async fn report_for<S: InsightsReader + CredentialReader + 'static>(
     req: &HttpRequest,
     id: &str,
     options: Result<(Option<jiff::civil::Date>, Interval), String>,
@@ -68,7 +68,7 @@ async fn report_for<S: Store>(
     }
 }
 
-pub async fn show<S: Store>(
+pub async fn show<S: InsightsReader + CredentialReader + 'static>(
     req: HttpRequest,
     id: Path<String>,
     query: web::Query<ReportQuery>,
@@ -85,7 +85,7 @@ pub async fn show<S: Store>(
 }
 
 /// `GET /ui/goals/{id}/report.csv`: the goal's CSV for whoever is signed in.
-pub async fn csv<S: Store>(
+pub async fn csv<S: InsightsReader + CredentialReader + 'static>(
     req: HttpRequest,
     id: Path<String>,
     query: web::Query<ReportQuery>,

@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 use server::auth::authenticate_secret;
 use server::{ApiError, AppConfig};
-use store::Store;
+use store::CredentialReader;
 
 use super::{notice, see_other, see_other_setting};
 use crate::layout::{self, Section};
@@ -72,7 +72,7 @@ fn back_to_form(code: &str, next: Option<&str>) -> HttpResponse {
 
 /// `POST /ui/sign-in` (key, secret, csrf, next): the secret is checked as Basic auth is,
 /// with the same brake on failed attempts.
-pub async fn submit<S: Store>(
+pub async fn submit<S: CredentialReader + 'static>(
     req: HttpRequest,
     form: Form<SignInForm>,
     store: Data<S>,
@@ -105,7 +105,7 @@ pub struct SignOutForm {
 }
 
 /// `POST /ui/sign-out` (csrf).
-pub async fn sign_out<S: Store>(
+pub async fn sign_out<S: CredentialReader + 'static>(
     req: HttpRequest,
     form: Form<SignOutForm>,
 ) -> Result<HttpResponse, PageError> {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use server::params::{self, StatementsGet};
 use server::scopes::StatementAccess;
 use server::{ApiError, AppConfig};
-use store::{StatementPage, Store, StoredStatement};
+use store::{CredentialReader, StatementPage, StatementReader, StoredStatement};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
@@ -142,7 +142,7 @@ fn text_input(id: &str, label: &str, hint: &str, value: &str) -> Markup {
     }
 }
 
-pub async fn show<S: Store>(
+pub async fn show<S: StatementReader + CredentialReader + 'static>(
     req: HttpRequest,
     query: web::Query<StatementsQuery>,
     config: Data<AppConfig>,

@@ -25,7 +25,7 @@ use insights::tickets::{
 use maud::{Markup, html};
 use serde::Deserialize;
 use server::{ApiError, AppConfig};
-use store::Store;
+use store::{CredentialReader, TicketReader, TicketWriter};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
@@ -89,7 +89,7 @@ fn import_form(viewer: &Viewer) -> Markup {
     }
 }
 
-pub async fn show<S: Store>(
+pub async fn show<S: TicketReader + CredentialReader + 'static>(
     req: HttpRequest,
     query: web::Query<SummaryQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -241,7 +241,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> Result<Upload, Page
 }
 
 /// `POST /ui/tickets/preview` (multipart: csrf, file, preset, source, timezone).
-pub async fn preview<S: Store>(
+pub async fn preview<S: CredentialReader + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     config: Data<AppConfig>,
@@ -311,7 +311,10 @@ pub struct ImportForm {
 }
 
 /// `POST /ui/tickets/import` (csrf, upload, strict): imports the previewed file.
-pub async fn import<S: Store>(req: HttpRequest, form: Form<ImportForm>) -> Result<HttpResponse, PageError> {
+pub async fn import<S: TicketWriter + CredentialReader + 'static>(
+    req: HttpRequest,
+    form: Form<ImportForm>,
+) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     viewer.require(INSIGHTS_WRITE)?;
     viewer.check_csrf(&form.csrf)?;
