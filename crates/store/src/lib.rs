@@ -18,6 +18,7 @@ mod model;
 mod plan;
 pub mod postgres;
 mod query;
+mod sql;
 pub mod sqlite;
 
 use std::collections::HashMap;

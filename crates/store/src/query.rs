@@ -1,4 +1,4 @@
-//! Statement queries as SQL, shared by both backends (they differ only in placeholders).
+//! Statement queries as SQL, shared by both backends (`$n` placeholders, as in `crate::sql`).
 
 use crate::keys::{IndexKind, digest};
 use crate::model::{Cursor, StatementFilter, StatementPage, StatementQuery, StoredStatement};
@@ -81,9 +81,9 @@ pub(crate) fn page_range(
 pub(crate) const WALK_BUDGET: i64 = 5_000;
 
 /// SQL for one page. Parameters, in order: store, lo, hi, bound, limit, then each
-/// key's kind bit and digest. `placeholder(n)` renders the n-th (1-based) parameter.
-pub(crate) fn page_sql(keys: &[FilterKey], ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
-    let p = placeholder;
+/// key's kind bit and digest, as `$n` (see `crate::sql`).
+pub(crate) fn page_sql(keys: &[FilterKey], ascending: bool) -> String {
+    let p = |n: usize| format!("${n}");
     let order = if ascending { "ASC" } else { "DESC" };
     let mut sql = String::with_capacity(512);
     let key_param = |i: usize| (p(6 + 2 * i), p(7 + 2 * i));
@@ -147,8 +147,8 @@ pub(crate) fn page_values(
 
 /// SQL for the last index row a walking page may read (see [`WALK_BUDGET`]), when there
 /// is one. Parameters: store, lo, hi, the driving key's digest.
-pub(crate) fn walk_end_sql(ascending: bool, placeholder: impl Fn(usize) -> String) -> String {
-    let p = placeholder;
+pub(crate) fn walk_end_sql(ascending: bool) -> String {
+    let p = |n: usize| format!("${n}");
     let order = if ascending { "ASC" } else { "DESC" };
     format!(
         "SELECT seq FROM statement_index WHERE store_id = {} AND key = {} AND seq > {} AND seq <= {} \
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn the_first_filter_drives_the_query_and_the_rest_are_probes() {
         let keys = [FilterKey::of(IndexKind::Verb, "v"), FilterKey::of(IndexKind::Registration, "r")];
-        let sql = page_sql(&keys, false, |n| format!("${n}"));
+        let sql = page_sql(&keys, false);
         assert!(sql.contains(&format!("ORDER BY seq DESC LIMIT {WALK_BUDGET}) i0")));
         assert!(sql.contains("EXISTS (SELECT 1 FROM statement_index i1"));
         assert!(sql.contains("i1.key = $9 AND i1.seq = i0.seq AND i1.kinds & $8 <> 0"));
@@ -229,13 +229,13 @@ mod tests {
     fn a_sparse_kind_walks_within_the_budget_and_tests_its_bit_after_it() {
         let agent = [FilterKey::of(IndexKind::Agent, "mbox:mailto:a@example.com")];
         assert!(walks(&agent));
-        let sql = page_sql(&agent, true, |n| format!("?{n}"));
+        let sql = page_sql(&agent, true);
         assert!(sql.contains(&format!("ORDER BY seq ASC LIMIT {WALK_BUDGET}) i0")));
         assert!(sql.contains(
-            ") i0 JOIN statements s ON s.store_id = ?1 AND s.seq = i0.seq WHERE i0.kinds & ?6 <> 0"
+            ") i0 JOIN statements s ON s.store_id = $1 AND s.seq = i0.seq WHERE i0.kinds & $6 <> 0"
         ));
         let related = [FilterKey::of(IndexKind::RelatedAgent, "mbox:mailto:a@example.com")];
         assert!(!walks(&related));
-        assert!(!page_sql(&related, true, |n| format!("?{n}")).contains("LIMIT 5000"));
+        assert!(!page_sql(&related, true).contains("LIMIT 5000"));
     }
 }

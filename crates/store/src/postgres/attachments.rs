@@ -2,6 +2,7 @@
 
 use super::PgStore;
 use crate::model::{AttachmentInfo, StoreId};
+use crate::sql;
 use crate::{AttachmentReader, StoreError};
 
 impl AttachmentReader for PgStore {
@@ -35,11 +36,7 @@ impl AttachmentReader for PgStore {
         index: i32,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let client = self.pool.get().await?;
-        let select = client
-            .prepare_cached(
-                "SELECT bytes FROM attachment_chunks WHERE store_id = $1 AND sha2 = $2 AND chunk = $3",
-            )
-            .await?;
+        let select = client.prepare_cached(sql::ATTACHMENT_CHUNK).await?;
         Ok(client.query_opt(&select, &[&store, &sha2, &index]).await?.map(|r| r.get(0)))
     }
 }

@@ -1,15 +1,12 @@
-//! Stores (tenants) and credentials on PostgreSQL.
+//! Stores (tenants) and credentials on PostgreSQL (their SQL is `crate::sql`'s).
 
 use tokio_postgres::Row;
 use xapi::Timestamp;
 
 use super::{NOW_MICROS, PgStore};
 use crate::model::{Credential, StoreId, StoreInfo};
+use crate::sql;
 use crate::{CredentialReader, CredentialWriter, StoreError, TenantReader, TenantWriter};
-
-/// A credential counts as revoked when its store is.
-const CREDENTIAL_SELECT: &str = "SELECT c.key, c.store_id, c.name, c.scopes, c.secret_sha256, c.created, \
-                                 c.revoked OR s.revoked, c.acts_for FROM credentials c JOIN stores s ON s.id = c.store_id";
 
 fn credential_row(row: &Row) -> Credential {
     let digest: Vec<u8> = row.get(4);
@@ -43,32 +40,20 @@ impl PgStore {
 impl CredentialReader for PgStore {
     async fn credential(&self, key: &str) -> Result<Option<Credential>, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&format!("{CREDENTIAL_SELECT} WHERE c.key = $1")).await?;
+        let stmt = client.prepare_cached(sql::CREDENTIAL).await?;
         Ok(client.query_opt(&stmt, &[&key]).await?.as_ref().map(credential_row))
     }
 
     async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &format!("{CREDENTIAL_SELECT} WHERE $1::bigint IS NULL OR c.store_id = $1 ORDER BY c.created, c.key"),
-                &[&store],
-            )
-            .await?;
+        let rows = client.query(sql::CREDENTIALS, &[&store]).await?;
         Ok(rows.iter().map(credential_row).collect())
     }
 }
 
 impl CredentialWriter for PgStore {
     async fn create_credential(&self, c: Credential) -> Result<(), StoreError> {
-        let inserted = self
-            .write_credential(
-                "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM stores WHERE id = $2 AND NOT revoked) \
-                 ON CONFLICT (key) DO NOTHING",
-                &c,
-            )
-            .await?;
+        let inserted = self.write_credential(sql::CREATE_CREDENTIAL, &c).await?;
         if inserted == 0 {
             return Err(StoreError::invalid(
                 "key",
@@ -79,29 +64,20 @@ impl CredentialWriter for PgStore {
     }
 
     async fn put_credential(&self, c: Credential) -> Result<(), StoreError> {
-        self.write_credential(
-            "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET store_id = excluded.store_id, \
-             name = excluded.name, scopes = excluded.scopes, secret_sha256 = excluded.secret_sha256, \
-             revoked = excluded.revoked, acts_for = excluded.acts_for",
-            &c,
-        )
-        .await?;
+        self.write_credential(sql::PUT_CREDENTIAL, &c).await?;
         Ok(())
     }
 
     async fn rename_credential(&self, key: &str, name: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.execute("UPDATE credentials SET name = $2 WHERE key = $1", &[&key, &name]).await? > 0)
+        Ok(client.execute(sql::RENAME_CREDENTIAL, &[&key, &name]).await? > 0)
     }
 
     async fn revoke_credential(&self, key: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.execute("UPDATE credentials SET revoked = true WHERE key = $1", &[&key]).await? > 0)
+        Ok(client.execute(sql::REVOKE_CREDENTIAL, &[&key]).await? > 0)
     }
 }
-
-const STORE_SELECT: &str = "SELECT id, name, created, revoked FROM stores";
 
 fn store_row(row: &Row) -> StoreInfo {
     StoreInfo {
@@ -115,12 +91,12 @@ fn store_row(row: &Row) -> StoreInfo {
 impl TenantReader for PgStore {
     async fn stores(&self) -> Result<Vec<StoreInfo>, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.query(&format!("{STORE_SELECT} ORDER BY id"), &[]).await?.iter().map(store_row).collect())
+        Ok(client.query(sql::STORES, &[]).await?.iter().map(store_row).collect())
     }
 
     async fn store_info(&self, id: StoreId) -> Result<Option<StoreInfo>, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.query_opt(&format!("{STORE_SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(store_row))
+        Ok(client.query_opt(sql::STORE, &[&id]).await?.as_ref().map(store_row))
     }
 }
 
@@ -138,11 +114,11 @@ impl TenantWriter for PgStore {
 
     async fn rename_store(&self, id: StoreId, name: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.execute("UPDATE stores SET name = $2 WHERE id = $1", &[&id, &name]).await? > 0)
+        Ok(client.execute(sql::RENAME_STORE, &[&id, &name]).await? > 0)
     }
 
     async fn revoke_store(&self, id: StoreId) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.execute("UPDATE stores SET revoked = true WHERE id = $1", &[&id]).await? > 0)
+        Ok(client.execute(sql::REVOKE_STORE, &[&id]).await? > 0)
     }
 }

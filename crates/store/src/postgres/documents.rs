@@ -10,23 +10,12 @@ use xapi::Timestamp;
 use super::{NOW_MICROS, PgStore};
 use crate::documents::{check_preconditions, decide};
 use crate::model::{Document, DocumentScope, DocumentWrite, Preconditions, StoreId};
+use crate::sql;
 use crate::{ActivityReader, DocumentReader, DocumentWriter, StoreError};
-
-const KEY_MATCH: &str = "store_id = $1 AND kind = $2 AND activity_id = $3 AND agent = $4 \
-                         AND registration = $5 AND doc_id = $6";
-
-const SELECT_DOCUMENT: &str = "SELECT doc_id, content_type, body, etag, updated FROM documents WHERE \
-                               store_id = $1 AND kind = $2 AND activity_id = $3 AND agent = $4 \
-                               AND registration = $5 AND doc_id = $6";
-
-/// Every document of a scope; without a registration, a state scope covers every
-/// registration.
-const SCOPE_MATCH: &str = "store_id = $1 AND kind = $2 AND activity_id = $3 AND agent = $4 \
-                           AND ($5::text IS NULL OR registration = $5)";
 
 type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
-/// The key of one document, in `KEY_MATCH`'s parameter order (`registration` is ''
+/// The key of one document, in `crate::sql`'s parameter order (`registration` is ''
 /// when there is none).
 struct Key<'a> {
     scope: &'a DocumentScope,
@@ -52,7 +41,7 @@ impl<'a> Key<'a> {
     }
 }
 
-/// The parameters of `SCOPE_MATCH`.
+/// The parameters of a document scope (see `crate::sql`).
 struct ScopeParams<'a> {
     scope: &'a DocumentScope,
     kind: i16,
@@ -126,7 +115,7 @@ impl PgStore {
             .await?
             .get(0);
         let existing =
-            tx.query_opt(SELECT_DOCUMENT, &Key::new(scope, id).params()).await?.as_ref().map(document_row);
+            tx.query_opt(sql::DOCUMENT, &Key::new(scope, id).params()).await?.as_ref().map(document_row);
         let result = body(&tx, existing, now).await?;
         tx.commit().await?;
         Ok(result)
@@ -136,7 +125,7 @@ impl PgStore {
 impl DocumentReader for PgStore {
     async fn document(&self, scope: DocumentScope, id: String) -> Result<Option<Document>, StoreError> {
         let client = self.pool.get().await?;
-        let select = client.prepare_cached(SELECT_DOCUMENT).await?;
+        let select = client.prepare_cached(sql::DOCUMENT).await?;
         let row = client.query_opt(&select, &Key::new(&scope, &id).params()).await?;
         Ok(row.as_ref().map(document_row))
     }
@@ -147,11 +136,7 @@ impl DocumentReader for PgStore {
         since: Option<Timestamp>,
     ) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
-        let select = client
-            .prepare_cached(&format!(
-                "SELECT DISTINCT doc_id FROM documents WHERE {SCOPE_MATCH} AND updated > $6 ORDER BY doc_id"
-            ))
-            .await?;
+        let select = client.prepare_cached(sql::DOCUMENT_IDS).await?;
         let since = since.map_or(i64::MIN, Timestamp::as_micros);
         let scope_params = ScopeParams::new(&scope);
         let mut params = scope_params.params();
@@ -172,14 +157,7 @@ impl DocumentWriter for PgStore {
             let key = Key::new(&scope, &id);
             let mut params = key.params();
             params.extend::<[Param<'_>; 4]>([&content.content_type, &content.body, &content.etag, &updated]);
-            tx.execute(
-                "INSERT INTO documents (store_id, kind, activity_id, agent, registration, doc_id, content_type, body, etag, updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (store_id, kind, activity_id, agent, registration, doc_id) DO UPDATE SET \
-                 content_type = excluded.content_type, body = excluded.body, etag = excluded.etag, updated = excluded.updated",
-                &params,
-            )
-            .await?;
+            tx.execute(sql::PUT_DOCUMENT, &params).await?;
             Ok(Document {
                 id: id.clone(),
                 content_type: content.content_type,
@@ -199,8 +177,7 @@ impl DocumentWriter for PgStore {
     ) -> Result<(), StoreError> {
         self.with_locked_document(&scope, &id, async |tx, existing, _now| {
             check_preconditions(existing.as_ref(), &preconditions)?;
-            tx.execute(&format!("DELETE FROM documents WHERE {KEY_MATCH}"), &Key::new(&scope, &id).params())
-                .await?;
+            tx.execute(sql::DELETE_DOCUMENT, &Key::new(&scope, &id).params()).await?;
             Ok(())
         })
         .await
@@ -209,9 +186,7 @@ impl DocumentWriter for PgStore {
     async fn delete_documents(&self, scope: DocumentScope) -> Result<u64, StoreError> {
         let client = self.pool.get().await?;
         let scope_params = ScopeParams::new(&scope);
-        Ok(client
-            .execute(&format!("DELETE FROM documents WHERE {SCOPE_MATCH}"), &scope_params.params())
-            .await?)
+        Ok(client.execute(sql::DELETE_DOCUMENTS, &scope_params.params()).await?)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Tickets, goals and rollups on PostgreSQL (the SQL is shared with SQLite, see
-//! `crate::insights::sql`, except the ticket upsert, which takes a whole batch as arrays).
+//! `crate::sql`, except the ticket upsert, which takes a whole batch as arrays).
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -8,9 +8,10 @@ use xapi::Timestamp;
 use super::{NOW_MICROS, PgStore};
 use crate::insights::{
     ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, sql,
+    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
 };
 use crate::model::StoreId;
+use crate::sql;
 use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
 type Param<'a> = &'a (dyn ToSql + Sync);
@@ -461,15 +462,13 @@ impl RollupReader for PgStore {
         store: StoreId,
         selection: ActivitySelection,
     ) -> Result<Vec<ActivityActorRow>, StoreError> {
-        let mut rows: Vec<ActivityActorRow> = self
+        let rows: Vec<ActivityActorRow> = self
             .selected(sql::ACTIVITY_ACTORS, &selection, store, &[])
             .await?
             .iter()
             .map(activity_actor_row)
             .collect();
-        rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
-        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
-        Ok(rows)
+        Ok(merged(rows))
     }
 
     async fn known_actors(&self, store: StoreId, before: i64) -> Result<Vec<String>, StoreError> {
@@ -483,17 +482,13 @@ impl RollupReader for PgStore {
         store: StoreId,
         selection: ActivitySelection,
     ) -> Result<Vec<RevisionRow>, StoreError> {
-        let mut rows: Vec<RevisionRow> = self
+        let rows: Vec<RevisionRow> = self
             .selected(sql::REVISIONS, &selection, store, &[])
             .await?
             .iter()
             .map(|r| RevisionRow { activity_id: r.get(0), marker: r.get(1), first_seen: r.get(2) })
             .collect();
-        rows.sort_by(|a, b| {
-            (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
-        });
-        rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
-        Ok(rows)
+        Ok(merged(rows))
     }
 
     async fn daily(
@@ -503,15 +498,13 @@ impl RollupReader for PgStore {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DailyRow>, StoreError> {
-        let mut rows: Vec<DailyRow> = self
+        let rows: Vec<DailyRow> = self
             .selected(sql::DAILY, &selection, store, &[&from_day, &to_day])
             .await?
             .iter()
             .map(daily_row)
             .collect();
-        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id)));
-        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
-        Ok(rows)
+        Ok(merged(rows))
     }
 
     async fn daily_actors(
@@ -521,7 +514,7 @@ impl RollupReader for PgStore {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DailyActorRow>, StoreError> {
-        let mut rows: Vec<DailyActorRow> = self
+        let rows: Vec<DailyActorRow> = self
             .selected(sql::DAILY_ACTORS, &selection, store, &[&from_day, &to_day])
             .await?
             .iter()
@@ -532,9 +525,7 @@ impl RollupReader for PgStore {
                 statements: r.get(3),
             })
             .collect();
-        rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
-        rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
-        Ok(rows)
+        Ok(merged(rows))
     }
 
     async fn daily_page(

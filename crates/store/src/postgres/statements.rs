@@ -21,6 +21,7 @@ use crate::query::{
     FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql,
     walk_end_values, walks,
 };
+use crate::sql;
 use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store.
@@ -415,18 +416,10 @@ async fn store_attachments(
         }
         let mut chunks: i32 = 0;
         for piece in upload.content.pieces()? {
-            tx.execute(
-                "INSERT INTO attachment_chunks (store_id, sha2, chunk, bytes) VALUES ($1, $2, $3, $4)",
-                &[store, &upload.sha2, &chunks, &piece?],
-            )
-            .await?;
+            tx.execute(sql::ADD_ATTACHMENT_CHUNK, &[store, &upload.sha2, &chunks, &piece?]).await?;
             chunks += 1;
         }
-        tx.execute(
-            "UPDATE attachments SET chunks = $3 WHERE store_id = $1 AND sha2 = $2",
-            &[store, &upload.sha2, &chunks],
-        )
-        .await?;
+        tx.execute(sql::SET_ATTACHMENT_CHUNKS, &[store, &upload.sha2, &chunks]).await?;
     }
     Ok(())
 }
@@ -453,11 +446,7 @@ fn stored_statement(row: &Row) -> StoredStatement {
 impl StatementReader for PgStore {
     async fn statement(&self, store: StoreId, id: Uuid) -> Result<Option<StoredStatement>, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT seq, id, stored, body, voided_by FROM statements WHERE store_id = $1 AND id = $2",
-            )
-            .await?;
+        let stmt = client.prepare_cached(sql::STATEMENT).await?;
         Ok(client.query_opt(&stmt, &[&store, &id]).await?.as_ref().map(stored_statement))
     }
 
@@ -527,12 +516,8 @@ impl PgStore {
         with_consistent_through: bool,
     ) -> Result<(Option<Timestamp>, i64, (i64, i64)), StoreError> {
         let through_stmt = client.prepare_cached(&CONSISTENT_THROUGH).await?;
-        let head_stmt = client.prepare_cached("SELECT last_seq FROM stores WHERE id = $1").await?;
-        let seq_at = client
-            .prepare_cached(
-                "SELECT seq FROM statements WHERE store_id = $1 AND stored <= $2 ORDER BY stored DESC, seq DESC LIMIT 1",
-            )
-            .await?;
+        let head_stmt = client.prepare_cached(sql::INGEST_HEAD).await?;
+        let seq_at = client.prepare_cached(sql::LAST_STORED_BY).await?;
         let (_, namespace, key) = self.consistent_through_params(store);
         let through = async {
             if !with_consistent_through {
@@ -570,7 +555,7 @@ impl PgStore {
         let (through, bound, (lo, hi)) =
             self.page_bounds(client, store, &query, with_consistent_through).await?;
         let keys = filter_keys(&query.filter);
-        let sql = page_sql(&keys, query.ascending, |n| format!("${n}"));
+        let sql = page_sql(&keys, query.ascending);
         let limit = query.limit as i64 + 1;
         let bits: Vec<i16> = keys.iter().map(FilterKey::bit).collect();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&store, &lo, &hi, &bound, &limit];
@@ -582,7 +567,7 @@ impl PgStore {
         let statements: Vec<StoredStatement> =
             client.query(&stmt, &params).await?.iter().map(stored_statement).collect();
         let walk_end = if may_end_walk(&keys, statements.len(), query.limit) {
-            let stmt = client.prepare_cached(&walk_end_sql(query.ascending, |n| format!("${n}"))).await?;
+            let stmt = client.prepare_cached(&walk_end_sql(query.ascending)).await?;
             let values = walk_end_values(store, (lo, hi), &keys);
             client
                 .query_opt(&stmt, &[&values[0], &values[1], &values[2], &values[3]])
@@ -611,13 +596,13 @@ impl PgStore {
         let client = self.pool.get().await?;
         let (_, bound, range) = self.page_bounds(&client, store, &query, false).await?;
         let keys = filter_keys(&query.filter);
-        let page = page_sql(&keys, query.ascending, |n| format!("${n}"));
+        let page = page_sql(&keys, query.ascending);
         let mut plans = vec![
             explain(&client, generic, false, &page, &page_values(store, range, bound, query.limit, &keys))
                 .await?,
         ];
         if walks(&keys) {
-            let walk_end = walk_end_sql(query.ascending, |n| format!("${n}"));
+            let walk_end = walk_end_sql(query.ascending);
             plans.push(
                 explain(&client, generic, false, &walk_end, &walk_end_values(store, range, &keys)).await?,
             );

@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::model::{AttachmentInfo, StoreId};
+use crate::sql::{self, for_sqlite};
 use crate::{AttachmentReader, StoreError};
 
 impl AttachmentReader for SqliteStore {
@@ -42,9 +43,7 @@ impl AttachmentReader for SqliteStore {
         index: i32,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(
-                "SELECT bytes FROM attachment_chunks WHERE store_id = ?1 AND sha2 = ?2 AND chunk = ?3",
-            )?;
+            let mut select = conn.prepare_cached(&for_sqlite(sql::ATTACHMENT_CHUNK))?;
             Ok(select.query_row(params![store, sha2, index], |r| r.get(0)).optional()?)
         })
         .await

@@ -1,21 +1,18 @@
-//! Stores (tenants) and credentials on SQLite.
+//! Stores (tenants) and credentials on SQLite (their SQL is `crate::sql`'s).
 
 use rusqlite::{OptionalExtension, params};
 use xapi::Timestamp;
 
 use super::SqliteStore;
 use crate::model::{Credential, StoreId, StoreInfo};
+use crate::sql::{self, for_sqlite};
 use crate::{CredentialReader, CredentialWriter, StoreError, TenantReader, TenantWriter};
-
-/// A credential counts as revoked when its store is.
-const CREDENTIAL_SELECT: &str = "SELECT c.key, c.store_id, c.name, c.scopes, c.secret_sha256, c.created, \
-                                 c.revoked OR s.revoked, c.acts_for FROM credentials c JOIN stores s ON s.id = c.store_id";
 
 impl CredentialReader for SqliteStore {
     async fn credential(&self, key: &str) -> Result<Option<Credential>, StoreError> {
         let key = key.to_string();
         self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!("{CREDENTIAL_SELECT} WHERE c.key = ?1"))?;
+            let mut stmt = conn.prepare_cached(&for_sqlite(sql::CREDENTIAL))?;
             Ok(stmt.query_row([key], credential_row).optional()?)
         })
         .await
@@ -23,9 +20,7 @@ impl CredentialReader for SqliteStore {
 
     async fn list_credentials(&self, store: Option<StoreId>) -> Result<Vec<Credential>, StoreError> {
         self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "{CREDENTIAL_SELECT} WHERE ?1 IS NULL OR c.store_id = ?1 ORDER BY c.created, c.key"
-            ))?;
+            let mut stmt = conn.prepare_cached(&for_sqlite(sql::CREDENTIALS))?;
             Ok(stmt.query_map([store], credential_row)?.collect::<Result<_, _>>()?)
         })
         .await
@@ -35,11 +30,8 @@ impl CredentialReader for SqliteStore {
 impl CredentialWriter for SqliteStore {
     async fn create_credential(&self, credential: Credential) -> Result<(), StoreError> {
         self.with_conn(move |conn| {
-            let inserted = conn.execute(
-                "INSERT OR IGNORE INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM stores WHERE id = ?2 AND NOT revoked)",
-                credential_params(&credential),
-            )?;
+            let inserted =
+                conn.execute(&for_sqlite(sql::CREATE_CREDENTIAL), credential_params(&credential))?;
             if inserted == 0 {
                 return Err(StoreError::invalid(
                     "key",
@@ -53,13 +45,7 @@ impl CredentialWriter for SqliteStore {
 
     async fn put_credential(&self, credential: Credential) -> Result<(), StoreError> {
         self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT INTO credentials (key, store_id, name, scopes, secret_sha256, created, revoked, acts_for) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO UPDATE SET store_id = excluded.store_id, \
-                 name = excluded.name, scopes = excluded.scopes, secret_sha256 = excluded.secret_sha256, \
-                 revoked = excluded.revoked, acts_for = excluded.acts_for",
-                credential_params(&credential),
-            )?;
+            conn.execute(&for_sqlite(sql::PUT_CREDENTIAL), credential_params(&credential))?;
             Ok(())
         })
         .await
@@ -67,18 +53,13 @@ impl CredentialWriter for SqliteStore {
 
     async fn rename_credential(&self, key: &str, name: &str) -> Result<bool, StoreError> {
         let (key, name) = (key.to_string(), name.to_string());
-        self.with_conn(move |conn| {
-            Ok(conn.execute("UPDATE credentials SET name = ?2 WHERE key = ?1", [key, name])? > 0)
-        })
-        .await
+        self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::RENAME_CREDENTIAL), [key, name])? > 0))
+            .await
     }
 
     async fn revoke_credential(&self, key: &str) -> Result<bool, StoreError> {
         let key = key.to_string();
-        self.with_conn(move |conn| {
-            Ok(conn.execute("UPDATE credentials SET revoked = 1 WHERE key = ?1", [key])? > 0)
-        })
-        .await
+        self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::REVOKE_CREDENTIAL), [key])? > 0)).await
     }
 }
 
@@ -111,8 +92,6 @@ fn credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Credential> {
     })
 }
 
-const STORE_SELECT: &str = "SELECT id, name, created, revoked FROM stores";
-
 fn store_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreInfo> {
     Ok(StoreInfo {
         id: r.get(0)?,
@@ -125,7 +104,7 @@ fn store_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreInfo> {
 impl TenantReader for SqliteStore {
     async fn stores(&self) -> Result<Vec<StoreInfo>, StoreError> {
         self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached(&format!("{STORE_SELECT} ORDER BY id"))?;
+            let mut stmt = conn.prepare_cached(&for_sqlite(sql::STORES))?;
             Ok(stmt.query_map([], store_row)?.collect::<Result<_, _>>()?)
         })
         .await
@@ -133,7 +112,7 @@ impl TenantReader for SqliteStore {
 
     async fn store_info(&self, id: StoreId) -> Result<Option<StoreInfo>, StoreError> {
         self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!("{STORE_SELECT} WHERE id = ?1"))?;
+            let mut stmt = conn.prepare_cached(&for_sqlite(sql::STORE))?;
             Ok(stmt.query_row([id], store_row).optional()?)
         })
         .await
@@ -154,14 +133,11 @@ impl TenantWriter for SqliteStore {
 
     async fn rename_store(&self, id: StoreId, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.with_conn(move |conn| {
-            Ok(conn.execute("UPDATE stores SET name = ?2 WHERE id = ?1", params![id, name])? > 0)
-        })
-        .await
+        self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::RENAME_STORE), params![id, name])? > 0))
+            .await
     }
 
     async fn revoke_store(&self, id: StoreId) -> Result<bool, StoreError> {
-        self.with_conn(move |conn| Ok(conn.execute("UPDATE stores SET revoked = 1 WHERE id = ?1", [id])? > 0))
-            .await
+        self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::REVOKE_STORE), [id])? > 0)).await
     }
 }

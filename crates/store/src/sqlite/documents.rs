@@ -9,9 +9,10 @@ use xapi::Timestamp;
 use super::SqliteStore;
 use crate::documents::{check_preconditions, decide};
 use crate::model::{Document, DocumentScope, DocumentWrite, Preconditions, StoreId};
+use crate::sql::{self, for_sqlite};
 use crate::{ActivityReader, DocumentReader, DocumentWriter, StoreError};
 
-/// The key of one document, in `KEY_MATCH`'s parameter order (`registration` is ''
+/// The key of one document, in `crate::sql`'s parameter order (`registration` is ''
 /// when there is none).
 struct Key<'a> {
     scope: &'a DocumentScope,
@@ -41,22 +42,12 @@ fn registration_text(scope: &DocumentScope) -> String {
     scope.registration.map(|r| r.to_string()).unwrap_or_default()
 }
 
-/// Every document of a scope; without a registration, a state scope covers every
-/// registration.
-const SCOPE_MATCH: &str =
-    "store_id = ?1 AND kind = ?2 AND activity_id = ?3 AND agent = ?4 AND (?5 IS NULL OR registration = ?5)";
-
-const KEY_MATCH: &str =
-    "store_id = ?1 AND kind = ?2 AND activity_id = ?3 AND agent = ?4 AND registration = ?5 AND doc_id = ?6";
-
 fn select_document(
     conn: &Connection,
     scope: &DocumentScope,
     id: &str,
 ) -> Result<Option<Document>, StoreError> {
-    let mut select = conn.prepare_cached(&format!(
-        "SELECT doc_id, content_type, body, etag, updated FROM documents WHERE {KEY_MATCH}"
-    ))?;
+    let mut select = conn.prepare_cached(&for_sqlite(sql::DOCUMENT))?;
     Ok(select
         .query_row(Key::new(scope, id).params(), |r| {
             Ok(Document {
@@ -81,9 +72,7 @@ impl DocumentReader for SqliteStore {
         since: Option<Timestamp>,
     ) -> Result<Vec<String>, StoreError> {
         self.with_conn(move |conn| {
-            let mut select = conn.prepare_cached(&format!(
-                "SELECT DISTINCT doc_id FROM documents WHERE {SCOPE_MATCH} AND updated > ?6 ORDER BY doc_id"
-            ))?;
+            let mut select = conn.prepare_cached(&for_sqlite(sql::DOCUMENT_IDS))?;
             let registration = scope.registration.map(|r| r.to_string());
             let since = since.map_or(i64::MIN, Timestamp::as_micros);
             let ids = select
@@ -119,11 +108,19 @@ impl DocumentWriter for SqliteStore {
             let key = Key::new(&write.scope, &write.id);
             let [store, kind, activity, agent, registration, id] = key.params();
             tx.execute(
-                "INSERT INTO documents (store_id, kind, activity_id, agent, registration, doc_id, content_type, body, etag, updated) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                 ON CONFLICT (store_id, kind, activity_id, agent, registration, doc_id) DO UPDATE SET \
-                 content_type = excluded.content_type, body = excluded.body, etag = excluded.etag, updated = excluded.updated",
-                params![store, kind, activity, agent, registration, id, content.content_type, content.body, content.etag, updated],
+                &for_sqlite(sql::PUT_DOCUMENT),
+                params![
+                    store,
+                    kind,
+                    activity,
+                    agent,
+                    registration,
+                    id,
+                    content.content_type,
+                    content.body,
+                    content.etag,
+                    updated
+                ],
             )?;
             tx.commit()?;
             Ok(Document {
@@ -147,7 +144,7 @@ impl DocumentWriter for SqliteStore {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             let existing = select_document(&tx, &scope, &id)?;
             check_preconditions(existing.as_ref(), &preconditions)?;
-            tx.execute(&format!("DELETE FROM documents WHERE {KEY_MATCH}"), Key::new(&scope, &id).params())?;
+            tx.execute(&for_sqlite(sql::DELETE_DOCUMENT), Key::new(&scope, &id).params())?;
             tx.commit()?;
             Ok(())
         })
@@ -158,7 +155,7 @@ impl DocumentWriter for SqliteStore {
         self.with_conn(move |conn| {
             let registration = scope.registration.map(|r| r.to_string());
             let deleted = conn.execute(
-                &format!("DELETE FROM documents WHERE {SCOPE_MATCH}"),
+                &for_sqlite(sql::DELETE_DOCUMENTS),
                 params![scope.store, scope.kind as i16, scope.activity_id, scope.agent, registration],
             )?;
             Ok(deleted as u64)

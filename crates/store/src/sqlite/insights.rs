@@ -1,5 +1,5 @@
 //! Tickets, goals and rollups on SQLite (the SQL is shared with PostgreSQL: see
-//! `crate::insights::sql`).
+//! `crate::sql`).
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use xapi::Timestamp;
@@ -7,9 +7,10 @@ use xapi::Timestamp;
 use super::SqliteStore;
 use crate::insights::{
     ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, for_sqlite, sql,
+    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
 };
 use crate::model::StoreId;
+use crate::sql::{self, for_sqlite};
 use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
@@ -311,11 +312,9 @@ impl RollupReader for SqliteStore {
         selection: ActivitySelection,
     ) -> Result<Vec<ActivityActorRow>, StoreError> {
         self.with_rollups(move |conn| {
-            let mut rows =
+            let rows =
                 for_each_selected(conn, sql::ACTIVITY_ACTORS, &selection, &[], store, activity_actor_row)?;
-            rows.sort_by(|a, b| (&a.activity_id, &a.actor).cmp(&(&b.activity_id, &b.actor)));
-            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.actor == b.actor);
-            Ok(rows)
+            Ok(merged(rows))
         })
         .await
     }
@@ -335,14 +334,10 @@ impl RollupReader for SqliteStore {
         selection: ActivitySelection,
     ) -> Result<Vec<RevisionRow>, StoreError> {
         self.with_rollups(move |conn| {
-            let mut rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
+            let rows = for_each_selected(conn, sql::REVISIONS, &selection, &[], store, |r| {
                 Ok(RevisionRow { activity_id: r.get(0)?, marker: r.get(1)?, first_seen: r.get(2)? })
             })?;
-            rows.sort_by(|a, b| {
-                (&a.activity_id, a.first_seen, &a.marker).cmp(&(&b.activity_id, b.first_seen, &b.marker))
-            });
-            rows.dedup_by(|a, b| a.activity_id == b.activity_id && a.marker == b.marker);
-            Ok(rows)
+            Ok(merged(rows))
         })
         .await
     }
@@ -355,13 +350,9 @@ impl RollupReader for SqliteStore {
         to_day: i64,
     ) -> Result<Vec<DailyRow>, StoreError> {
         self.with_rollups(move |conn| {
-            let mut rows =
+            let rows =
                 for_each_selected(conn, sql::DAILY, &selection, &[&from_day, &to_day], store, daily_row)?;
-            rows.sort_by(|a, b| {
-                (a.day, &a.activity_id, &a.verb_id).cmp(&(b.day, &b.activity_id, &b.verb_id))
-            });
-            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.verb_id == b.verb_id);
-            Ok(rows)
+            Ok(merged(rows))
         })
         .await
     }
@@ -374,7 +365,7 @@ impl RollupReader for SqliteStore {
         to_day: i64,
     ) -> Result<Vec<DailyActorRow>, StoreError> {
         self.with_rollups(move |conn| {
-            let mut rows =
+            let rows =
                 for_each_selected(conn, sql::DAILY_ACTORS, &selection, &[&from_day, &to_day], store, |r| {
                     Ok(DailyActorRow {
                         day: r.get(0)?,
@@ -383,9 +374,7 @@ impl RollupReader for SqliteStore {
                         statements: r.get(3)?,
                     })
                 })?;
-            rows.sort_by(|a, b| (a.day, &a.activity_id, &a.actor).cmp(&(b.day, &b.activity_id, &b.actor)));
-            rows.dedup_by(|a, b| a.day == b.day && a.activity_id == b.activity_id && a.actor == b.actor);
-            Ok(rows)
+            Ok(merged(rows))
         })
         .await
     }

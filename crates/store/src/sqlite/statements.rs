@@ -19,6 +19,7 @@ use crate::query::{
     FilterKey, filter_keys, finish_page, may_end_walk, page_range, page_sql, page_values, walk_end_sql,
     walk_end_values, walks,
 };
+use crate::sql::{self, for_sqlite};
 use crate::{StatementReader, StatementWriter, StoreError};
 
 /// The group-commit side of the store: owns the only connection that writes statements.
@@ -65,7 +66,7 @@ fn write_group(
     let mut heads = HashMap::new();
     for store in stores {
         let last_seq: Option<i64> =
-            tx.query_row("SELECT last_seq FROM stores WHERE id = ?1", [store], |r| r.get(0)).optional()?;
+            tx.query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0)).optional()?;
         if let Some(last_seq) = last_seq {
             heads.insert(store, Head { last_seq, stored });
         }
@@ -221,11 +222,8 @@ fn store_attachments(conn: &Connection, uploads: &[(StoreId, &AttachmentUpload)]
     let mut describe = conn.prepare_cached(
         "INSERT OR IGNORE INTO attachments (store_id, sha2, content_type, length, chunks) VALUES (?1, ?2, ?3, ?4, 0)",
     )?;
-    let mut chunk = conn.prepare_cached(
-        "INSERT INTO attachment_chunks (store_id, sha2, chunk, bytes) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let mut count =
-        conn.prepare_cached("UPDATE attachments SET chunks = ?3 WHERE store_id = ?1 AND sha2 = ?2")?;
+    let mut chunk = conn.prepare_cached(&for_sqlite(sql::ADD_ATTACHMENT_CHUNK))?;
+    let mut count = conn.prepare_cached(&for_sqlite(sql::SET_ATTACHMENT_CHUNKS))?;
     for (store, upload) in uploads {
         if describe.execute(params![store, upload.sha2, upload.content_type, upload.length as i64])? == 0 {
             continue; // Already held: content is stored once per hash.
@@ -252,9 +250,7 @@ impl StatementWriter for SqliteStore {
 impl StatementReader for SqliteStore {
     async fn statement(&self, store: StoreId, id: Uuid) -> Result<Option<StoredStatement>, StoreError> {
         self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, id, stored, body, voided_by FROM statements WHERE store_id = ?1 AND id = ?2",
-            )?;
+            let mut stmt = conn.prepare_cached(&for_sqlite(sql::STATEMENT))?;
             Ok(stmt.query_row(params![store, id.as_bytes()], stored_statement).optional()?)
         })
         .await
@@ -272,7 +268,7 @@ impl StatementReader for SqliteStore {
                 .query_map(rusqlite::params_from_iter(&page.values), stored_statement)?
                 .collect::<Result<_, _>>()?;
             let walk_end = if may_end_walk(&page.keys, statements.len(), query.limit) {
-                conn.prepare_cached(&walk_end_sql(query.ascending, |n| format!("?{n}")))?
+                conn.prepare_cached(&for_sqlite(&walk_end_sql(query.ascending)))?
                     .query_row(walk_end_values(store, page.range, &page.keys), |r| r.get(0))
                     .optional()?
             } else {
@@ -305,14 +301,12 @@ fn page_read(conn: &Connection, store: StoreId, query: &StatementQuery) -> Resul
     let bound = match query.cursor {
         Some(cursor) => cursor.bound,
         None => conn
-            .prepare_cached("SELECT last_seq FROM stores WHERE id = ?1")?
+            .prepare_cached(&for_sqlite(sql::INGEST_HEAD))?
             .query_row([store], |r| r.get(0))
             .optional()?
             .unwrap_or(0),
     };
-    let mut seq_at = conn.prepare_cached(
-        "SELECT seq FROM statements WHERE store_id = ?1 AND stored <= ?2 ORDER BY stored DESC, seq DESC LIMIT 1",
-    )?;
+    let mut seq_at = conn.prepare_cached(&for_sqlite(sql::LAST_STORED_BY))?;
     let mut resolve = |t: Timestamp| -> Result<i64, StoreError> {
         Ok(seq_at.query_row(params![store, t.as_micros()], |r| r.get(0)).optional()?.unwrap_or(0))
     };
@@ -320,7 +314,7 @@ fn page_read(conn: &Connection, store: StoreId, query: &StatementQuery) -> Resul
     let until_seq = query.filter.until.map(&mut resolve).transpose()?;
     let range = page_range(query, bound, since_seq, until_seq);
     let keys = filter_keys(&query.filter);
-    let sql = page_sql(&keys, query.ascending, |n| format!("?{n}"));
+    let sql = for_sqlite(&page_sql(&keys, query.ascending));
     let values = page_values(store, range, bound, query.limit, &keys);
     Ok(PageRead { bound, range, keys, sql, values })
 }
@@ -344,7 +338,7 @@ impl SqliteStore {
             };
             let mut plans = vec![explain(&page.sql, &page.values)?];
             if walks(&page.keys) {
-                let walk_end = walk_end_sql(query.ascending, |n| format!("?{n}"));
+                let walk_end = for_sqlite(&walk_end_sql(query.ascending));
                 plans.push(explain(&walk_end, &walk_end_values(store, page.range, &page.keys))?);
             }
             Ok(plans)
