@@ -11,6 +11,13 @@ pub fn day_start(date: Date) -> i64 {
     date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_microsecond())
 }
 
+/// The UTC date an instant falls in (1970-01-01 for one outside years -9999 to 9999).
+pub fn date_of(micros: i64) -> Date {
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+        .unwrap_or_default()
+}
+
 /// The UTC day (since the epoch) an instant falls in.
 pub fn day_of(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_DAY)
@@ -31,5 +38,7 @@ mod tests {
         assert_eq!(day_start(date), MICROS_PER_DAY);
         assert_eq!(day_of(MICROS_PER_DAY), 1);
         assert_eq!(day_of(-1), -1);
+        assert_eq!(date_of(MICROS_PER_DAY - 1).to_string(), "1970-01-01");
+        assert_eq!(date_of(day_start(date)), date);
     }
 }

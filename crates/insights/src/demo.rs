@@ -44,6 +44,7 @@ use jiff::civil::{Date, date};
 use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
+use crate::days::day_start;
 use crate::rng::Rng;
 
 /// `object.definition.type` of a video (xAPI Video Profile).
@@ -377,10 +378,6 @@ struct Generator<'a> {
     survey: Vec<u32>,
 }
 
-fn micros(day: Date) -> i64 {
-    day.to_zoned(jiff::tz::TimeZone::UTC).expect("a date within jiff's range").timestamp().as_microsecond()
-}
-
 fn timestamp(us: i64) -> Timestamp {
     Timestamp::from_microsecond(us).expect("demo instants are within jiff's range")
 }
@@ -396,7 +393,7 @@ fn segments(parts: &[(f64, f64)]) -> String {
 
 impl<'a> Generator<'a> {
     fn new(scenario: &'a Scenario) -> Generator<'a> {
-        let launch = micros(scenario.launch);
+        let launch = day_start(scenario.launch);
         Generator {
             scenario,
             rng: Rng(scenario.seed),

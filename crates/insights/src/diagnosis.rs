@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 
+use crate::days::day_start;
 use crate::estimate::RateRatio;
 use crate::goal::Goal;
 use crate::report::{Consumption, Diagnosis, Effect, Reach, Verdict};
@@ -200,16 +201,12 @@ pub fn status(
         return "missed";
     }
     // The pace a straight line to the target would have reached by the window's end.
-    let launch = day_micros(goal.launch_date);
-    let total = (day_micros(goal.target.by) - launch) as f64;
+    let launch = day_start(goal.launch_date);
+    let total = (day_start(goal.target.by) - launch) as f64;
     let elapsed = (window_end - launch) as f64;
     let expected = goal.target.reduction_pct * (elapsed / total).clamp(0.0, 1.0);
     let achieved = change.map_or(0.0, |c| (1.0 - c.ratio) * 100.0);
     if achieved >= 0.75 * expected && diagnosis.code == "working" { "on_track" } else { "at_risk" }
-}
-
-fn day_micros(date: Date) -> i64 {
-    date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_microsecond())
 }
 
 #[cfg(test)]
@@ -380,12 +377,12 @@ mod tests {
         let g = goal();
         let working = diagnosed(&reach(0.7, 0.7), &consumption(0.8, 0.05), &works(), 50);
         let as_of: Date = "2026-04-01".parse().unwrap();
-        let end = day_micros(as_of);
+        let end = day_start(as_of);
         let drop = |ci95| RateRatio { ratio: 0.5, ci95, method: IntervalMethod::ExactConditional };
         assert_eq!(status(&g, as_of, end, &working, 5.0, 7.0, Some(&drop([0.3, 0.8]))), "met");
         // Below the target, but a handful of tickets: the drop may be chance.
         assert_eq!(status(&g, as_of, end, &working, 5.0, 7.0, Some(&drop([0.2, 1.3]))), "on_track");
         let by = g.target.by;
-        assert_eq!(status(&g, by, day_micros(by), &working, 5.0, 7.0, Some(&drop([0.2, 1.3]))), "missed");
+        assert_eq!(status(&g, by, day_start(by), &working, 5.0, 7.0, Some(&drop([0.2, 1.3]))), "missed");
     }
 }

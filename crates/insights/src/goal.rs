@@ -195,13 +195,9 @@ pub mod date {
     }
 
     pub fn parse(text: &str) -> Option<Date> {
-        text.parse::<Date>().ok().or_else(|| {
-            xapi::Timestamp::parse(text).and_then(|t| {
-                jiff::Timestamp::from_microsecond(t.instant.as_micros())
-                    .ok()
-                    .map(|ts| ts.to_zoned(jiff::tz::TimeZone::UTC).date())
-            })
-        })
+        text.parse::<Date>()
+            .ok()
+            .or_else(|| xapi::Timestamp::parse(text).map(|t| crate::days::date_of(t.instant.as_micros())))
     }
 }
 

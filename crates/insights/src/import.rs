@@ -97,8 +97,7 @@ pub fn parse_through(text: &str) -> Result<i64, String> {
     let text = text.trim();
     if let Ok(date) = text.parse::<jiff::civil::Date>() {
         let next = date.tomorrow().map_err(|e| e.to_string())?;
-        let midnight = next.to_zoned(jiff::tz::TimeZone::UTC).map_err(|e| e.to_string())?;
-        return Ok(midnight.timestamp().as_microsecond() - 1);
+        return Ok(crate::days::day_start(next) - 1);
     }
     xapi::Timestamp::parse(text)
         .map(|t| t.instant.as_micros())

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 use store::insights::{ActivityActorRow, ChangeRow, DailyActorRow, DailyRow, RevisionRow, TicketRow};
 
-use crate::days::{MICROS_PER_DAY, MICROS_PER_WEEK, day_start};
+use crate::days::{MICROS_PER_DAY, MICROS_PER_WEEK, date_of, day_start};
 use crate::diagnosis;
 use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::estimate::{self, Arm, IntervalMethod, PersonArms};
@@ -212,7 +212,7 @@ pub fn content_revisions(rows: &[RevisionRow]) -> Vec<ContentRevision> {
         let revision =
             found.entry((row.activity_id.as_str(), row.first_seen)).or_insert_with(|| ContentRevision {
                 activity_id: row.activity_id.clone(),
-                at: date_of(row.first_seen),
+                at: date_text(row.first_seen),
                 revision: None,
                 definition_changed: false,
                 at_micros: row.first_seen,
@@ -469,7 +469,7 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         let stop = (start + step).min(end);
         let in_interval = |t: i64| t >= start && t < stop;
         series.push(SeriesPoint {
-            start: date_of(start),
+            start: date_text(start),
             tickets: tickets.iter().filter(|(_, t)| in_interval(t.created)).count() as u64,
             new_learners: first_seen.values().filter(|s| in_interval(**s)).count() as u64,
             learners: first_seen.values().filter(|s| **s < stop).count() as u64,
@@ -643,10 +643,8 @@ fn effect<'t>(
     }
 }
 
-fn date_of(micros: i64) -> String {
-    jiff::Timestamp::from_microsecond(micros)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
-        .unwrap_or_default()
+fn date_text(micros: i64) -> String {
+    date_of(micros).to_string()
 }
 
 /// An instant as RFC 3339 in UTC.
@@ -771,8 +769,8 @@ fn periods(
         let finished = starters.iter().filter(|p| completed.contains(p)).count() as u64;
         periods.push(Period {
             name: name.clone(),
-            from: date_of(*from),
-            to: date_of(to),
+            from: date_text(*from),
+            to: date_text(to),
             tickets_weekly: weekly(count, *from, to),
             new_learners: starters.len() as u64,
             completion_rate: (!starters.is_empty()).then(|| share(finished, starters.len() as u64)),

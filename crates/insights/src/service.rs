@@ -8,7 +8,7 @@ use serde_json::Value;
 use store::insights::{ActivitySelection, TicketCoverage, TicketFilter};
 use store::{ActivityReader, InsightsReader, RollupReader, StoreError, StoreId, TicketReader};
 
-use crate::days::{MICROS_PER_DAY, day_start, today};
+use crate::days::{MICROS_PER_DAY, date_of, day_start, today};
 use crate::dropoff::{self, LargestDrop, Viewing};
 use crate::goal::Goal;
 use crate::report::{ContentKind, Interval, Population, Report, ReportInput, Window, report};
@@ -287,9 +287,7 @@ pub async fn ticket_summary<S: TicketReader>(
     };
     let mut groups: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for ticket in store.tickets(id, filter).await? {
-        let date = jiff::Timestamp::from_microsecond(ticket.created)
-            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
-            .unwrap_or_default();
+        let date = date_of(ticket.created);
         let key = bucket.start(date).to_string();
         let names: Vec<String> = match group_by {
             GroupBy::Category => vec![ticket.category.clone()],
@@ -312,7 +310,5 @@ pub async fn ticket_summary<S: TicketReader>(
 }
 
 fn date_of_day(day: i64) -> String {
-    jiff::Timestamp::from_microsecond(day * MICROS_PER_DAY)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
-        .unwrap_or_default()
+    date_of(day * MICROS_PER_DAY).to_string()
 }

@@ -44,6 +44,7 @@ use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+use crate::days::day_start;
 use crate::demo::{VIDEO_ACTIVITY_TYPE, VIDEO_PROFILE, extensions, verbs};
 use crate::rng::Rng;
 
@@ -296,10 +297,6 @@ struct Generator<'a> {
     tickets: Vec<Ticket>,
 }
 
-fn micros(day: Date) -> i64 {
-    day.to_zoned(jiff::tz::TimeZone::UTC).expect("a date within jiff's range").timestamp().as_microsecond()
-}
-
 fn timestamp(us: i64) -> Timestamp {
     Timestamp::from_microsecond(us).expect("generated instants are within jiff's range")
 }
@@ -330,8 +327,8 @@ fn capitalised(email: &str) -> String {
 
 impl<'a> Generator<'a> {
     fn new(scenario: &'a Scenario) -> Generator<'a> {
-        let launch = micros(scenario.launch);
-        let end = micros(scenario.as_of()) + DAY;
+        let launch = day_start(scenario.launch);
+        let end = day_start(scenario.as_of()) + DAY;
         let early = i64::from(scenario.export_ends_days_early.unwrap_or(0)) * DAY;
         Generator {
             scenario,

@@ -1,6 +1,7 @@
 use std::fmt;
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::Offset;
 
 /// An instant, kept as microseconds since the Unix epoch (UTC).
 ///
@@ -30,8 +31,7 @@ impl Timestamp {
 
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let now = OffsetDateTime::now_utc();
-        Timestamp((now.unix_timestamp_nanos() / 1_000) as i64)
+        Timestamp(jiff::Timestamp::now().as_microsecond())
     }
 
     /// Parses an ISO 8601 date-time as xAPI uses it (xAPI 1.0.3 Data §4.5): RFC 3339
@@ -88,8 +88,8 @@ impl Timestamp {
             }
         }
         let (offset, has_offset, negative_zero_offset) = match &text[pos..] {
-            "" => (UtcOffset::UTC, false, false),
-            "Z" | "z" => (UtcOffset::UTC, true, false),
+            "" => (Offset::UTC, false, false),
+            "Z" | "z" => (Offset::UTC, true, false),
             rest => {
                 let sign: i8 = match rest.as_bytes()[0] {
                     b'+' => 1,
@@ -109,26 +109,26 @@ impl Timestamp {
                 if !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
                     return None;
                 }
-                let (h, m): (i8, i8) = (h.parse().ok()?, m.parse().ok()?);
+                let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
                 if h > 23 || m > 59 {
                     return None;
                 }
-                let offset = UtcOffset::from_hms(sign * h, sign * m, 0).ok()?;
+                let offset = Offset::from_seconds(i32::from(sign) * (h * 3600 + m * 60)).ok()?;
                 (offset, true, sign < 0 && h == 0 && m == 0)
             }
         };
-        let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
-        let date = Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()?;
-        let time = Time::from_hms_micro(
-            u8::try_from(hour).ok()?,
-            u8::try_from(minute).ok()?,
-            u8::try_from(second).ok()?,
-            micros,
+        let date =
+            Date::new(i16::try_from(year).ok()?, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()?;
+        let time = Time::new(
+            i8::try_from(hour).ok()?,
+            i8::try_from(minute).ok()?,
+            i8::try_from(second).ok()?,
+            i32::try_from(micros).ok()? * 1_000,
         )
         .ok()?;
-        let instant = PrimitiveDateTime::new(date, time).assume_offset(offset);
+        let instant = offset.to_timestamp(DateTime::from_parts(date, time)).ok()?;
         Some(ParsedTimestamp {
-            instant: Timestamp((instant.unix_timestamp_nanos() / 1_000) as i64),
+            instant: Timestamp(instant.as_microsecond()),
             has_offset,
             negative_zero_offset,
         })
@@ -138,11 +138,11 @@ impl Timestamp {
     /// `stored` (which it assigns at millisecond precision, so the text is exact) and
     /// Consistent-Through (truncated, so never later than the instant).
     pub fn to_rfc3339(self) -> String {
-        let t = self.to_offset_date_time();
+        let t = self.to_utc_date_time();
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             t.year(),
-            t.month() as u8,
+            t.month(),
             t.day(),
             t.hour(),
             t.minute(),
@@ -153,13 +153,13 @@ impl Timestamp {
 
     /// An HTTP date (RFC 9110 IMF-fixdate) for `Last-Modified`.
     pub fn to_http_date(self) -> String {
-        let t = self.to_offset_date_time();
+        let t = self.to_utc_date_time();
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         const MONTHS: [&str; 12] =
             ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         format!(
             "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-            DAYS[t.weekday().number_days_from_monday() as usize],
+            DAYS[t.weekday().to_monday_zero_offset() as usize],
             t.day(),
             MONTHS[t.month() as usize - 1],
             t.year(),
@@ -169,24 +169,26 @@ impl Timestamp {
         )
     }
 
-    fn to_offset_date_time(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    /// The instant as a UTC date and time; the epoch for one outside years -9999 to 9999.
+    fn to_utc_date_time(self) -> DateTime {
+        let instant = jiff::Timestamp::from_microsecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Offset::UTC.to_datetime(instant)
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.to_offset_date_time();
+        let t = self.to_utc_date_time();
         write!(
             f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{:03}Z",
             t.year(),
-            t.month() as u8,
+            t.month(),
             t.day(),
             t.hour(),
             t.minute(),
             t.second(),
+            t.millisecond(),
             t.microsecond()
         )
     }
