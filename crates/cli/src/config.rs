@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use server::AppConfig;
+use store::StoreId;
 use xapi::Version;
 
 /// Tally: an xAPI Learning Record Store with a measure-and-update loop.
@@ -229,7 +230,7 @@ pub enum CredentialsCommand {
         scopes: Vec<String>,
         /// The store (tenant) the credential belongs to.
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
-        store: i64,
+        store: StoreId,
         /// The user (an Agent as JSON) the client acts for: its statements' authority is
         /// then a Group of the credential and that user.
         #[arg(long)]
@@ -239,7 +240,7 @@ pub enum CredentialsCommand {
     List {
         /// Only this store's.
         #[arg(long)]
-        store: Option<i64>,
+        store: Option<StoreId>,
     },
     /// Renames a credential.
     Rename { key: String, name: String },
@@ -254,9 +255,9 @@ pub enum StoresCommand {
     /// Lists stores.
     List,
     /// Renames a store.
-    Rename { id: i64, name: String },
+    Rename { id: StoreId, name: String },
     /// Revokes a store: its data stays, its credentials stop working.
-    Revoke { id: i64 },
+    Revoke { id: StoreId },
 }
 
 #[cfg(test)]
@@ -353,7 +354,7 @@ pub struct ImportArgs {
     pub format: Option<String>,
     /// The store the tickets belong to.
     #[arg(long, default_value_t = store::DEFAULT_STORE)]
-    pub store: i64,
+    pub store: StoreId,
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,7 +364,7 @@ pub enum ExportCommand {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
-        store: i64,
+        store: StoreId,
         /// Only this verb.
         #[arg(long)]
         verb: Option<String>,
@@ -382,14 +383,14 @@ pub enum ExportCommand {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
-        store: i64,
+        store: StoreId,
     },
     /// One row per day, activity and verb.
     ActivityDaily {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
-        store: i64,
+        store: StoreId,
     },
     /// A goal's report.
     Goal {
@@ -399,7 +400,7 @@ pub enum ExportCommand {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
-        store: i64,
+        store: StoreId,
     },
 }
 

@@ -10,7 +10,8 @@ use std::net::TcpListener;
 use anyhow::{Context, Result};
 use clap::Parser;
 use insights::engine::EngineStore;
-use server::credentials::{self, ALL_SCOPES};
+use server::credentials;
+use server::scopes::Scope;
 use store::{
     CredentialReader, CredentialWriter, DEFAULT_STORE, Health, PgStore, SqliteStore, Store, TenantReader,
     TenantWriter,
@@ -251,7 +252,7 @@ async fn ensure_credential<S: CredentialReader + CredentialWriter>(
     store: &S,
     args: &ServeArgs,
 ) -> Result<()> {
-    let scopes: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    let scopes: Vec<String> = Scope::ALL.iter().map(|s| s.to_string()).collect();
     match (&args.admin_key, &args.admin_secret) {
         (Some(key), Some(secret)) => {
             let credential =
@@ -280,9 +281,7 @@ async fn manage_credentials<S: CredentialReader + CredentialWriter>(
 ) -> Result<()> {
     match command {
         CredentialsCommand::Create { name, scopes, store: store_id, acts_for } => {
-            if let Some(unknown) = scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
-                anyhow::bail!("unknown scope {unknown:?}; known scopes: {}", ALL_SCOPES.join(", "));
-            }
+            credentials::check_scopes(&scopes).map_err(|rule| anyhow::anyhow!("--scopes: {rule}"))?;
             let mut new = credentials::generate(&name, store_id, scopes)?;
             if let Some(user) = acts_for {
                 xapi::parse_agent_param(&user).map_err(|e| anyhow::anyhow!("--acts-for: {e}"))?;

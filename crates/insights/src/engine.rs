@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
 use store::{
-    Cursor, RollupReader, RollupWriter, StatementFilter, StatementQuery, StatementReader, StoreError,
+    Cursor, RollupReader, RollupWriter, Seq, StatementFilter, StatementQuery, StatementReader, StoreError,
     StoreId, TenantReader,
 };
 use tracing::Instrument;
@@ -46,8 +46,8 @@ impl<T> EngineStore for T where
 /// How far the engine has followed a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Lag {
-    pub watermark: i64,
-    pub head: i64,
+    pub watermark: Seq,
+    pub head: Seq,
     /// Statements not rolled up yet.
     pub statements_behind: i64,
 }
@@ -129,14 +129,14 @@ pub async fn catch_up<S: EngineStore>(store: &S) -> Result<u64, StoreError> {
 pub async fn lag<S: RollupReader>(store: &S, id: StoreId) -> Result<Lag, StoreError> {
     let watermark = store.rollup_watermark(id).await?;
     let head = store.ingest_head(id).await?;
-    Ok(Lag { watermark, head, statements_behind: (head - watermark).max(0) })
+    Ok(Lag { watermark, head, statements_behind: head.since(watermark) })
 }
 
 /// Sets the [`ROLLUP_LAG`] gauge of a store whose rollups stand at `watermark`: what an
 /// operator watches when ingest keeps the engine behind. Set inside a step's span, so the
 /// gauge is current by the time the span is exported.
-async fn record_lag<S: RollupReader>(store: &S, id: StoreId, watermark: i64) -> Result<(), StoreError> {
-    let behind = (store.ingest_head(id).await? - watermark).max(0);
+async fn record_lag<S: RollupReader>(store: &S, id: StoreId, watermark: Seq) -> Result<(), StoreError> {
+    let behind = store.ingest_head(id).await?.since(watermark);
     metrics::gauge!(ROLLUP_LAG, "store" => id.to_string()).set(behind as f64);
     Ok(())
 }
@@ -152,7 +152,13 @@ pub async fn step<S: StatementReader + RollupReader + RollupWriter>(
     let Some(last) = tail.last() else { return Ok(0) };
     let to = last.seq;
     // A span per step that read something (idle polls would only be noise in a trace).
-    let span = tracing::info_span!("rollup_step", store = id, from, to, statements = tail.len());
+    let span = tracing::info_span!(
+        "rollup_step",
+        store = id.get(),
+        from = from.get(),
+        to = to.get(),
+        statements = tail.len()
+    );
     roll_up(store, id, from, to, tail).instrument(span).await
 }
 
@@ -161,8 +167,8 @@ pub async fn step<S: StatementReader + RollupReader + RollupWriter>(
 async fn roll_up<S: StatementReader + RollupReader + RollupWriter>(
     store: &S,
     id: StoreId,
-    from: i64,
-    to: i64,
+    from: Seq,
+    to: Seq,
     tail: Vec<TailedStatement>,
 ) -> Result<usize, StoreError> {
     let read = tail.len();
@@ -239,7 +245,7 @@ struct Pass {
     /// Revision markers with the earliest time each was seen.
     revisions: BTreeMap<(String, String), i64>,
     /// Voiding statements as (their seq, the statement they void).
-    voidings: Vec<(i64, Uuid)>,
+    voidings: Vec<(Seq, Uuid)>,
 }
 
 impl Pass {
@@ -278,7 +284,7 @@ async fn recomputed<S: StatementReader>(
     id: StoreId,
     activity: &str,
     actor: &str,
-    bound: i64,
+    bound: Seq,
 ) -> Result<ActivityActorRow, StoreError> {
     let filter = StatementFilter {
         agent: Some(AgentKey::from_canonical(actor.to_string())),
@@ -286,7 +292,7 @@ async fn recomputed<S: StatementReader>(
         ..StatementFilter::default()
     };
     let mut row = empty_row(activity, actor);
-    let mut cursor = Some(Cursor { bound, after: 0 });
+    let mut cursor = Some(Cursor { bound, after: Seq::default() });
     while let Some(at) = cursor {
         let query = StatementQuery { filter: filter.clone(), ascending: true, limit: 500, cursor: Some(at) };
         let page = store.query_statements(id, query).await?;

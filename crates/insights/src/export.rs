@@ -2,7 +2,7 @@
 //! row per statement, ticket or daily rollup. The columns are documented in the README.
 
 use serde_json::Value;
-use store::insights::{DailyRow, TicketCursor, TicketRow};
+use store::insights::{DailyCursor, DailyRow, TicketCursor, TicketRow};
 use store::{Cursor, RollupReader, StatementQuery, StatementReader, StoreError, StoreId, TicketReader};
 use tracing::Instrument;
 use xapi::Timestamp;
@@ -13,9 +13,6 @@ use crate::report::Report;
 const PAGE_ROWS: usize = 1_000;
 /// Statements per page (bodies are larger).
 pub const STATEMENT_PAGE: usize = 500;
-
-/// Where a daily-rollup export continues: after this (day, activity, verb).
-pub type DailyCursor = (i64, String, String);
 
 /// One page of statements matching `query`, parsed, and where the next page starts.
 pub async fn statement_page<S: StatementReader>(
@@ -53,10 +50,7 @@ pub async fn daily_page<S: RollupReader>(
     cursor: Option<DailyCursor>,
 ) -> Result<(Vec<DailyRow>, Option<DailyCursor>), StoreError> {
     let page = store.daily_page(id, cursor, PAGE_ROWS).await?;
-    let next = page
-        .last()
-        .filter(|_| page.len() == PAGE_ROWS)
-        .map(|r| (r.day, r.activity_id.clone(), r.verb_id.clone()));
+    let next = page.last().filter(|_| page.len() == PAGE_ROWS).map(DailyCursor::after);
     Ok((page, next))
 }
 

@@ -158,7 +158,7 @@ fn parse_in_background(
 #[tracing::instrument(
     name = "ticket_import",
     skip_all,
-    fields(store = id, format = ?format, strict, inserted, updated, rejected)
+    fields(store = id.get(), format = ?format, strict, inserted, updated, rejected)
 )]
 pub async fn import_file<S: TicketWriter>(
     store: &S,

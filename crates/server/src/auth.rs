@@ -20,14 +20,14 @@ use xapi::AgentKey;
 
 use crate::credentials::{parse_basic, verify};
 use crate::lookups::CredentialLookups;
-use crate::scopes::{self, StatementAccess};
+use crate::scopes::{self, Scope, StatementAccess};
 use crate::{ApiError, AppConfig};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub store: StoreId,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     /// The `authority` this caller's statements get (xAPI 1.0.3 Data §2.4.9): the
     /// credential's own Agent, or a Group of it and the user it acts for.
     pub authority: Value,
@@ -102,13 +102,18 @@ pub fn principal_of(credential: Credential, config: &AppConfig) -> Option<Princi
         Some(user) => json!({ "objectType": "Group", "member": [own, user] }),
         None => own,
     };
-    Some(Principal { store: credential.store, scopes: credential.scopes, authority, agent })
+    Some(Principal {
+        store: credential.store,
+        scopes: Scope::parse_all(&credential.scopes),
+        authority,
+        agent,
+    })
 }
 
 impl Principal {
     /// Whether the credential holds `scope`.
-    pub fn has(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|held| held == scope)
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
     }
 
     /// Which statements the credential may read, if any.
@@ -117,7 +122,7 @@ impl Principal {
     }
 
     /// 403 unless the credential holds one of `scopes` (the first names the one to ask for).
-    pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
+    pub fn require(&self, scopes: &[Scope]) -> Result<(), ApiError> {
         if scopes::holds(&self.scopes, scopes) {
             Ok(())
         } else {
@@ -129,7 +134,7 @@ impl Principal {
     /// (such as the one made from `TALLY_ADMIN_KEY`). An `admin` credential of another
     /// store administers that store only.
     pub fn is_instance_admin(&self) -> bool {
-        self.has("admin") && self.store == DEFAULT_STORE
+        self.has(Scope::Admin) && self.store == DEFAULT_STORE
     }
 }
 

@@ -7,19 +7,7 @@ use store::{Credential, StoreId};
 use subtle::ConstantTimeEq;
 use xapi::Timestamp;
 
-/// Every scope a credential can hold (xAPI 1.0.3 Communication §4.2, plus Tally's own).
-pub const ALL_SCOPES: &[&str] = &[
-    "statements/write",
-    "statements/read",
-    "statements/read/mine",
-    "state",
-    "define",
-    "profile",
-    "all/read",
-    "all",
-    "insights",
-    "admin",
-];
+use crate::scopes::{self, Scope};
 
 /// A name for a store or a credential: trimmed, 1 to 200 characters.
 pub fn checked_name(name: &str) -> Result<String, &'static str> {
@@ -36,10 +24,15 @@ pub fn check_scopes(scopes: &[String]) -> Result<(), String> {
     if scopes.is_empty() {
         return Err("name at least one scope".into());
     }
-    match scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
-        Some(unknown) => Err(format!("unknown scope {unknown:?}; known: {}", ALL_SCOPES.join(", "))),
+    match scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        Some(unknown) => Err(format!("unknown scope {unknown:?}; known: {}", known_scopes())),
         None => Ok(()),
     }
+}
+
+/// Every scope's text, for messages.
+pub fn known_scopes() -> String {
+    scopes::join(&Scope::ALL, ", ")
 }
 
 /// A new credential and its secret, which exists only here: the store keeps its digest.
@@ -109,7 +102,7 @@ mod tests {
 
     #[test]
     fn a_generated_secret_verifies_and_a_wrong_one_does_not() {
-        let new = generate("test", 1, vec!["all".into()]).unwrap();
+        let new = generate("test", store::DEFAULT_STORE, vec!["all".into()]).unwrap();
         assert!(verify(&new.credential, &new.secret));
         assert!(!verify(&new.credential, "wrong"));
         assert!(new.secret.len() >= 43, "256 bits of entropy");
@@ -117,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_secret_never_appears_in_debug_output() {
-        let new = generate("test", 1, vec![]).unwrap();
+        let new = generate("test", store::DEFAULT_STORE, vec![]).unwrap();
         assert!(!format!("{new:?}").contains(&new.secret));
     }
 

@@ -14,6 +14,7 @@ use xapi::{Timestamp, Version};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
+use crate::scopes::{self, Scope};
 use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
 
@@ -52,17 +53,17 @@ impl Resource {
 
     /// Scopes that allow writing (xAPI 1.0.3 Communication §4.2); reading also accepts
     /// `all/read`.
-    fn write_scopes(self) -> &'static [&'static str] {
+    fn write_scopes(self) -> &'static [Scope] {
         match self {
-            Resource::State => &["state", "all"],
-            Resource::ActivityProfile | Resource::AgentProfile => &["profile", "all"],
+            Resource::State => scopes::STATE_WRITE,
+            Resource::ActivityProfile | Resource::AgentProfile => scopes::PROFILE_WRITE,
         }
     }
 
-    fn read_scopes(self) -> &'static [&'static str] {
+    fn read_scopes(self) -> &'static [Scope] {
         match self {
-            Resource::State => &["state", "all", "all/read"],
-            Resource::ActivityProfile | Resource::AgentProfile => &["profile", "all", "all/read"],
+            Resource::State => scopes::STATE_READ,
+            Resource::ActivityProfile | Resource::AgentProfile => scopes::PROFILE_READ,
         }
     }
 }
@@ -95,7 +96,7 @@ async fn authorized_target<S: CredentialReader>(
     store: &S,
     config: &AppConfig,
     resource: Resource,
-    scopes: &[&str],
+    scopes: &[Scope],
 ) -> Result<Target, ApiError> {
     let principal = authenticate(req, store, config).await?;
     principal.require(scopes)?;

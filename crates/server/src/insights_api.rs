@@ -21,14 +21,14 @@ use insights::service::{self, Bucket, GroupBy, ServiceError};
 use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, export};
 use serde_json::{Value, json};
-use store::insights::{ActivitySelection, ChangeRow, TicketCursor};
+use store::insights::{ActivitySelection, ChangeRow, DailyCursor, TicketCursor};
 use store::{CredentialReader, Cursor, ReadStore, Store, StoreError, StoreId};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
 
-use crate::scopes::{INSIGHTS_READ as READ, INSIGHTS_WRITE as WRITE};
+use crate::scopes::{INSIGHTS_READ as READ, INSIGHTS_WRITE as WRITE, Scope};
 
 /// What a read-only insights server answers to a write (see [`configure_read_only`]).
 pub const READ_ONLY_REFUSAL: &str =
@@ -145,7 +145,7 @@ async fn refuse_write<S: CredentialReader + 'static>(
 async fn principal<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
-    scopes: &[&str],
+    scopes: &[Scope],
 ) -> Result<Principal, ApiError> {
     let config = req.app_data::<Data<AppConfig>>().map(|c| c.get_ref().clone()).unwrap_or_default();
     let principal = authenticate(req, store, &config).await?;
@@ -528,7 +528,7 @@ async fn export_daily<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<
     let store_id = p.store;
     let rows = paged_csv(
         export::DAILY_COLUMNS,
-        move |cursor: Option<export::DailyCursor>| {
+        move |cursor: Option<DailyCursor>| {
             let store = store.clone();
             async move { export::daily_page(store.get_ref(), store_id, cursor).await }
         },

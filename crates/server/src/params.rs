@@ -120,6 +120,7 @@ fn decode_more(token: &str) -> Result<(Cursor, String), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store::Seq;
 
     fn parse(q: &str) -> Result<StatementsGet, ApiError> {
         parse_statements_get(q, 100)
@@ -127,11 +128,14 @@ mod tests {
 
     #[test]
     fn a_more_token_round_trips_the_query_and_cursor() {
-        let token = encode_more(Cursor { bound: 90, after: 42 }, "verb=http%3A%2F%2Fx.y%2Fz&limit=5");
+        let token = encode_more(
+            Cursor { bound: Seq::new(90), after: Seq::new(42) },
+            "verb=http%3A%2F%2Fx.y%2Fz&limit=5",
+        );
         let StatementsGet::Query { query, params, .. } = parse(&format!("more={token}")).unwrap() else {
             panic!()
         };
-        assert_eq!(query.cursor, Some(Cursor { bound: 90, after: 42 }));
+        assert_eq!(query.cursor, Some(Cursor { bound: Seq::new(90), after: Seq::new(42) }));
         assert_eq!(query.limit, 5);
         assert_eq!(query.filter.verb.as_deref(), Some("http://x.y/z"));
         assert_eq!(params, "verb=http%3A%2F%2Fx.y%2Fz&limit=5");

@@ -19,7 +19,7 @@ use crate::auth::{Principal, authenticate};
 use crate::multipart::{self, ReceivedPart};
 use crate::params::{StatementsGet, encode_more, parse_statements_get};
 use crate::query::QueryParams;
-use crate::scopes::{self, StatementAccess};
+use crate::scopes::{self, Scope, StatementAccess};
 use crate::version::XapiVersion;
 use crate::{ApiError, AppConfig};
 use crate::{attachments, limits, observability};
@@ -104,7 +104,7 @@ async fn write<S: StatementWriter>(
         authority: principal.authority.clone(),
         // xAPI 1.0.3 Communication §4.2: without `define`, statements do not change the
         // Activity definitions the LRS holds.
-        define: principal.has("define") || principal.has("all"),
+        define: principal.has(Scope::Define) || principal.has(Scope::All),
         statements,
         attachments,
     };

@@ -123,7 +123,7 @@ mod tests {
     fn write(mode: DocumentWriteMode, content_type: &str, body: &str) -> DocumentWrite {
         DocumentWrite {
             scope: DocumentScope {
-                store: 1,
+                store: crate::DEFAULT_STORE,
                 kind: DocumentKind::State,
                 activity_id: "http://a".into(),
                 agent: "mbox:mailto:a@b.c".into(),

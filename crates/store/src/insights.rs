@@ -1,6 +1,8 @@
 //! What the insights engine keeps: tickets, learning goals with their recorded changes,
 //! and rollups of statements. The engine decides what they mean; the store only keeps them.
 
+use crate::model::Seq;
+
 /// The separator that ends each tag in the stored `tags` column.
 pub(crate) const TAG_END: char = '\u{1f}';
 
@@ -64,6 +66,26 @@ pub struct TicketCursor {
     pub created: i64,
     pub source: String,
     pub external_id: String,
+}
+
+/// Where a page of every daily row resumes: after this (day, activity, verb).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DailyCursor {
+    pub day: i64,
+    pub activity_id: String,
+    pub verb_id: String,
+}
+
+impl DailyCursor {
+    /// Where a page that ended with `row` resumes.
+    pub fn after(row: &DailyRow) -> DailyCursor {
+        DailyCursor { day: row.day, activity_id: row.activity_id.clone(), verb_id: row.verb_id.clone() }
+    }
+
+    /// Before the first row.
+    pub(crate) fn start() -> DailyCursor {
+        DailyCursor { day: i64::MIN, ..DailyCursor::default() }
+    }
 }
 
 /// What one ticket source's imports cover: every ticket the source created at or before
@@ -247,16 +269,16 @@ pub struct RollupStep {
     pub revisions: Vec<RevisionRow>,
     /// The watermark the step starts from (the step is refused if it moved: another engine
     /// got there first).
-    pub from_seq: i64,
-    pub to_seq: i64,
+    pub from_seq: Seq,
+    pub to_seq: Seq,
 }
 
 /// A statement as the engine follows it: in ingest order, with what voided it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TailedStatement {
-    pub seq: i64,
+    pub seq: Seq,
     pub id: uuid::Uuid,
     pub body: String,
-    /// The sequence number of the voiding statement, if voided.
-    pub voided_by: Option<i64>,
+    /// The place of the voiding statement, if voided.
+    pub voided_by: Option<Seq>,
 }

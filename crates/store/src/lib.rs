@@ -33,7 +33,7 @@ pub use health::{Health, PoolStatus, Readiness};
 pub use model::{
     ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
     DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
-    StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
+    Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
 pub use postgres::PgStore;
@@ -316,11 +316,11 @@ pub trait GoalWriter: Send + Sync {
 /// Reads the rollups the insights engine builds (what reports and exports read) and how
 /// far the engine has got.
 pub trait RollupReader: Send + Sync {
-    /// The sequence number of a store's last committed statement (0 for none).
-    fn ingest_head(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// The place of a store's last committed statement (0 for none).
+    fn ingest_head(&self, store: StoreId) -> impl Future<Output = Result<Seq, StoreError>> + Send;
 
     /// How far the engine has followed a store's statements (0 before it started).
-    fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<Seq, StoreError>> + Send;
 
     fn activity_actors(
         &self,
@@ -361,11 +361,11 @@ pub trait RollupReader: Send + Sync {
         to_day: i64,
     ) -> impl Future<Output = Result<Vec<insights::DailyActorRow>, StoreError>> + Send;
 
-    /// A page of every daily row after (day, activity, verb), for exports.
+    /// A page of every daily row after a cursor, in (day, activity, verb) order, for exports.
     fn daily_page(
         &self,
         store: StoreId,
-        after: Option<(i64, String, String)>,
+        after: Option<insights::DailyCursor>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<insights::DailyRow>, StoreError>> + Send;
 }
@@ -374,11 +374,11 @@ pub trait RollupReader: Send + Sync {
 /// the atomic step that moves its watermark. Only the engine holds this; on a read-only
 /// replica nothing does.
 pub trait RollupWriter: Send + Sync {
-    /// Committed statements after a sequence number, in ingest order, voided ones included.
+    /// Committed statements after a place, in ingest order, voided ones included.
     fn statements_after(
         &self,
         store: StoreId,
-        after: i64,
+        after: Seq,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<insights::TailedStatement>, StoreError>> + Send;
 

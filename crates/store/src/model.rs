@@ -6,11 +6,109 @@ use std::sync::Arc;
 use uuid::Uuid;
 use xapi::{AgentKey, Statement, Timestamp, Version};
 
-/// A tenant. Every statement, document and credential belongs to exactly one store.
-pub type StoreId = i64;
+/// A number the database keeps, with a meaning of its own: it reads, prints and binds (in
+/// both backends) as the number.
+macro_rules! database_number {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(number: i64) -> $name {
+                $name(number)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(text: &str) -> Result<$name, Self::Err> {
+                text.parse().map($name)
+            }
+        }
+
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.0.into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<$name> {
+                i64::column_result(value).map($name)
+            }
+        }
+
+        impl tokio_postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut tokio_postgres::types::private::BytesMut,
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <i64 as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<$name, Box<dyn std::error::Error + Sync + Send>> {
+                i64::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <i64 as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
+database_number! {
+    /// A store (tenant): every statement, document, credential, ticket and goal belongs to
+    /// exactly one. Its number is the database's.
+    StoreId
+}
+
+database_number! {
+    /// A statement's place in its store's ingest order: dense and increasing (gaps only where
+    /// statements were removed), 0 before the first. The engine's watermark, the ingest head
+    /// and query cursors are such places.
+    Seq
+}
+
+impl Seq {
+    /// The place just before this one: where a read that must include this place starts.
+    pub const fn before(self) -> Seq {
+        Seq(self.0 - 1)
+    }
+
+    /// How many places this one is past `earlier` (0 when it is not).
+    pub fn since(self, earlier: Seq) -> i64 {
+        (self.0 - earlier.0).max(0)
+    }
+}
 
 /// The store every fresh installation starts with.
-pub const DEFAULT_STORE: StoreId = 1;
+pub const DEFAULT_STORE: StoreId = StoreId(1);
 
 /// Statements to store in one atomic step, with the authority that sent them.
 #[derive(Clone, Debug)]
@@ -112,8 +210,8 @@ impl StatementBatch {
 /// A statement as the store holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredStatement {
-    /// Ingest sequence number: the order in which statements became visible.
-    pub seq: i64,
+    /// Its place in ingest order: the order in which statements became visible.
+    pub seq: Seq,
     pub id: Uuid,
     pub stored: Timestamp,
     /// The full JSON text as stored (the client's statement plus the LRS's properties).
@@ -146,9 +244,9 @@ pub struct StatementFilter {
 pub struct Cursor {
     /// The highest sequence number visible when the first page was read; later writes are
     /// outside the result set.
-    pub bound: i64,
-    /// The sequence number of the last statement already returned.
-    pub after: i64,
+    pub bound: Seq,
+    /// The place of the last statement already returned.
+    pub after: Seq,
 }
 
 /// A statement query: filters, order, page size, and where to resume.

@@ -1,7 +1,7 @@
 //! Statement queries as SQL, shared by both backends (`$n` placeholders, as in `crate::sql`).
 
 use crate::keys::{IndexKind, digest};
-use crate::model::{Cursor, StatementFilter, StatementPage, StatementQuery, StoredStatement};
+use crate::model::{Cursor, Seq, StatementFilter, StatementPage, StatementQuery, StoreId, StoredStatement};
 
 /// What one filter matches: index rows of a value's digest that hold one kind's bit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +64,9 @@ pub(crate) fn page_range(
     let mut hi = until_seq.map_or(bound, |u| u.min(bound));
     if let Some(cursor) = query.cursor {
         if query.ascending {
-            lo = lo.max(cursor.after);
+            lo = lo.max(cursor.after.get());
         } else {
-            hi = hi.min(cursor.after - 1);
+            hi = hi.min(cursor.after.before().get());
         }
     }
     (lo, hi)
@@ -132,13 +132,13 @@ pub(crate) fn page_sql(keys: &[FilterKey], ascending: bool) -> String {
 
 /// The values of [`page_sql`]'s parameters, in its order (every one is an integer).
 pub(crate) fn page_values(
-    store: i64,
+    store: StoreId,
     range: (i64, i64),
     bound: i64,
     limit: usize,
     keys: &[FilterKey],
 ) -> Vec<i64> {
-    let mut values = vec![store, range.0, range.1, bound, limit as i64 + 1];
+    let mut values = vec![store.get(), range.0, range.1, bound, limit as i64 + 1];
     for key in keys {
         values.extend([i64::from(key.bit()), key.digest]);
     }
@@ -162,8 +162,8 @@ pub(crate) fn walk_end_sql(ascending: bool) -> String {
 }
 
 /// The values of [`walk_end_sql`]'s parameters, in its order: the walk of `keys[0]`.
-pub(crate) fn walk_end_values(store: i64, range: (i64, i64), keys: &[FilterKey]) -> [i64; 4] {
-    [store, range.0, range.1, keys[0].digest]
+pub(crate) fn walk_end_values(store: StoreId, range: (i64, i64), keys: &[FilterKey]) -> [i64; 4] {
+    [store.get(), range.0, range.1, keys[0].digest]
 }
 
 /// Whether a page must look for the end of its walk: it came back short, and it walked
@@ -180,11 +180,12 @@ pub(crate) fn finish_page(
     bound: i64,
     walk_end: Option<i64>,
 ) -> StatementPage {
+    let bound = Seq::new(bound);
     let next = if statements.len() > limit {
         statements.truncate(limit);
         statements.last().map(|last| Cursor { bound, after: last.seq })
     } else {
-        walk_end.map(|after| Cursor { bound, after })
+        walk_end.map(|after| Cursor { bound, after: Seq::new(after) })
     };
     StatementPage { statements, next }
 }
@@ -199,13 +200,13 @@ mod tests {
 
     #[test]
     fn a_descending_page_resumes_below_the_last_returned_statement() {
-        let q = query(false, Some(Cursor { bound: 100, after: 40 }));
+        let q = query(false, Some(Cursor { bound: Seq::new(100), after: Seq::new(40) }));
         assert_eq!(page_range(&q, 100, None, None), (0, 39));
     }
 
     #[test]
     fn an_ascending_page_resumes_above_the_last_returned_statement() {
-        let q = query(true, Some(Cursor { bound: 100, after: 40 }));
+        let q = query(true, Some(Cursor { bound: Seq::new(100), after: Seq::new(40) }));
         assert_eq!(page_range(&q, 100, Some(10), None), (40, 100));
     }
 

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use store::{
     ActivityReader, Credential, CredentialReader, CredentialWriter, DEFAULT_STORE, StatementBatch,
-    StatementFilter, StatementQuery, StatementReader, StatementWriter, Store, StoreError, TenantReader,
-    TenantWriter,
+    StatementFilter, StatementQuery, StatementReader, StatementWriter, Store, StoreError, StoreId,
+    TenantReader, TenantWriter,
 };
 use test_support::statements::{
     activity_id, agent, referring_to, statement, statement_with, verb_id, voiding,
@@ -268,7 +268,7 @@ store_tests! {
 
     async fn writing_to_an_unknown_store_is_refused(store) {
         let mut b = batch(vec![statement()]);
-        b.store = 999;
+        b.store = StoreId::new(999);
         assert!(matches!(store.write_statements(b).await, Err(StoreError::NotFound)));
     }
 
@@ -514,7 +514,7 @@ store_tests! {
         assert!(!store.credential("onboarding-lms").await.unwrap().unwrap().revoked);
         assert!(store.revoke_store(created.id).await.unwrap());
         assert!(store.credential("onboarding-lms").await.unwrap().unwrap().revoked, "a revoked store's credentials are");
-        assert!(!store.rename_store(9_999, "nothing").await.unwrap());
+        assert!(!store.rename_store(StoreId::new(9_999), "nothing").await.unwrap());
         assert_eq!(store.stores().await.unwrap().len(), 2);
     }
 
@@ -552,7 +552,7 @@ store_tests! {
         assert!(store.credential("key-1").await.unwrap().unwrap().revoked);
         assert!(!store.revoke_credential("no-such-key").await.unwrap());
         assert_eq!(store.list_credentials(None).await.unwrap().len(), 1);
-        assert_eq!(store.list_credentials(Some(2)).await.unwrap().len(), 0);
+        assert_eq!(store.list_credentials(Some(StoreId::new(2))).await.unwrap().len(), 0);
         assert!(store.credential("no-such-key").await.unwrap().is_none());
     }
 }

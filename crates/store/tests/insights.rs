@@ -9,8 +9,8 @@ use store::insights::{
     TicketCoverage, TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
-    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, StatementBatch, StatementWriter,
-    StoreError, TicketReader, TicketWriter,
+    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, Seq, StatementBatch, StatementWriter,
+    StoreError, StoreId, TicketReader, TicketWriter,
 };
 use test_support::statements::statement;
 use xapi::{Statement, Version};
@@ -75,7 +75,7 @@ store_tests! {
         let filtered = TicketFilter { from: Some(150), categories: vec!["install".into()], ..TicketFilter::default() };
         let found = store.tickets(DEFAULT_STORE, filtered).await.unwrap();
         assert_eq!(found.iter().map(|t| t.external_id.as_str()).collect::<Vec<_>>(), ["3"]);
-        assert!(store.tickets(2, TicketFilter::default()).await.unwrap().is_empty(), "stores are apart");
+        assert!(store.tickets(StoreId::new(2), TicketFilter::default()).await.unwrap().is_empty(), "stores are apart");
     }
 
     async fn a_ticket_repeated_in_one_import_keeps_its_last_version(store) {
@@ -107,7 +107,7 @@ store_tests! {
         store.record_coverage(DEFAULT_STORE, vec![coverage("jira", 900)]).await.unwrap();
         let kept = store.coverage(DEFAULT_STORE).await.unwrap();
         assert_eq!(kept, [coverage("jira", 900), coverage("zendesk", 500)]);
-        assert!(store.coverage(2).await.unwrap().is_empty(), "stores are apart");
+        assert!(store.coverage(StoreId::new(2)).await.unwrap().is_empty(), "stores are apart");
     }
 
     async fn the_people_a_store_knows_are_its_requesters_and_actors(store) {
@@ -130,7 +130,7 @@ store_tests! {
         twice.first_seen = 20;
         let mut late = actor_row("https://a.example/x", "mbox:mailto:dee@example.com", 1);
         late.first_seen = 700;
-        let step = RollupStep { activity_actors: vec![early, twice, late], from_seq: 0, to_seq: 0, ..RollupStep::default() };
+        let step = RollupStep { activity_actors: vec![early, twice, late], from_seq: Seq::new(0), to_seq: Seq::new(0), ..RollupStep::default() };
         store.apply_rollup(DEFAULT_STORE, step).await.unwrap();
         assert_eq!(store.known_actors(DEFAULT_STORE, 500).await.unwrap(), ["mbox:mailto:cy@example.com"]);
     }
@@ -158,18 +158,18 @@ store_tests! {
             daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), actor: "ann".into(), statements: 3 }],
             activity_actors: vec![actor_row(a, "ann", 3)],
             revisions: vec![revision(a, "revision:2", 50)],
-            from_seq: 0,
-            to_seq: 10,
+            from_seq: Seq::new(0),
+            to_seq: Seq::new(10),
         };
         store.apply_rollup(DEFAULT_STORE, step.clone()).await.unwrap();
-        assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 10);
+        assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), Seq::new(10));
         assert!(matches!(store.apply_rollup(DEFAULT_STORE, step).await, Err(StoreError::Conflict(_))), "applied once");
         // A marker seen again keeps its earliest sighting, whichever step brings it.
         let more = RollupStep {
             daily: vec![daily(100, a, 2)],
             revisions: vec![revision(a, "revision:2", 40), revision(a, "revision:3", 90), revision("http://b", "revision:1", 1)],
-            from_seq: 10,
-            to_seq: 12,
+            from_seq: Seq::new(10),
+            to_seq: Seq::new(12),
             ..RollupStep::default()
         };
         store.apply_rollup(DEFAULT_STORE, more).await.unwrap();
@@ -188,8 +188,8 @@ store_tests! {
             daily_actors: vec![DailyActorRow { day: 100, activity_id: a.into(), actor: "ann".into(), statements: -3 }],
             activity_actors: vec![actor_row(a, "ann", 0)],
             revisions: vec![],
-            from_seq: 12,
-            to_seq: 13,
+            from_seq: Seq::new(12),
+            to_seq: Seq::new(13),
         };
         store.apply_rollup(DEFAULT_STORE, back).await.unwrap();
         assert!(store.daily(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().is_empty());
@@ -200,7 +200,7 @@ store_tests! {
     async fn a_prefix_selection_treats_like_wildcards_literally(store) {
         let step = RollupStep {
             activity_actors: vec![actor_row("http://a/x_1", "ann", 1), actor_row("http://a/xy1", "bob", 1)],
-            to_seq: 1,
+            to_seq: Seq::new(1),
             ..RollupStep::default()
         };
         store.apply_rollup(DEFAULT_STORE, step).await.unwrap();
@@ -218,7 +218,7 @@ store_tests! {
             attachments: vec![],
         };
         let ids = store.write_statements(batch).await.unwrap();
-        let tail = store.statements_after(DEFAULT_STORE, 0, 2).await.unwrap();
+        let tail = store.statements_after(DEFAULT_STORE, Seq::default(), 2).await.unwrap();
         assert_eq!(tail.iter().map(|t| t.id).collect::<Vec<_>>(), ids[..2]);
         let rest = store.statements_after(DEFAULT_STORE, tail[1].seq, 10).await.unwrap();
         assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), ids[2..]);

@@ -37,7 +37,7 @@ async fn consistent_through_stays_below_the_last_stored_time_while_a_writer_hold
     let tx = writer.transaction().await.unwrap();
     tx.execute(
         "SELECT pg_advisory_xact_lock($1::int, $2::int)",
-        &[&(namespace as i32), &(DEFAULT_STORE as i32)],
+        &[&(namespace as i32), &(DEFAULT_STORE.get() as i32)],
     )
     .await
     .unwrap();

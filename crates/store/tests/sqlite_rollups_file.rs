@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use store::insights::{ActivitySelection, DailyActorRow, RollupStep};
-use store::{DEFAULT_STORE, RollupReader, RollupWriter, SqliteStore};
+use store::{DEFAULT_STORE, RollupReader, RollupWriter, Seq, SqliteStore};
 use test_support::{Backend, TestDatabase};
 
 fn step(from_seq: i64, to_seq: i64) -> RollupStep {
@@ -18,8 +18,8 @@ fn step(from_seq: i64, to_seq: i64) -> RollupStep {
             actor: "mailto:ann@example.com".into(),
             statements: 2,
         }],
-        from_seq,
-        to_seq,
+        from_seq: Seq::new(from_seq),
+        to_seq: Seq::new(to_seq),
         ..RollupStep::default()
     }
 }
@@ -40,7 +40,7 @@ async fn a_rollup_step_commits_while_the_statements_file_is_write_locked() {
         tokio::time::timeout(Duration::from_secs(2), store.apply_rollup(DEFAULT_STORE, step(0, 1))).await;
     assert!(matches!(applied, Ok(Ok(()))), "the step waited for the statements' lock: {applied:?}");
     holder.execute_batch("ROLLBACK").unwrap();
-    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 1);
+    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap().get(), 1);
     assert_eq!(store.daily_actors(DEFAULT_STORE, video(), 0, 1_000).await.unwrap(), step(0, 1).daily_actors);
 }
 
@@ -66,7 +66,7 @@ async fn the_rollups_of_an_older_data_directory_move_to_their_own_file() {
     common::remove_rollups_file(db.data_dir());
 
     let store = SqliteStore::open_for_admin(db.data_dir()).unwrap();
-    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 7);
+    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap().get(), 7);
     assert_eq!(store.daily_actors(DEFAULT_STORE, video(), 0, 1_000).await.unwrap(), step(0, 1).daily_actors);
     drop(store);
     let conn = rusqlite::Connection::open(db.data_dir().join("tally.sqlite3")).unwrap();
@@ -85,7 +85,7 @@ async fn a_lost_rollups_file_starts_the_rollups_again_from_the_first_statement()
     common::remove_rollups_file(db.data_dir());
 
     let store = SqliteStore::open(db.data_dir()).unwrap();
-    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), 0);
+    assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap().get(), 0);
     assert!(store.daily_actors(DEFAULT_STORE, video(), 0, 1_000).await.unwrap().is_empty());
     store.apply_rollup(DEFAULT_STORE, step(0, 5)).await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! the sequence numbers (statements removed), on both backends.
 
 use serde_json::json;
-use store::{DEFAULT_STORE, PgStore, RollupWriter, SqliteStore, StatementBatch, StatementWriter};
+use store::{DEFAULT_STORE, PgStore, RollupWriter, Seq, SqliteStore, StatementBatch, StatementWriter};
 use test_support::statements::statement;
 use test_support::{Backend, TestDatabase};
 use xapi::{Statement, Version};
@@ -24,8 +24,14 @@ async fn ten<S: StatementWriter>(store: &S) {
 }
 
 async fn reads_on_across_the_gap<S: RollupWriter>(store: &S) {
-    let seqs = async |after| -> Vec<i64> {
-        store.statements_after(DEFAULT_STORE, after, 3).await.unwrap().iter().map(|s| s.seq).collect()
+    let seqs = async |after: i64| -> Vec<i64> {
+        store
+            .statements_after(DEFAULT_STORE, Seq::new(after), 3)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.seq.get())
+            .collect()
     };
     assert_eq!(seqs(0).await, vec![1, 2], "a range the gap cuts short");
     assert_eq!(seqs(2).await, vec![9, 10], "a range wholly in the gap reads on after it");

@@ -120,7 +120,7 @@ async fn launch<S: Store>(
     config: AppConfig,
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, String> {
-    let scopes = server::credentials::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    let scopes = server::scopes::Scope::ALL.iter().map(|s| s.to_string()).collect();
     let credential = server::credentials::with_secret(key, secret, "test", DEFAULT_STORE, scopes);
     store.put_credential(credential).await.map_err(|e| e.to_string())?;
     // As `tally serve` runs it: the LRS with insights, its rollup engine and the web pages.

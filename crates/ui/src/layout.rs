@@ -24,7 +24,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [(Section, &'static str, &'static str, &'static [&'static str]); 5] = [
+    const ALL: [(Section, &'static str, &'static str, &'static [session::Scope]); 5] = [
         (Section::Goals, "Goals", "/ui/goals", session::INSIGHTS_READ),
         (Section::Content, "Content", "/ui/content", session::INSIGHTS_READ),
         (Section::Tickets, "Tickets", "/ui/tickets", session::INSIGHTS_READ),
@@ -33,7 +33,7 @@ impl Section {
     ];
 
     /// The first section a credential with these scopes may open (where signing in leads).
-    pub fn first_for(scopes: &[String]) -> &'static str {
+    pub fn first_for(scopes: &[session::Scope]) -> &'static str {
         Section::ALL
             .iter()
             .find(|(_, _, _, wanted)| session::holds(scopes, wanted))

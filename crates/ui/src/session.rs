@@ -37,10 +37,10 @@ use crate::PageError;
 use crate::pages::tickets::PendingImport;
 
 /// Scopes that may sign in to the pages.
-pub const SIGN_IN: &[&str] = &["insights", "all", "all/read", "admin"];
+pub const SIGN_IN: &[Scope] = &[Scope::Insights, Scope::All, Scope::AllRead, Scope::Admin];
 /// The scopes of the pages are the API's (goals and tickets as `/insights/…`, statements as
 /// `GET /xapi/statements`, credentials as `/admin/credentials`).
-pub use server::scopes::{ADMIN, INSIGHTS_READ, INSIGHTS_WRITE, STATEMENTS_READ, holds};
+pub use server::scopes::{ADMIN, INSIGHTS_READ, INSIGHTS_WRITE, STATEMENTS_READ, Scope, holds};
 
 const SESSION_COOKIE: &str = "tally_session";
 const SIGN_IN_COOKIE: &str = "tally_sign_in";
@@ -162,7 +162,7 @@ pub struct Viewer {
     pub key: String,
     pub name: String,
     pub store: StoreId,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     /// The credential's own Agent (what `statements/read/mine` matches).
     pub agent: Option<AgentKey>,
     /// The token every form that changes data must carry.
@@ -172,20 +172,24 @@ pub struct Viewer {
 
 impl Viewer {
     /// Whether the credential holds one of `scopes`.
-    pub fn can(&self, scopes: &[&str]) -> bool {
+    pub fn can(&self, scopes: &[Scope]) -> bool {
         holds(&self.scopes, scopes)
     }
 
     /// 403 unless the credential holds one of `scopes`.
-    pub fn require(&self, scopes: &[&str]) -> Result<(), PageError> {
+    pub fn require(&self, scopes: &[Scope]) -> Result<(), PageError> {
         if self.can(scopes) {
             Ok(())
         } else {
             Err(PageError::Forbidden(format!(
                 "This page needs a credential with the {} scope; {} has {}.",
-                scopes.join(" or "),
+                server::scopes::join(scopes, " or "),
                 self.key,
-                if self.scopes.is_empty() { "none".to_string() } else { self.scopes.join(", ") }
+                if self.scopes.is_empty() {
+                    "none".to_string()
+                } else {
+                    server::scopes::join(&self.scopes, ", ")
+                }
             )))
         }
     }

@@ -7,10 +7,10 @@ use xapi::Timestamp;
 
 use super::{NOW_MICROS, PgStore};
 use crate::insights::{
-    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyCursor, DailyRow, GoalRow,
+    RevisionRow, RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
 };
-use crate::model::StoreId;
+use crate::model::{Seq, StoreId};
 use crate::sql;
 use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
@@ -447,14 +447,14 @@ impl PgStore {
 }
 
 impl RollupReader for PgStore {
-    async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
+    async fn ingest_head(&self, store: StoreId) -> Result<Seq, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.query_opt(sql::INGEST_HEAD, &[&store]).await?.map_or(0, |r| r.get(0)))
+        Ok(client.query_opt(sql::INGEST_HEAD, &[&store]).await?.map_or(Seq::default(), |r| r.get(0)))
     }
 
-    async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
+    async fn rollup_watermark(&self, store: StoreId) -> Result<Seq, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0)))
+        Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(Seq::default(), |r| r.get(0)))
     }
 
     async fn activity_actors(
@@ -531,11 +531,12 @@ impl RollupReader for PgStore {
     async fn daily_page(
         &self,
         store: StoreId,
-        after: Option<(i64, String, String)>,
+        after: Option<DailyCursor>,
         limit: usize,
     ) -> Result<Vec<DailyRow>, StoreError> {
         let client = self.pool.get().await?;
-        let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+        let DailyCursor { day, activity_id: activity, verb_id: verb } =
+            after.unwrap_or_else(DailyCursor::start);
         let select = client.prepare_cached(sql::DAILY_PAGE).await?;
         let rows = client.query(&select, &[&store, &day, &activity, &verb, &(limit as i64)]).await?;
         Ok(rows.iter().map(daily_row).collect())
@@ -546,7 +547,7 @@ impl RollupWriter for PgStore {
     async fn statements_after(
         &self,
         store: StoreId,
-        after: i64,
+        after: Seq,
         limit: usize,
     ) -> Result<Vec<TailedStatement>, StoreError> {
         let client = self.pool.get().await?;
@@ -554,9 +555,9 @@ impl RollupWriter for PgStore {
         let mut rows = client.query(&select, &[&store, &after, &(limit as i64)]).await?;
         if rows.is_empty() {
             // The range may have fallen in a gap: read on from the next statement, if any.
-            let next: Option<i64> = client.query_one(sql::NEXT_SEQ, &[&store, &after]).await?.get(0);
+            let next: Option<Seq> = client.query_one(sql::NEXT_SEQ, &[&store, &after]).await?.get(0);
             if let Some(next) = next {
-                rows = client.query(&select, &[&store, &(next - 1), &(limit as i64)]).await?;
+                rows = client.query(&select, &[&store, &next.before(), &(limit as i64)]).await?;
             }
         }
         Ok(rows
@@ -589,10 +590,11 @@ impl RollupWriter for PgStore {
         // One engine at a time per store: lock the watermark row (or its absence).
         tx.execute(
             "SELECT pg_advisory_xact_lock($1::int, $2::int)",
-            &[&((self.lock_namespace as i32) ^ 0x5a5a), &(store as i32)],
+            &[&((self.lock_namespace as i32) ^ 0x5a5a), &(store.get() as i32)],
         )
         .await?;
-        let current: i64 = tx.query_opt(sql::WATERMARK, &[&store]).await?.map_or(0, |r| r.get(0));
+        let current: Seq =
+            tx.query_opt(sql::WATERMARK, &[&store]).await?.map_or(Seq::default(), |r| r.get(0));
         if current != step.from_seq {
             return Err(StoreError::Conflict(format!(
                 "the rollup watermark moved from {} to {current}",
@@ -660,7 +662,13 @@ impl PgStore {
         generic: bool,
     ) -> Result<String, StoreError> {
         let client = self.pool.get().await?;
-        super::statements::explain(&client, generic, true, sql::STATEMENTS_AFTER, &[store, after, limit])
-            .await
+        super::statements::explain(
+            &client,
+            generic,
+            true,
+            sql::STATEMENTS_AFTER,
+            &[store.get(), after, limit],
+        )
+        .await
     }
 }

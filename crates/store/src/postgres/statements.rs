@@ -109,13 +109,13 @@ async fn write_group(
     // What the group looks up does not depend on the store's state: work it out first.
     let stores: Vec<StoreId> = batches.iter().map(|b| b.store).collect::<BTreeSet<_>>().into_iter().collect();
     let (namespace, lock_keys) =
-        (lock_namespace as i32, stores.iter().map(|s| *s as i32).collect::<Vec<_>>());
-    let (named_stores, named_ids): (Vec<i64>, Vec<Uuid>) =
+        (lock_namespace as i32, stores.iter().map(|s| s.get() as i32).collect::<Vec<_>>());
+    let (named_stores, named_ids): (Vec<StoreId>, Vec<Uuid>) =
         plan::ids_to_look_up(batches, ids).into_iter().unzip();
     let group: Vec<(StoreId, Uuid)> =
         batches.iter().zip(ids).flat_map(|(b, ids)| ids.iter().map(move |id| (b.store, *id))).collect();
-    let (group_stores, group_ids): (Vec<i64>, Vec<Uuid>) = group.iter().copied().unzip();
-    let (activity_stores, activity_ids): (Vec<i64>, Vec<String>) =
+    let (group_stores, group_ids): (Vec<StoreId>, Vec<Uuid>) = group.iter().copied().unzip();
+    let (activity_stores, activity_ids): (Vec<StoreId>, Vec<String>) =
         plan::activities_to_look_up(batches).into_iter().unzip();
 
     let tx = client.transaction().await?;
@@ -134,7 +134,7 @@ async fn write_group(
     // `stored` never moves backwards within a store (see `plan::next_stored`).
     let stored = Timestamp::from_micros(head_rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0));
     let heads: HashMap<StoreId, Head> =
-        head_rows.iter().map(|r| (r.get::<_, i64>(0), Head { last_seq: r.get(1), stored })).collect();
+        head_rows.iter().map(|r| (r.get::<_, StoreId>(0), Head { last_seq: r.get(1), stored })).collect();
     let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
     let definitions = held_definitions(&definition_rows);
     let write = plan::plan_group(batches, ids, prepared, &known, &definitions, &heads);
@@ -291,7 +291,7 @@ async fn follow_references(
         if wanted.is_empty() {
             break;
         }
-        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = wanted.into_iter().unzip();
+        let (stores, uuids): (Vec<StoreId>, Vec<Uuid>) = wanted.into_iter().unzip();
         rows = tx.query(&statements.by_id, &[&stores, &uuids]).await?;
     }
     // Stored statements that refer to the group's statements, transitively.
@@ -309,7 +309,7 @@ async fn follow_references(
         if frontier.is_empty() {
             break;
         }
-        let (stores, uuids): (Vec<i64>, Vec<Uuid>) = frontier.into_iter().unzip();
+        let (stores, uuids): (Vec<StoreId>, Vec<Uuid>) = frontier.into_iter().unzip();
         rows = tx.query(&statements.referring, &[&stores, &uuids]).await?;
     }
     Ok(known.into_values().collect())
@@ -317,7 +317,7 @@ async fn follow_references(
 
 /// Columns of index rows, as the arrays `unnest` takes.
 struct IndexColumns {
-    stores: Vec<i64>,
+    stores: Vec<StoreId>,
     keys: Vec<i64>,
     seqs: Vec<i64>,
     kinds: Vec<i16>,
@@ -349,7 +349,7 @@ async fn apply(
     commit: Option<&Statement>,
 ) -> Result<(), tokio_postgres::Error> {
     let rows = &write.rows;
-    let stores: Vec<i64> = rows.iter().map(|r| r.store).collect();
+    let stores: Vec<StoreId> = rows.iter().map(|r| r.store).collect();
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let stored: Vec<i64> = rows.iter().map(|r| r.stored.as_micros()).collect();
@@ -359,13 +359,13 @@ async fn apply(
     let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     let own = IndexColumns::of(&write.index_rows);
     let inherited = IndexColumns::of(&write.inherited_index_rows);
-    let void_stores: Vec<i64> = write.voidings.iter().map(|v| v.store).collect();
+    let void_stores: Vec<StoreId> = write.voidings.iter().map(|v| v.store).collect();
     let void_seqs: Vec<i64> = write.voidings.iter().map(|v| v.target_seq).collect();
     let void_by: Vec<i64> = write.voidings.iter().map(|v| v.by_seq).collect();
-    let define_stores: Vec<i64> = write.definitions.iter().map(|d| d.store).collect();
+    let define_stores: Vec<StoreId> = write.definitions.iter().map(|d| d.store).collect();
     let define_ids: Vec<&str> = write.definitions.iter().map(|d| d.activity_id.as_str()).collect();
     let define_bodies: Vec<&str> = write.definitions.iter().map(|d| d.definition.as_str()).collect();
-    let head_stores: Vec<i64> = write.heads.keys().copied().collect();
+    let head_stores: Vec<StoreId> = write.heads.keys().copied().collect();
     let head_seqs: Vec<i64> = write.heads.values().map(|(seq, _)| *seq).collect();
     let head_stored: Vec<i64> = write.heads.values().map(|(_, stored)| stored.as_micros()).collect();
 
@@ -500,8 +500,8 @@ fn consistent_through_of(row: &Row) -> Timestamp {
 
 impl PgStore {
     /// The parameters of [`CONSISTENT_THROUGH`]: the store, and its lock's two keys.
-    fn consistent_through_params(&self, store: StoreId) -> (i64, i32, i32) {
-        (store, self.lock_namespace as i32, store as i32)
+    fn consistent_through_params(&self, store: StoreId) -> (StoreId, i32, i32) {
+        (store, self.lock_namespace as i32, store.get() as i32)
     }
 
     /// Consistent-Through (when asked), the page's snapshot bound (the store's head) and
@@ -528,7 +528,7 @@ impl PgStore {
         };
         let head = async {
             match query.cursor {
-                Some(cursor) => Ok(cursor.bound),
+                Some(cursor) => Ok(cursor.bound.get()),
                 None => Ok(client.query_opt(&head_stmt, &[&store]).await?.map_or(0, |r| r.get(0))),
             }
         };

@@ -67,7 +67,7 @@ fn credential_params(c: &Credential) -> impl rusqlite::Params + '_ {
     use rusqlite::types::Value as Sql;
     rusqlite::params_from_iter([
         Sql::Text(c.key.clone()),
-        Sql::Integer(c.store),
+        Sql::Integer(c.store.get()),
         Sql::Text(c.name.clone()),
         Sql::Text(c.scopes.join(" ")),
         Sql::Blob(c.secret_sha256.to_vec()),
@@ -125,7 +125,7 @@ impl TenantWriter for SqliteStore {
         self.with_conn(move |conn| {
             let created = Timestamp::now().as_micros();
             conn.execute("INSERT INTO stores (name, created) VALUES (?1, ?2)", params![name, created])?;
-            let id = conn.last_insert_rowid();
+            let id = StoreId::new(conn.last_insert_rowid());
             Ok(StoreInfo { id, name, created: Timestamp::from_micros(created), revoked: false })
         })
         .await

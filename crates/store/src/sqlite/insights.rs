@@ -6,10 +6,10 @@ use xapi::Timestamp;
 
 use super::SqliteStore;
 use crate::insights::{
-    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyRow, GoalRow, RevisionRow,
-    RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
+    ActivityActorRow, ActivitySelection, ChangeRow, DailyActorRow, DailyCursor, DailyRow, GoalRow,
+    RevisionRow, RollupStep, TailedStatement, TicketCoverage, TicketCursor, TicketFilter, TicketRow, merged,
 };
-use crate::model::StoreId;
+use crate::model::{Seq, StoreId};
 use crate::sql::{self, for_sqlite};
 use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
 
@@ -292,16 +292,22 @@ fn for_each_selected<T>(
 }
 
 impl RollupReader for SqliteStore {
-    async fn ingest_head(&self, store: StoreId) -> Result<i64, StoreError> {
+    async fn ingest_head(&self, store: StoreId) -> Result<Seq, StoreError> {
         self.with_conn(move |conn| {
-            Ok(conn.query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0)).optional()?.unwrap_or(0))
+            Ok(conn
+                .query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default())
         })
         .await
     }
 
-    async fn rollup_watermark(&self, store: StoreId) -> Result<i64, StoreError> {
+    async fn rollup_watermark(&self, store: StoreId) -> Result<Seq, StoreError> {
         self.with_rollups(move |conn| {
-            Ok(conn.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0))
+            Ok(conn
+                .query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default())
         })
         .await
     }
@@ -382,11 +388,12 @@ impl RollupReader for SqliteStore {
     async fn daily_page(
         &self,
         store: StoreId,
-        after: Option<(i64, String, String)>,
+        after: Option<DailyCursor>,
         limit: usize,
     ) -> Result<Vec<DailyRow>, StoreError> {
         self.with_rollups(move |conn| {
-            let (day, activity, verb) = after.unwrap_or((i64::MIN, String::new(), String::new()));
+            let DailyCursor { day, activity_id: activity, verb_id: verb } =
+                after.unwrap_or_else(DailyCursor::start);
             let mut select = conn.prepare_cached(&for_sqlite(sql::DAILY_PAGE))?;
             let rows = select.query_map(params![store, day, activity, verb, limit as i64], daily_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -399,12 +406,12 @@ impl RollupWriter for SqliteStore {
     async fn statements_after(
         &self,
         store: StoreId,
-        after: i64,
+        after: Seq,
         limit: usize,
     ) -> Result<Vec<TailedStatement>, StoreError> {
         self.with_conn(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::STATEMENTS_AFTER))?;
-            let mut read = |after: i64| -> Result<Vec<TailedStatement>, StoreError> {
+            let mut read = |after: Seq| -> Result<Vec<TailedStatement>, StoreError> {
                 let rows = select.query_map(params![store, after, limit as i64], |r| {
                     let id: Vec<u8> = r.get(1)?;
                     Ok(TailedStatement {
@@ -421,9 +428,9 @@ impl RollupWriter for SqliteStore {
                 return Ok(rows);
             }
             // The range may have fallen in a gap: read on from the next statement, if any.
-            let next: Option<i64> =
+            let next: Option<Seq> =
                 conn.query_row(&for_sqlite(sql::NEXT_SEQ), params![store, after], |r| r.get(0))?;
-            next.map_or(Ok(rows), |next| read(next - 1))
+            next.map_or(Ok(rows), |next| read(next.before()))
         })
         .await
     }
@@ -450,8 +457,10 @@ impl RollupWriter for SqliteStore {
         // On the rollups' own file and connection: the statement writer never waits for it.
         self.with_rollup_writer(move |conn| {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            let current: i64 =
-                tx.query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0)).optional()?.unwrap_or(0);
+            let current: Seq = tx
+                .query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default();
             if current != step.from_seq {
                 return Err(StoreError::Conflict(format!(
                     "the rollup watermark moved from {} to {current}",

@@ -299,7 +299,7 @@ struct PageRead {
 
 fn page_read(conn: &Connection, store: StoreId, query: &StatementQuery) -> Result<PageRead, StoreError> {
     let bound = match query.cursor {
-        Some(cursor) => cursor.bound,
+        Some(cursor) => cursor.bound.get(),
         None => conn
             .prepare_cached(&for_sqlite(sql::INGEST_HEAD))?
             .query_row([store], |r| r.get(0))

@@ -7,7 +7,8 @@ use actix_web::web::{Bytes, Path};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
-use server::credentials::{self, ALL_SCOPES};
+use server::credentials;
+use server::scopes::Scope;
 use store::{Credential, CredentialReader, CredentialWriter, StoreError, StoreId};
 
 use super::{notice, see_other, store};
@@ -80,7 +81,7 @@ fn create_form(viewer: &Viewer) -> Markup {
             }
             fieldset {
                 legend { "Scopes" }
-                @for scope in ALL_SCOPES {
+                @for scope in Scope::ALL {
                     label { input type="checkbox" name="scope" value=(scope); (scope) }
                 }
             }
