@@ -61,6 +61,11 @@ pub fn attachment_for(content: &[u8], content_type: &str, usage_type: &str) -> V
     })
 }
 
+/// The `Authorization` header value of a key and secret.
+pub fn basic(key: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")))
+}
+
 /// An LRS under test and a client for it.
 pub struct Lrs {
     pub base_url: String,
@@ -94,7 +99,7 @@ impl Lrs {
 
     fn new(base_url: String, key: &str, secret: &str, server: Option<TestServer>) -> Lrs {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let authorization = format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")));
+        let authorization = basic(key, secret);
         Lrs { base_url, version: VERSION, authorization, agent, server }
     }
 
@@ -113,6 +118,42 @@ impl Lrs {
     /// Hands back the spawned server (to stop and restart it).
     pub fn into_server(self) -> Option<TestServer> {
         self.server
+    }
+
+    /// The instance root (`http://127.0.0.1:port`) of the xAPI base URL.
+    pub fn root(&self) -> String {
+        self.base_url.trim_end_matches("/xapi").to_string()
+    }
+
+    /// A call to `url` with another credential's `authorization`, and a JSON body if any.
+    pub fn call(&self, url: &str, method: &str, authorization: &str, body: Option<Value>) -> Reply {
+        let request = self.request(method, "").url(url).header("Authorization", authorization);
+        match body {
+            Some(body) => request.json(&body),
+            None => request.send(),
+        }
+    }
+
+    /// An admin API call with the LRS's own (instance admin) credential.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call(&format!("{}/admin{path}", self.root()), method, &self.authorization, body)
+    }
+
+    /// A new store with a credential of the given scopes: (store id, Basic authorization).
+    pub fn tenant(&self, name: &str, scopes: &[&str]) -> (i64, String) {
+        let created = self.admin("POST", "/stores", Some(serde_json::json!({ "name": name })));
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.json()["id"].as_i64().unwrap();
+        (id, self.credential(id, scopes))
+    }
+
+    /// A new credential of a store: its Basic authorization.
+    pub fn credential(&self, store: i64, scopes: &[&str]) -> String {
+        let body = serde_json::json!({ "store": store, "scopes": scopes, "name": "client" });
+        let made = self.admin("POST", "/credentials", Some(body));
+        assert_eq!(made.status, 201, "{}", made.body);
+        let made = made.json();
+        basic(made["key"].as_str().unwrap(), made["secret"].as_str().unwrap())
     }
 
     /// A request with the version and authorization headers set.

@@ -16,10 +16,6 @@ fn own(backend: Backend, config: AppConfig) -> Option<Lrs> {
     )))
 }
 
-fn root(lrs: &Lrs) -> String {
-    lrs.base_url.trim_end_matches("/xapi").to_string()
-}
-
 backend_tests! {
     fn every_answer_carries_a_request_id(backend) {
         let Some(lrs) = own(backend, AppConfig::default()) else { return };
@@ -36,7 +32,7 @@ backend_tests! {
 
     fn ready_says_the_schema_is_current(backend) {
         let Some(lrs) = own(backend, AppConfig::default()) else { return };
-        let reply = lrs.request("GET", "/").url(&format!("{}/ready", root(&lrs))).send();
+        let reply = lrs.request("GET", "/").url(&format!("{}/ready", lrs.root())).send();
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.json()["migrations"]["current"], true, "{}", reply.body);
     }

@@ -4,54 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use conformance::statements::{agent, statement, statement_with, verb_id, voiding};
-use conformance::{Lrs, Reply, attachment_for, backend_tests, encode as enc, multipart};
+use conformance::{Lrs, attachment_for, backend_tests, basic, encode as enc, multipart};
 use serde_json::{Value, json};
 use test_support::{Backend, TestDatabase, TestServer};
 use uuid::Uuid;
-
-/// The instance root (`http://127.0.0.1:port`) of an LRS's xAPI base URL.
-fn root(lrs: &Lrs) -> String {
-    lrs.base_url.trim_end_matches("/xapi").to_string()
-}
-
-/// An admin API call with the LRS's own (instance admin) credential.
-fn admin(lrs: &Lrs, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let url = format!("{}/admin{path}", root(lrs));
-    call(lrs, &url, method, lrs.authorization(), body)
-}
-
-fn call(lrs: &Lrs, url: &str, method: &str, authorization: &str, body: Option<Value>) -> Reply {
-    let request = lrs.request(method, "").url(url).header("Authorization", authorization);
-    match body {
-        Some(body) => request.json(&body),
-        None => request.send(),
-    }
-}
-
-/// A store with a credential of the given scopes: (store id, Basic authorization).
-fn tenant(lrs: &Lrs, name: &str, scopes: &[&str]) -> (i64, String) {
-    let created = admin(lrs, "POST", "/stores", Some(json!({ "name": name })));
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.json()["id"].as_i64().unwrap();
-    (id, credential(lrs, id, scopes))
-}
-
-/// A new credential of a store: its Basic authorization.
-fn credential(lrs: &Lrs, store: i64, scopes: &[&str]) -> String {
-    let made = admin(
-        lrs,
-        "POST",
-        "/credentials",
-        Some(json!({ "store": store, "scopes": scopes, "name": "client" })),
-    );
-    assert_eq!(made.status, 201, "{}", made.body);
-    let made = made.json();
-    basic(made["key"].as_str().unwrap(), made["secret"].as_str().unwrap())
-}
-
-fn basic(key: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{key}:{secret}")))
-}
 
 fn state_path(agent_mbox: &str, id: &str) -> String {
     format!(
@@ -64,55 +20,55 @@ fn state_path(agent_mbox: &str, id: &str) -> String {
 backend_tests! {
     fn stores_and_credentials_are_managed_through_the_admin_api(backend) {
         let lrs = Lrs::start(backend);
-        let created = admin(&lrs, "POST", "/stores", Some(json!({ "name": "Partner enablement" })));
+        let created = lrs.admin("POST", "/stores", Some(json!({ "name": "Partner enablement" })));
         assert_eq!(created.status, 201);
         let store = created.json();
         assert_eq!(store["name"], json!("Partner enablement"));
         let id = store["id"].as_i64().unwrap();
-        let made = admin(&lrs, "POST", "/credentials", Some(json!({ "store": id, "scopes": ["statements/write"], "name": "LMS" })));
+        let made = lrs.admin("POST", "/credentials", Some(json!({ "store": id, "scopes": ["statements/write"], "name": "LMS" })));
         assert_eq!(made.status, 201);
         let made = made.json();
         for field in ["key", "secret", "store", "scopes", "name"] {
             assert!(made.get(field).is_some(), "{field} in {made}");
         }
         let secret = made["secret"].as_str().unwrap().to_string();
-        let listed = admin(&lrs, "GET", &format!("/credentials?store={id}"), None);
+        let listed = lrs.admin("GET", &format!("/credentials?store={id}"), None);
         assert!(!listed.body.contains(&secret), "the secret is shown only once");
         assert_eq!(listed.json().as_array().unwrap().len(), 1);
-        let renamed = admin(&lrs, "PATCH", &format!("/stores/{id}"), Some(json!({ "name": "Partners" })));
+        let renamed = lrs.admin("PATCH", &format!("/stores/{id}"), Some(json!({ "name": "Partners" })));
         assert_eq!(renamed.json()["name"], json!("Partners"));
         let key = made["key"].as_str().unwrap();
-        let renamed = admin(&lrs, "PATCH", &format!("/credentials/{key}"), Some(json!({ "name": "LMS (prod)" })));
+        let renamed = lrs.admin("PATCH", &format!("/credentials/{key}"), Some(json!({ "name": "LMS (prod)" })));
         assert_eq!(renamed.json()["name"], json!("LMS (prod)"));
-        assert!(admin(&lrs, "GET", "/stores", None).json().as_array().unwrap().len() >= 2);
-        admin(&lrs, "POST", "/stores", Some(json!({ "name": "x", "color": "red" }))).assert_error(400, "");
-        admin(&lrs, "POST", "/credentials", Some(json!({ "store": id, "scopes": ["everything"], "name": "x" }))).assert_error(400, "scopes");
-        admin(&lrs, "POST", "/credentials", Some(json!({ "store": 999_999, "scopes": ["all"], "name": "x" }))).assert_error(400, "store");
+        assert!(lrs.admin("GET", "/stores", None).json().as_array().unwrap().len() >= 2);
+        lrs.admin("POST", "/stores", Some(json!({ "name": "x", "color": "red" }))).assert_error(400, "");
+        lrs.admin("POST", "/credentials", Some(json!({ "store": id, "scopes": ["everything"], "name": "x" }))).assert_error(400, "scopes");
+        lrs.admin("POST", "/credentials", Some(json!({ "store": 999_999, "scopes": ["all"], "name": "x" }))).assert_error(400, "store");
     }
 
     fn a_revoked_credential_or_store_is_refused_on_the_next_request(backend) {
         let lrs = Lrs::start(backend);
-        let (id, auth) = tenant(&lrs, "short-lived", &["all"]);
+        let (id, auth) = lrs.tenant("short-lived", &["all"]);
         let statements = format!("{}/statements", lrs.base_url);
-        assert_eq!(call(&lrs, &statements, "GET", &auth, None).status, 200);
+        assert_eq!(lrs.call(&statements, "GET", &auth, None).status, 200);
         let key = String::from_utf8(STANDARD.decode(auth.trim_start_matches("Basic ")).unwrap()).unwrap();
         let key = key.split(':').next().unwrap().to_string();
-        assert_eq!(admin(&lrs, "DELETE", &format!("/credentials/{key}"), None).status, 204);
-        assert_eq!(call(&lrs, &statements, "GET", &auth, None).status, 401);
-        let other = credential(&lrs, id, &["all"]);
-        assert_eq!(call(&lrs, &statements, "GET", &other, None).status, 200);
-        assert_eq!(admin(&lrs, "DELETE", &format!("/stores/{id}"), None).status, 204);
-        assert_eq!(call(&lrs, &statements, "GET", &other, None).status, 401, "a revoked store's credentials stop");
-        admin(&lrs, "DELETE", "/stores/1", None).assert_error(400, "id");
+        assert_eq!(lrs.admin("DELETE", &format!("/credentials/{key}"), None).status, 204);
+        assert_eq!(lrs.call(&statements, "GET", &auth, None).status, 401);
+        let other = lrs.credential(id, &["all"]);
+        assert_eq!(lrs.call(&statements, "GET", &other, None).status, 200);
+        assert_eq!(lrs.admin("DELETE", &format!("/stores/{id}"), None).status, 204);
+        assert_eq!(lrs.call(&statements, "GET", &other, None).status, 401, "a revoked store's credentials stop");
+        lrs.admin("DELETE", "/stores/1", None).assert_error(400, "id");
     }
 
     fn another_stores_statements_cannot_be_read_overwritten_or_voided(backend) {
         let lrs = Lrs::start(backend);
-        let (_, other) = tenant(&lrs, "B", &["all"]);
+        let (_, other) = lrs.tenant("B", &["all"]);
         let verb = verb_id();
         let id = lrs.store_one(&statement_with(agent(), &verb, "http://example.com/a"));
         let original = lrs.get(&format!("/statements?statementId={id}")).body;
-        let b = |method: &str, path: &str, body: Option<Value>| call(&lrs, &format!("{}{path}", lrs.base_url), method, &other, body);
+        let b = |method: &str, path: &str, body: Option<Value>| lrs.call(&format!("{}{path}", lrs.base_url), method, &other, body);
         assert_eq!(b("GET", &format!("/statements?statementId={id}"), None).status, 404);
         assert_eq!(b("GET", &format!("/statements?voidedStatementId={id}"), None).status, 404);
         assert_eq!(b("GET", &format!("/statements?verb={}", enc(&verb)), None).json()["statements"], json!([]));
@@ -124,8 +80,8 @@ backend_tests! {
 
     fn another_stores_documents_activities_and_agents_are_invisible(backend) {
         let lrs = Lrs::start(backend);
-        let (_, other) = tenant(&lrs, "B", &["all"]);
-        let b = |method: &str, path: &str, body: Option<Value>| call(&lrs, &format!("{}{path}", lrs.base_url), method, &other, body);
+        let (_, other) = lrs.tenant("B", &["all"]);
+        let b = |method: &str, path: &str, body: Option<Value>| lrs.call(&format!("{}{path}", lrs.base_url), method, &other, body);
         let mbox = format!("mailto:{}@example.com", Uuid::new_v4().simple());
         let doc = state_path(&mbox, "bookmark");
         assert_eq!(lrs.post_json(&doc, &json!({ "page": 7 })).status, 204);
@@ -147,7 +103,7 @@ backend_tests! {
 
     fn another_stores_attachments_are_not_served(backend) {
         let lrs = Lrs::start(backend);
-        let (_, other) = tenant(&lrs, "B", &["all"]);
+        let (_, other) = lrs.tenant("B", &["all"]);
         let content = b"A's confidential slides";
         let mut s = statement();
         s["attachments"] = json!([attachment_for(content, "text/plain", "http://example.com/slides")]);
@@ -158,29 +114,29 @@ backend_tests! {
         attachment["fileUrl"] = json!("http://example.com/elsewhere");
         let mut mine = statement();
         mine["attachments"] = json!([attachment]);
-        let id = call(&lrs, &format!("{}/statements", lrs.base_url), "POST", &other, Some(mine)).json()[0].clone();
-        let got = call(&lrs, &format!("{}/statements?statementId={}&attachments=true", lrs.base_url, id.as_str().unwrap()), "GET", &other, None);
+        let id = lrs.call(&format!("{}/statements", lrs.base_url), "POST", &other, Some(mine)).json()[0].clone();
+        let got = lrs.call(&format!("{}/statements?statementId={}&attachments=true", lrs.base_url, id.as_str().unwrap()), "GET", &other, None);
         assert!(!got.body.contains("confidential"), "{}", got.body);
     }
 
     fn a_store_admin_manages_only_its_own_store(backend) {
         let lrs = Lrs::start(backend);
-        let (b_id, b_admin) = tenant(&lrs, "B", &["admin"]);
-        let url = |path: &str| format!("{}/admin{path}", root(&lrs));
-        assert_eq!(call(&lrs, &url("/stores"), "POST", &b_admin, Some(json!({ "name": "C" }))).status, 403);
-        let listed = call(&lrs, &url("/credentials"), "GET", &b_admin, None).json();
+        let (b_id, b_admin) = lrs.tenant("B", &["admin"]);
+        let url = |path: &str| format!("{}/admin{path}", lrs.root());
+        assert_eq!(lrs.call(&url("/stores"), "POST", &b_admin, Some(json!({ "name": "C" }))).status, 403);
+        let listed = lrs.call(&url("/credentials"), "GET", &b_admin, None).json();
         assert!(listed.as_array().unwrap().iter().all(|c| c["store"] == json!(b_id)), "{listed}");
-        let stores = call(&lrs, &url("/stores"), "GET", &b_admin, None).json();
+        let stores = lrs.call(&url("/stores"), "GET", &b_admin, None).json();
         assert_eq!(stores.as_array().unwrap().len(), 1);
-        assert_eq!(call(&lrs, &url("/stores/1"), "GET", &b_admin, None).status, 404);
+        assert_eq!(lrs.call(&url("/stores/1"), "GET", &b_admin, None).status, 404);
         let a_credential = lrs.authorization().to_string();
         let a_key = String::from_utf8(STANDARD.decode(a_credential.trim_start_matches("Basic ")).unwrap()).unwrap();
         let a_key = a_key.split(':').next().unwrap();
-        assert_eq!(call(&lrs, &url(&format!("/credentials/{a_key}")), "DELETE", &b_admin, None).status, 404);
+        assert_eq!(lrs.call(&url(&format!("/credentials/{a_key}")), "DELETE", &b_admin, None).status, 404);
         let into_a = json!({ "store": 1, "scopes": ["all"], "name": "sneaky" });
-        assert_eq!(call(&lrs, &url("/credentials"), "POST", &b_admin, Some(into_a)).status, 400);
+        assert_eq!(lrs.call(&url("/credentials"), "POST", &b_admin, Some(into_a)).status, 400);
         let own = json!({ "store": b_id, "scopes": ["statements/read"], "name": "reporting" });
-        assert_eq!(call(&lrs, &url("/credentials"), "POST", &b_admin, Some(own)).status, 201);
+        assert_eq!(lrs.call(&url("/credentials"), "POST", &b_admin, Some(own)).status, 201);
     }
 
     fn every_scope_opens_exactly_its_endpoints(backend) {
@@ -214,13 +170,13 @@ backend_tests! {
             ("insights", &[]),
         ];
         for (scope, opens) in allowed {
-            let auth = credential(&lrs, 1, &[scope]);
+            let auth = lrs.credential(1, &[scope]);
             for (name, method, path, body) in &endpoints {
                 let url = match path.strip_prefix("ADMIN") {
-                    Some(admin_path) => format!("{}/admin{admin_path}", root(&lrs)),
+                    Some(admin_path) => format!("{}/admin{admin_path}", lrs.root()),
                     None => format!("{}{path}", lrs.base_url),
                 };
-                let reply = call(&lrs, &url, method, &auth, body.clone());
+                let reply = lrs.call(&url, method, &auth, body.clone());
                 if opens.contains(name) {
                     assert!(reply.status != 403 && reply.status != 401, "{scope} should open {name}: {} {}", reply.status, reply.body);
                 } else {
@@ -233,16 +189,16 @@ backend_tests! {
 
     fn read_mine_sees_only_the_credentials_own_statements(backend) {
         let lrs = Lrs::start(backend);
-        let mine = credential(&lrs, 1, &["statements/write", "statements/read/mine"]);
+        let mine = lrs.credential(1, &["statements/write", "statements/read/mine"]);
         let statements = format!("{}/statements", lrs.base_url);
         let verb = verb_id();
-        let own = call(&lrs, &statements, "POST", &mine, Some(statement_with(agent(), &verb, "http://example.com/a"))).json()[0].clone();
+        let own = lrs.call(&statements, "POST", &mine, Some(statement_with(agent(), &verb, "http://example.com/a"))).json()[0].clone();
         let others = lrs.store_one(&statement_with(agent(), &verb, "http://example.com/a"));
-        let seen = call(&lrs, &format!("{statements}?verb={}", enc(&verb)), "GET", &mine, None).json();
+        let seen = lrs.call(&format!("{statements}?verb={}", enc(&verb)), "GET", &mine, None).json();
         let ids: Vec<&Value> = seen["statements"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
         assert_eq!(ids, vec![&own]);
-        assert_eq!(call(&lrs, &format!("{statements}?statementId={others}"), "GET", &mine, None).status, 404);
-        assert_eq!(call(&lrs, &format!("{statements}?statementId={}", own.as_str().unwrap()), "GET", &mine, None).status, 200);
+        assert_eq!(lrs.call(&format!("{statements}?statementId={others}"), "GET", &mine, None).status, 404);
+        assert_eq!(lrs.call(&format!("{statements}?statementId={}", own.as_str().unwrap()), "GET", &mine, None).status, 200);
     }
 
     fn the_authority_comes_from_the_credential_whatever_the_client_claims(backend) {
@@ -258,12 +214,12 @@ backend_tests! {
     fn a_client_acting_for_a_user_makes_a_two_member_group_authority(backend) {
         let lrs = Lrs::start(backend);
         let user = json!({ "objectType": "Agent", "mbox": "mailto:learner@example.com" });
-        let made = admin(&lrs, "POST", "/credentials", Some(json!({ "store": 1, "scopes": ["all"], "name": "chatbot", "acts_for": user })));
+        let made = lrs.admin("POST", "/credentials", Some(json!({ "store": 1, "scopes": ["all"], "name": "chatbot", "acts_for": user })));
         assert_eq!(made.status, 201, "{}", made.body);
         let made = made.json();
         let auth = basic(made["key"].as_str().unwrap(), made["secret"].as_str().unwrap());
         let statements = format!("{}/statements", lrs.base_url);
-        let id = call(&lrs, &statements, "POST", &auth, Some(statement())).json()[0].clone();
+        let id = lrs.call(&statements, "POST", &auth, Some(statement())).json()[0].clone();
         let authority = lrs.get(&format!("/statements?statementId={}", id.as_str().unwrap())).json()["authority"].clone();
         assert_eq!(authority["objectType"], json!("Group"));
         assert_eq!(authority["member"].as_array().unwrap().len(), 2);
@@ -278,9 +234,9 @@ backend_tests! {
         let lrs = Lrs::for_server(TestServer::start_with(TestDatabase::new(backend), config));
         let statements = format!("{}/statements", lrs.base_url);
         for _ in 0..3 {
-            assert_eq!(call(&lrs, &statements, "GET", &basic("guess", "wrong"), None).status, 401);
+            assert_eq!(lrs.call(&statements, "GET", &basic("guess", "wrong"), None).status, 401);
         }
-        let slowed = call(&lrs, &statements, "GET", lrs.authorization(), None);
+        let slowed = lrs.call(&statements, "GET", lrs.authorization(), None);
         assert_eq!(slowed.status, 429, "even a right guess waits now");
         assert!(slowed.header("Retry-After").is_some());
     }
@@ -295,21 +251,17 @@ fn revocation_takes_effect_on_every_server_process() {
     let second =
         TestServer::start_beside(database_ref, server::AppConfig { workers: 1, ..Default::default() });
     let (one, two) = (Lrs::for_server(first), Lrs::for_server(second));
-    let made = admin(
-        &one,
-        "POST",
-        "/credentials",
-        Some(json!({ "store": 1, "scopes": ["all"], "name": "roaming" })),
-    )
-    .json();
+    let made = one
+        .admin("POST", "/credentials", Some(json!({ "store": 1, "scopes": ["all"], "name": "roaming" })))
+        .json();
     let auth = basic(made["key"].as_str().unwrap(), made["secret"].as_str().unwrap());
     let on_two = format!("{}/statements", two.base_url);
-    assert_eq!(call(&two, &on_two, "GET", &auth, None).status, 200);
+    assert_eq!(two.call(&on_two, "GET", &auth, None).status, 200);
     assert_eq!(
-        admin(&one, "DELETE", &format!("/credentials/{}", made["key"].as_str().unwrap()), None).status,
+        one.admin("DELETE", &format!("/credentials/{}", made["key"].as_str().unwrap()), None).status,
         204
     );
-    assert_eq!(call(&two, &on_two, "GET", &auth, None).status, 401);
+    assert_eq!(two.call(&on_two, "GET", &auth, None).status, 401);
     drop(two);
 }
 
