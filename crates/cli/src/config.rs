@@ -57,10 +57,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TicketsCommand,
     },
-    /// Writes a CSV export (the same as /exports/…).
+    /// Writes an export (the same as /exports/…): CSV, or statements as NDJSON.
     Export {
         #[command(subcommand)]
         command: ExportCommand,
+    },
+    /// Imports statements (NDJSON, as `tally export statements --format ndjson` writes).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
     },
     /// Loads a demo data set (install videos, chatbot, survey, tickets, a goal) into a
     /// running Tally.
@@ -358,11 +363,36 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ExportCommand {
+pub enum ImportCommand {
+    /// Stores the statements of an NDJSON file (one per line) in atomic batches, and lists
+    /// the lines it refused. Idempotent by statement id: a re-run stores nothing twice.
+    Statements {
+        file: PathBuf,
+        /// The store the statements go to.
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: StoreId,
+    },
+}
+
+/// How `tally export statements` writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatementFormat {
     /// One flat row per statement.
+    #[default]
+    Csv,
+    /// Each statement as stored, one per line, oldest first (what `tally import statements`
+    /// reads).
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One flat row per statement (CSV), or each statement whole (NDJSON).
     Statements {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = StatementFormat::Csv)]
+        format: StatementFormat,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
         store: StoreId,
         /// Only this verb.

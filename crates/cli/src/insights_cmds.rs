@@ -1,4 +1,5 @@
-//! The insights commands: `tally tickets import`, `tally export`, `tally demo`.
+//! The data commands: `tally tickets import`, `tally import statements`, `tally export`,
+//! `tally demo`.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -10,9 +11,10 @@ use base64::Engine;
 use insights::export;
 use insights::import::{ImportFailure, import_file, parse_through};
 use insights::tickets::{ImportOptions, InputFormat};
-use store::{ReadStore, StatementFilter, StatementQuery, TicketWriter};
+use server::bulk::{self, ImportError, ImportTarget};
+use store::{ReadStore, StatementFilter, StatementQuery, StatementWriter, TenantReader, TicketWriter};
 
-use crate::config::{DemoArgs, ExportCommand, ImportArgs};
+use crate::config::{DemoArgs, ExportCommand, ImportArgs, ImportCommand, StatementFormat};
 
 /// `tally tickets import FILE …`: a progress bar with rows/s and an ETA on a terminal,
 /// plain progress lines otherwise, then the summary (rejected rows with their reasons).
@@ -34,7 +36,7 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
     };
     let size =
         std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?.len();
-    let progress = Progress::new(size);
+    let progress = Progress::new(size, "rows");
     let report = progress.clone();
     let summary = import_file(store, args.store, &args.file, format, options, args.strict, move |rows| {
         report.rows(rows)
@@ -66,20 +68,77 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
     Ok(())
 }
 
+/// `tally import statements FILE`: the file's statements into a store, with the same
+/// progress as a ticket import, then what was stored and each line refused.
+pub async fn import_statements<S: TenantReader + StatementWriter>(
+    store: &S,
+    command: ImportCommand,
+) -> Result<()> {
+    let ImportCommand::Statements { file, store: id } = command;
+    match store.store_info(id).await? {
+        Some(info) if !info.revoked => {}
+        Some(_) => bail!("store {id} is revoked: it takes no statements"),
+        None => bail!("there is no store {id}"),
+    }
+    let mut input = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let size = input.metadata()?.len();
+    let config = server::AppConfig::default();
+    // Statements a command imports are the operator's: they carry Tally's own authority.
+    let authority = serde_json::json!({
+        "objectType": "Agent",
+        "name": "tally import",
+        "account": { "homePage": config.authority_home_page, "name": "tally-import" },
+    });
+    let target = ImportTarget { store: id, authority, define: true, max_line_bytes: config.max_body_bytes };
+    let chunks = futures_util::stream::iter(std::iter::from_fn(move || {
+        let mut chunk = vec![0; 256 * 1024];
+        match std::io::Read::read(&mut input, &mut chunk) {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some(Ok(chunk))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }));
+    let progress = Progress::new(size, "lines");
+    let report =
+        bulk::import(store, &target, chunks, |lines| progress.rows(lines)).await.map_err(|e| match e {
+            ImportError::Store(e) => {
+                anyhow::anyhow!("storing statements failed (a re-run finishes the import): {e}")
+            }
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    progress.finish();
+    println!("lines:    {}", report.lines);
+    println!("accepted: {}", report.accepted);
+    println!("rejected: {}", report.rejected);
+    for line in &report.rejected_lines {
+        println!("  line {}: {}", line.line, line.reason);
+    }
+    if report.rejected > report.rejected_lines.len() as u64 {
+        println!("  (the first {} refused lines are listed)", report.rejected_lines.len());
+    }
+    Ok(())
+}
+
 /// Import progress: a redrawn bar on a terminal, a line every few seconds otherwise.
 #[derive(Clone)]
 struct Progress {
     started: Instant,
     file_bytes: u64,
+    /// What is counted ("rows", "lines").
+    unit: &'static str,
     terminal: bool,
     last_line: std::sync::Arc<std::sync::Mutex<Instant>>,
 }
 
 impl Progress {
-    fn new(file_bytes: u64) -> Progress {
+    fn new(file_bytes: u64, unit: &'static str) -> Progress {
         Progress {
             started: Instant::now(),
             file_bytes,
+            unit,
             terminal: std::io::stderr().is_terminal(),
             last_line: std::sync::Arc::new(std::sync::Mutex::new(Instant::now())),
         }
@@ -90,8 +149,9 @@ impl Progress {
         let rate = rows as f64 / elapsed;
         if self.terminal {
             // Rows per byte so far estimates the total for the ETA.
+            let unit = self.unit;
             let bar = format!(
-                "\r{rows} rows, {rate:.0} rows/s, {elapsed:.0} s, file {} MB",
+                "\r{rows} {unit}, {rate:.0} {unit}/s, {elapsed:.0} s, file {} MB",
                 self.file_bytes / 1_000_000
             );
             eprint!("{bar}   ");
@@ -99,7 +159,7 @@ impl Progress {
             && last.elapsed().as_secs() >= 5
         {
             *last = Instant::now();
-            eprintln!("imported {rows} rows ({rate:.0} rows/s)");
+            eprintln!("imported {rows} {} ({rate:.0}/s)", self.unit);
         }
     }
 
@@ -120,7 +180,7 @@ pub async fn export<S: ReadStore>(store: &S, command: ExportCommand) -> Result<(
     };
     let mut writer = output(out.as_deref())?;
     match command {
-        ExportCommand::Statements { verb, activity, since, until, .. } => {
+        ExportCommand::Statements { verb, activity, since, until, format, .. } => {
             let filter = StatementFilter {
                 verb,
                 activity,
@@ -131,7 +191,15 @@ pub async fn export<S: ReadStore>(store: &S, command: ExportCommand) -> Result<(
             let query =
                 StatementQuery { filter, ascending: true, limit: export::STATEMENT_PAGE, cursor: None };
             let page = |cursor| export::statement_page(store, id, query.clone(), cursor);
-            export::write_paged(&mut writer, export::STATEMENT_COLUMNS, page, export::statement_row).await?;
+            match format {
+                StatementFormat::Csv => {
+                    export::write_paged(&mut writer, export::STATEMENT_COLUMNS, page, export::statement_row)
+                        .await?
+                }
+                StatementFormat::Ndjson => {
+                    export::write_lines(&mut writer, "statement", b"", page, export::ndjson_line).await?
+                }
+            };
         }
         ExportCommand::Tickets { .. } => {
             let page = |cursor| export::ticket_page(store, id, cursor);

@@ -90,6 +90,10 @@ async fn run(cli: Cli) -> Result<()> {
             let backend = open(&cli.storage, Purpose::Read { force_read_only: false }).await?;
             with_store!(backend, |store| insights_cmds::export(&store, command).await)
         }
+        Command::Import { command } => {
+            let backend = open(&cli.storage, Purpose::WriteStatements).await?;
+            with_store!(backend, |store| insights_cmds::import_statements(&store, command).await)
+        }
         Command::Demo(args) => tokio::task::spawn_blocking(move || insights_cmds::demo(args)).await?,
         Command::Insights { command: InsightsCommand::Serve(args) } => {
             let backend = open(&cli.storage, Purpose::Read { force_read_only: args.read_only }).await?;
@@ -104,6 +108,9 @@ async fn run(cli: Cli) -> Result<()> {
 enum Purpose {
     /// Serves the LRS.
     Serve,
+    /// Writes statements without serving (`tally import statements`): the embedded store
+    /// takes its directory's one statement writer, so no server may run on it meanwhile.
+    WriteStatements,
     /// Changes a store (possibly beside a server): migrations, credentials, stores, tickets.
     Administer,
     /// Serves insights or writes exports: works on a read replica, so a PostgreSQL hot
@@ -128,7 +135,7 @@ async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
                         "this database is a read-only standby; run `tally insights serve` here, or \
                          point serve at the primary"
                     ),
-                    Purpose::Administer => anyhow::bail!(
+                    Purpose::Administer | Purpose::WriteStatements => anyhow::bail!(
                         "this database is a read-only standby: run this command against the primary"
                     ),
                 }
@@ -146,6 +153,12 @@ async fn open(storage: &StorageArgs, purpose: Purpose) -> Result<Backend> {
             let dir = &storage.data_dir;
             let store = match purpose {
                 Purpose::Serve => SqliteStore::open(dir),
+                Purpose::WriteStatements => SqliteStore::open(dir).map_err(|e| match e {
+                    store::StoreError::Unavailable(why) => store::StoreError::Unavailable(format!(
+                        "{why}: stop it first, or import through its POST /admin/stores/{{id}}/statements.ndjson"
+                    )),
+                    other => other,
+                }),
                 Purpose::Administer | Purpose::Read { .. } => SqliteStore::open_for_admin(dir),
             }
             .with_context(|| format!("cannot open the embedded store in {}", storage.data_dir.display()))?;

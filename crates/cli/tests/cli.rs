@@ -182,6 +182,44 @@ backend_tests! {
         assert_eq!(std::fs::read_to_string(&exported).unwrap().lines().count(), 1, "only the header");
     }
 
+    fn statements_exported_as_ndjson_import_into_another_store_once_and_bad_lines_are_named(backend) {
+        let db = TestDatabase::new(backend);
+        let admin = ("ops", "bulk-secret");
+        let mut command = tally(&db);
+        command.env("TALLY_ADMIN_KEY", admin.0).env("TALLY_ADMIN_SECRET", admin.1);
+        let serving = Serving::start(command);
+        let statement = |mbox: &str| format!(
+            r#"{{"actor":{{"mbox":"mailto:{mbox}"}},"verb":{{"id":"http://adlnet.gov/expapi/verbs/experienced"}},"object":{{"id":"http://example.com/course"}}}}"#
+        );
+        let (status, ids) = serving.request("POST", admin.0, admin.1, &format!("[{},{},{}]", statement("a@example.com"), statement("b@example.com"), statement("c@example.com")));
+        assert_eq!(status, 200, "{ids}");
+        drop(serving);
+
+        let file = db.scratch("statements.ndjson");
+        let path = file.to_str().unwrap();
+        stdout_of(tally(&db).args(["export", "statements", "--format", "ndjson", "--out", path]));
+        let exported = std::fs::read_to_string(&file).unwrap();
+        let exported_ids: Vec<String> = exported.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(exported_ids, serde_json::from_str::<Vec<String>>(&ids).unwrap(), "every statement, oldest first");
+
+        let store = field(&stdout_of(tally(&db).args(["stores", "create", "copy"])), "id");
+        let first = stdout_of(tally(&db).args(["import", "statements", path, "--store", &store]));
+        assert_eq!((field(&first, "lines"), field(&first, "accepted"), field(&first, "rejected")), ("3".into(), "3".into(), "0".into()), "{first}");
+        stdout_of(tally(&db).args(["import", "statements", path, "--store", &store]));
+        let copy = db.scratch("copy.ndjson");
+        stdout_of(tally(&db).args(["export", "statements", "--format", "ndjson", "--store", &store, "--out", copy.to_str().unwrap()]));
+        let copied = std::fs::read_to_string(&copy).unwrap();
+        let copied_ids: Vec<String> = copied.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(copied_ids, exported_ids, "each statement once, however often the import runs");
+
+        std::fs::write(&file, format!("{}\nnot json\n{{\"verb\":{{}}}}\n", statement("d@example.com"))).unwrap();
+        let mixed = stdout_of(tally(&db).args(["import", "statements", path, "--store", &store]));
+        assert_eq!((field(&mixed, "accepted"), field(&mixed, "rejected")), ("1".into(), "2".into()), "{mixed}");
+        assert!(mixed.contains("line 2: not valid JSON") && mixed.contains("line 3: "), "{mixed}");
+        let refused = tally(&db).args(["import", "statements", path, "--store", "99"]).output().unwrap();
+        assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("no store 99"));
+    }
+
     fn the_demo_loads_a_report_that_insights_serve_also_answers(backend) {
         let db = TestDatabase::new(backend);
         let admin = ("ops", "demo-secret");

@@ -1,9 +1,12 @@
-//! CSV for BI tools: RFC 4180 quoting, UTF-8, a header row, UTC ISO 8601 times, one flat
-//! row per statement, ticket or daily rollup. The columns are documented in the README.
+//! Exports. CSV for BI tools: RFC 4180 quoting, UTF-8, a header row, UTC ISO 8601 times, one
+//! flat row per statement, ticket or daily rollup (the columns are documented in the
+//! README). NDJSON for moving statements: each statement's stored JSON on a line of its own.
 
 use serde_json::Value;
 use store::insights::{DailyCursor, DailyRow, TicketCursor, TicketRow};
-use store::{Cursor, RollupReader, StatementQuery, StatementReader, StoreError, StoreId, TicketReader};
+use store::{
+    Cursor, RollupReader, StatementQuery, StatementReader, StoreError, StoreId, StoredStatement, TicketReader,
+};
 use tracing::Instrument;
 use xapi::Timestamp;
 
@@ -14,18 +17,17 @@ const PAGE_ROWS: usize = 1_000;
 /// Statements per page (bodies are larger).
 pub const STATEMENT_PAGE: usize = 500;
 
-/// One page of statements matching `query`, parsed, and where the next page starts.
+/// One page of statements matching `query`, as stored, and where the next page starts.
 pub async fn statement_page<S: StatementReader>(
     store: &S,
     id: StoreId,
     mut query: StatementQuery,
     cursor: Option<Cursor>,
-) -> Result<(Vec<Value>, Option<Cursor>), StoreError> {
+) -> Result<(Vec<StoredStatement>, Option<Cursor>), StoreError> {
     query.limit = STATEMENT_PAGE;
     query.cursor = cursor;
     let page = store.query_statements(id, query).await?;
-    let rows = page.statements.iter().filter_map(|s| serde_json::from_str(&s.body).ok()).collect();
-    Ok((rows, page.next))
+    Ok((page.statements, page.next))
 }
 
 /// One page of tickets in creation order, and where the next page starts.
@@ -63,8 +65,8 @@ pub enum WriteError {
     Io(#[from] std::io::Error),
 }
 
-/// Writes a whole export to `writer`, one page at a time: the header, then a row per item
-/// (in an `export` span with the count). Answers how many rows it wrote.
+/// Writes a whole CSV export to `writer`, one page at a time: the header, then a row per
+/// item (in an `export` span with the count). Answers how many rows it wrote.
 pub async fn write_paged<T, C, F, Fut>(
     writer: &mut impl std::io::Write,
     header: &[&str],
@@ -75,14 +77,32 @@ where
     F: Fn(Option<C>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<C>), StoreError>>,
 {
-    let span = tracing::info_span!("export", first_column = header.first(), rows = tracing::field::Empty);
+    let head = csv_line(header.iter().map(|h| h.to_string()));
+    write_lines(writer, header.first().copied().unwrap_or(""), &head, next_page, |item| csv_line(row(item)))
+        .await
+}
+
+/// Writes `head`, then a line per item that `next_page` yields, one page at a time, in an
+/// `export` span named by `what` with the count. Answers how many items it wrote.
+pub async fn write_lines<T, C, F, Fut>(
+    writer: &mut impl std::io::Write,
+    what: &str,
+    head: &[u8],
+    next_page: F,
+    line: impl Fn(&T) -> Vec<u8>,
+) -> Result<u64, WriteError>
+where
+    F: Fn(Option<C>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<C>), StoreError>>,
+{
+    let span = tracing::info_span!("export", first_column = what, rows = tracing::field::Empty);
     let written = async {
-        writer.write_all(&csv_line(header.iter().map(|h| h.to_string())))?;
+        writer.write_all(head)?;
         let (mut rows, mut cursor) = (0, None);
         loop {
             let (items, next) = next_page(cursor).await?;
             for item in &items {
-                writer.write_all(&csv_line(row(item)))?;
+                writer.write_all(&line(item))?;
             }
             rows += items.len() as u64;
             match next {
@@ -97,6 +117,27 @@ where
         span.record("rows", rows);
     }
     written
+}
+
+/// One statement's stored JSON as one NDJSON line: the stored text itself, unless it holds
+/// a line break (whitespace a client sent), which would split it.
+pub fn ndjson_line(statement: &StoredStatement) -> Vec<u8> {
+    let body = &statement.body;
+    let mut line = if body.contains(['\n', '\r']) {
+        serde_json::from_str::<Value>(body)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| body.replace(['\n', '\r'], " "))
+    } else {
+        body.clone()
+    }
+    .into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// A CSV header record.
+pub fn csv_header(columns: &[&str]) -> Vec<u8> {
+    csv_line(columns.iter().map(|c| c.to_string()))
 }
 
 /// One CSV record, quoted where needed, ending with CRLF (RFC 4180).
@@ -187,7 +228,9 @@ fn ids(list: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
-pub fn statement_row(s: &Value) -> Vec<String> {
+pub fn statement_row(stored: &StoredStatement) -> Vec<String> {
+    let s: Value = serde_json::from_str(&stored.body).unwrap_or_default();
+    let s = &s;
     let object = s.get("object");
     let result = s.get("result");
     let score = result.and_then(|r| r.get("score"));
@@ -355,6 +398,28 @@ fn date_after(start: &str, days: f64) -> String {
 mod tests {
     use super::*;
 
+    fn stored(body: &str) -> StoredStatement {
+        StoredStatement {
+            seq: store::Seq::new(1),
+            id: uuid::Uuid::nil(),
+            stored: Timestamp::from_micros(0),
+            body: body.to_string(),
+            voided: false,
+        }
+    }
+
+    #[test]
+    fn a_stored_body_with_line_breaks_becomes_one_line_of_the_same_json() {
+        let body = "{\n  \"id\": \"x\",\n  \"verb\": {\"id\": \"v\"}\n}";
+        let line = String::from_utf8(ndjson_line(&stored(body))).unwrap();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap(),
+            serde_json::from_str::<Value>(body).unwrap()
+        );
+        assert_eq!(ndjson_line(&stored("{\"id\":\"y\"}")), b"{\"id\":\"y\"}\n");
+    }
+
     #[test]
     fn fields_are_quoted_as_rfc_4180_says() {
         let line = csv_line(["plain".into(), "a,b".into(), "say \"hi\"".into(), "two\nlines".into()]);
@@ -371,7 +436,7 @@ mod tests {
             "result": { "score": { "scaled": 0.5 }, "completion": true },
             "context": { "contextActivities": { "parent": [{ "id": "http://a" }, { "id": "http://b" }] } },
         });
-        let row = statement_row(&s);
+        let row = statement_row(&stored(&s.to_string()));
         assert_eq!(row.len(), STATEMENT_COLUMNS.len());
         assert_eq!(row[3], "mailto:ann@example.com");
         assert_eq!(row[6], "completed");

@@ -8,15 +8,20 @@ use actix_web::web::{self, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{Credential, CredentialReader, CredentialWriter, StoreId, StoreInfo, TenantReader, TenantWriter};
+use store::{
+    Credential, CredentialReader, CredentialWriter, StatementWriter, StoreId, StoreInfo, TenantReader,
+    TenantWriter,
+};
 
 use crate::auth::{Principal, authenticate};
+use crate::bulk::{self, ImportError, ImportTarget};
 use crate::credentials;
 use crate::{ApiError, AppConfig};
 
 /// Registers the admin resources.
-pub fn service<S: TenantReader + TenantWriter + CredentialReader + CredentialWriter + 'static>()
--> actix_web::Scope {
+pub fn service<
+    S: TenantReader + TenantWriter + CredentialReader + CredentialWriter + StatementWriter + 'static,
+>() -> actix_web::Scope {
     web::scope("/admin")
         .app_data(web::JsonConfig::default().error_handler(|error, _| {
             ApiError::bad_request("", format!("the request body is not the expected JSON: {error}")).into()
@@ -26,6 +31,7 @@ pub fn service<S: TenantReader + TenantWriter + CredentialReader + CredentialWri
         .route("/stores/{id}", web::get().to(get_store::<S>))
         .route("/stores/{id}", web::patch().to(rename_store::<S>))
         .route("/stores/{id}", web::delete().to(revoke_store::<S>))
+        .route("/stores/{id}/statements.ndjson", web::post().to(import_statements::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
@@ -156,6 +162,51 @@ async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /admin/stores/{id}/statements.ndjson`: stores the NDJSON body's statements in the
+/// store, read as they arrive and stored in atomic batches (see [`bulk`]); answers what it
+/// stored and each line it refused. The statements get this credential's authority, and
+/// their activity definitions count (an administrator restores a store's data).
+async fn import_statements<S: TenantReader + CredentialReader + StatementWriter + 'static>(
+    req: HttpRequest,
+    id: Path<StoreId>,
+    body: web::Payload,
+    store: Data<S>,
+    config: Data<AppConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    let id = id.into_inner();
+    let info = store.store_info(id).await?.filter(|info| administers(&principal, info.id));
+    match info {
+        None => return Err(ApiError::NotFound),
+        Some(info) if info.revoked => {
+            return Err(ApiError::bad_request(
+                "id",
+                format!("store {id} is revoked: it takes no statements"),
+            ));
+        }
+        Some(_) => {}
+    }
+    let content_type = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let essence = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if !matches!(essence.as_deref(), None | Some("application/x-ndjson" | "application/ndjson")) {
+        return Err(ApiError::bad_request(
+            "Content-Type",
+            "must be application/x-ndjson: one statement per line",
+        ));
+    }
+    let target = ImportTarget {
+        store: id,
+        authority: principal.authority.clone(),
+        define: true,
+        max_line_bytes: config.max_body_bytes,
+    };
+    let report = bulk::import(store.get_ref(), &target, body, |_| {}).await.map_err(|e| match e {
+        ImportError::Read(message) => ApiError::bad_request("", message),
+        ImportError::Store(e) => e.into(),
+    })?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,7 +22,7 @@ use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, export};
 use serde_json::{Value, json};
 use store::insights::{ActivitySelection, ChangeRow, DailyCursor, TicketCursor};
-use store::{CredentialReader, Cursor, ReadStore, Store, StoreError, StoreId};
+use store::{CredentialReader, Cursor, ReadStore, StatementQuery, Store, StoreError, StoreId};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
@@ -124,6 +124,7 @@ fn register<S: ReadStore>(
     .service(
         web::scope("/exports")
             .route("/statements.csv", web::get().to(export_statements::<S>))
+            .route("/statements.ndjson", web::get().to(export_statements_ndjson::<S>))
             .route("/tickets.csv", web::get().to(export_tickets::<S>))
             .route("/activity-daily.csv", web::get().to(export_daily::<S>))
             .route("/goals/{id}.csv", web::get().to(export_goal::<S>)),
@@ -451,12 +452,17 @@ fn csv_response(
         .streaming(rows)
 }
 
-/// Streams pages from `next_page` as CSV: the header, then each page's rows, holding one
-/// page at a time.
-fn paged_csv<T, C, F, Fut>(
-    header: &'static [&'static str],
+/// A CSV record per item, by `row` (for [`paged_lines`]).
+fn csv_rows<T: 'static>(row: fn(&T) -> Vec<String>) -> impl Fn(&T) -> Vec<u8> + Clone + 'static {
+    move |item| export::csv_line(row(item))
+}
+
+/// Streams `head`, then a line per item of the pages from `next_page`, holding one page at
+/// a time.
+fn paged_lines<T, C, F, Fut>(
+    head: Vec<u8>,
     next_page: F,
-    row: fn(&T) -> Vec<String>,
+    line: impl Fn(&T) -> Vec<u8> + Clone + 'static,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static
 where
     T: 'static,
@@ -464,17 +470,16 @@ where
     F: Fn(Option<C>) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<C>), StoreError>> + 'static,
 {
-    let head =
-        stream::once(async move { Ok(Bytes::from(export::csv_line(header.iter().map(|h| h.to_string())))) });
+    let head = stream::once(async move { Ok(Bytes::from(head)) });
     let body = stream::unfold(Some(None::<C>), move |state| {
-        let next_page = next_page.clone();
+        let (next_page, line) = (next_page.clone(), line.clone());
         async move {
             let cursor = state?;
             match next_page(cursor).await {
                 Ok((items, next)) => {
                     let mut chunk = Vec::new();
                     for item in &items {
-                        chunk.extend_from_slice(&export::csv_line(row(item)));
+                        chunk.extend_from_slice(&line(item));
                     }
                     let state = next.map(Some);
                     Some((Ok(Bytes::from(chunk)), state))
@@ -486,23 +491,51 @@ where
     head.chain(body)
 }
 
-async fn export_statements<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+/// The statement query an export of statements answers: the filters of
+/// `GET /xapi/statements`, without `statementId`.
+fn export_query(req: &HttpRequest) -> Result<StatementQuery, ApiError> {
+    match crate::params::parse_statements_get(req.query_string(), 500)? {
+        crate::params::StatementsGet::Query { query, .. } => Ok(query),
+        _ => Err(ApiError::bad_request("statementId", "exports list statements; use the statement filters")),
+    }
+}
+
+/// `GET /exports/statements.ndjson`: every statement the filters select, each as stored on
+/// a line of its own, oldest first (in the order an import stores them) unless
+/// `ascending=false`.
+async fn export_statements_ndjson<S: ReadStore>(
+    req: HttpRequest,
+    store: Data<S>,
+) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), READ).await?;
-    let request = crate::params::parse_statements_get(req.query_string(), 500)?;
-    let crate::params::StatementsGet::Query { query, .. } = request else {
-        return Err(ApiError::bad_request(
-            "statementId",
-            "exports list statements; use the statement filters",
-        ));
-    };
+    let mut query = export_query(&req)?;
+    query.ascending |= !req.query_string().split('&').any(|pair| pair.split('=').next() == Some("ascending"));
     let store_id: StoreId = p.store;
-    let rows = paged_csv(
-        export::STATEMENT_COLUMNS,
+    let lines = paged_lines(
+        Vec::new(),
         move |cursor: Option<Cursor>| {
             let (store, query) = (store.clone(), query.clone());
             async move { export::statement_page(store.get_ref(), store_id, query, cursor).await }
         },
-        export::statement_row,
+        export::ndjson_line,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"statements.ndjson\""))
+        .streaming(lines))
+}
+
+async fn export_statements<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<HttpResponse, ApiError> {
+    let p = principal(&req, store.get_ref(), READ).await?;
+    let query = export_query(&req)?;
+    let store_id: StoreId = p.store;
+    let rows = paged_lines(
+        export::csv_header(export::STATEMENT_COLUMNS),
+        move |cursor: Option<Cursor>| {
+            let (store, query) = (store.clone(), query.clone());
+            async move { export::statement_page(store.get_ref(), store_id, query, cursor).await }
+        },
+        csv_rows(export::statement_row),
     );
     Ok(csv_response("statements.csv", rows))
 }
@@ -511,13 +544,13 @@ async fn export_tickets<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Resul
     let p = principal(&req, store.get_ref(), READ).await?;
     QueryParams::parse(req.query_string(), &[])?;
     let store_id = p.store;
-    let rows = paged_csv(
-        export::TICKET_COLUMNS,
+    let rows = paged_lines(
+        export::csv_header(export::TICKET_COLUMNS),
         move |cursor: Option<TicketCursor>| {
             let store = store.clone();
             async move { export::ticket_page(store.get_ref(), store_id, cursor).await }
         },
-        export::ticket_row,
+        csv_rows(export::ticket_row),
     );
     Ok(csv_response("tickets.csv", rows))
 }
@@ -526,13 +559,13 @@ async fn export_daily<S: ReadStore>(req: HttpRequest, store: Data<S>) -> Result<
     let p = principal(&req, store.get_ref(), READ).await?;
     QueryParams::parse(req.query_string(), &[])?;
     let store_id = p.store;
-    let rows = paged_csv(
-        export::DAILY_COLUMNS,
+    let rows = paged_lines(
+        export::csv_header(export::DAILY_COLUMNS),
         move |cursor: Option<DailyCursor>| {
             let store = store.clone();
             async move { export::daily_page(store.get_ref(), store_id, cursor).await }
         },
-        export::daily_row,
+        csv_rows(export::daily_row),
     );
     Ok(csv_response("activity-daily.csv", rows))
 }

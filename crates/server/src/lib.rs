@@ -9,6 +9,7 @@ mod agents;
 mod alternate;
 mod attachments;
 pub mod auth;
+pub mod bulk;
 pub mod client_addr;
 pub mod cors;
 pub mod credentials;
