@@ -26,7 +26,7 @@ pub struct Cli {
 }
 
 /// Where the data lives.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Eq, Args)]
 pub struct StorageArgs {
     /// Directory of the embedded SQLite store (used when no database URL is given).
     #[arg(long, env = "TALLY_DATA_DIR", default_value = "./tally-data", global = true)]
@@ -62,6 +62,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Copies everything a Tally holds to another backend (SQLite ⇄ PostgreSQL), resumably,
+    /// and verifies the copy table by table.
+    Copy(CopyArgs),
     /// Imports statements (NDJSON, as `tally export statements --format ndjson` writes).
     Import {
         #[command(subcommand)]
@@ -360,6 +363,30 @@ pub struct ImportArgs {
     /// The store the tickets belong to.
     #[arg(long, default_value_t = store::DEFAULT_STORE)]
     pub store: StoreId,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The Tally to copy: a data directory, or a postgres:// URL. Stop the servers writing
+    /// to it first (or copy a replica): what arrives during the copy fails the check.
+    #[arg(long)]
+    pub from: String,
+    /// Where to copy it: a data directory or a postgres:// URL holding no other data
+    /// (default: this command's --data-dir or --database-url). A copy killed midway
+    /// resumes when run again with the same --from and --to.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl CopyArgs {
+    /// The storage a `--from` or `--to` names.
+    pub fn storage(place: &str) -> StorageArgs {
+        if place.starts_with("postgres://") || place.starts_with("postgresql://") {
+            StorageArgs { data_dir: PathBuf::from("./tally-data"), database_url: Some(place.to_string()) }
+        } else {
+            StorageArgs { data_dir: PathBuf::from(place), database_url: None }
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,9 +2,8 @@
 //! `tally demo`.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
@@ -15,6 +14,7 @@ use server::bulk::{self, ImportError, ImportTarget};
 use store::{ReadStore, StatementFilter, StatementQuery, StatementWriter, TenantReader, TicketWriter};
 
 use crate::config::{DemoArgs, ExportCommand, ImportArgs, ImportCommand, StatementFormat};
+use crate::progress::Progress;
 
 /// `tally tickets import FILE …`: a progress bar with rows/s and an ETA on a terminal,
 /// plain progress lines otherwise, then the summary (rejected rows with their reasons).
@@ -36,7 +36,7 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
     };
     let size =
         std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?.len();
-    let progress = Progress::new(size, "rows");
+    let progress = Progress::new(format!("file {} MB", size / 1_000_000), "rows");
     let report = progress.clone();
     let summary = import_file(store, args.store, &args.file, format, options, args.strict, move |rows| {
         report.rows(rows)
@@ -101,7 +101,7 @@ pub async fn import_statements<S: TenantReader + StatementWriter>(
             Err(e) => Some(Err(e)),
         }
     }));
-    let progress = Progress::new(size, "lines");
+    let progress = Progress::new(format!("file {} MB", size / 1_000_000), "lines");
     let report =
         bulk::import(store, &target, chunks, |lines| progress.rows(lines)).await.map_err(|e| match e {
             ImportError::Store(e) => {
@@ -120,54 +120,6 @@ pub async fn import_statements<S: TenantReader + StatementWriter>(
         println!("  (the first {} refused lines are listed)", report.rejected_lines.len());
     }
     Ok(())
-}
-
-/// Import progress: a redrawn bar on a terminal, a line every few seconds otherwise.
-#[derive(Clone)]
-struct Progress {
-    started: Instant,
-    file_bytes: u64,
-    /// What is counted ("rows", "lines").
-    unit: &'static str,
-    terminal: bool,
-    last_line: std::sync::Arc<std::sync::Mutex<Instant>>,
-}
-
-impl Progress {
-    fn new(file_bytes: u64, unit: &'static str) -> Progress {
-        Progress {
-            started: Instant::now(),
-            file_bytes,
-            unit,
-            terminal: std::io::stderr().is_terminal(),
-            last_line: std::sync::Arc::new(std::sync::Mutex::new(Instant::now())),
-        }
-    }
-
-    fn rows(&self, rows: u64) {
-        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = rows as f64 / elapsed;
-        if self.terminal {
-            // Rows per byte so far estimates the total for the ETA.
-            let unit = self.unit;
-            let bar = format!(
-                "\r{rows} {unit}, {rate:.0} {unit}/s, {elapsed:.0} s, file {} MB",
-                self.file_bytes / 1_000_000
-            );
-            eprint!("{bar}   ");
-        } else if let Ok(mut last) = self.last_line.lock()
-            && last.elapsed().as_secs() >= 5
-        {
-            *last = Instant::now();
-            eprintln!("imported {rows} {} ({rate:.0}/s)", self.unit);
-        }
-    }
-
-    fn finish(&self) {
-        if self.terminal {
-            eprintln!();
-        }
-    }
 }
 
 /// `tally export …`: the same CSV as `/exports/…`, to a file or standard output.

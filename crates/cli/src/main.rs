@@ -1,8 +1,10 @@
 //! The `tally` binary: the only place that reads configuration.
 
 mod config;
+mod copy_cmd;
 mod insights_cmds;
 mod otlp;
+mod progress;
 mod telemetry;
 
 use std::net::TcpListener;
@@ -18,7 +20,7 @@ use store::{
 };
 
 use crate::config::{
-    Cli, Command, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs, StorageArgs,
+    Cli, Command, CopyArgs, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs, StorageArgs,
     StoresCommand, TicketsCommand,
 };
 
@@ -89,6 +91,21 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export { command } => {
             let backend = open(&cli.storage, Purpose::Read { force_read_only: false }).await?;
             with_store!(backend, |store| insights_cmds::export(&store, command).await)
+        }
+        Command::Copy(args) => {
+            let to_storage = args.to.as_deref().map(CopyArgs::storage).unwrap_or(cli.storage);
+            let from_storage = CopyArgs::storage(&args.from);
+            if from_storage == to_storage {
+                anyhow::bail!("--from and --to name the same place");
+            }
+            let from = open(&from_storage, Purpose::Read { force_read_only: false }).await?;
+            let to = open(&to_storage, Purpose::WriteStatements).await?;
+            match (from, to) {
+                (Backend::Sqlite(a), Backend::Sqlite(b)) => copy_cmd::copy(&a, &b).await,
+                (Backend::Sqlite(a), Backend::Postgres(b)) => copy_cmd::copy(&a, &b).await,
+                (Backend::Postgres(a), Backend::Sqlite(b)) => copy_cmd::copy(&a, &b).await,
+                (Backend::Postgres(a), Backend::Postgres(b)) => copy_cmd::copy(&a, &b).await,
+            }
         }
         Command::Import { command } => {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;

@@ -3,19 +3,10 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use support::{Serving, field, stdout_of};
+use support::{Serving, field, stdout_of, tally_on as tally};
 use test_support::{Backend, TestDatabase, backend_tests};
-
-fn tally(db: &TestDatabase) -> Command {
-    let mut command = support::tally();
-    match db.database_url() {
-        Some(url) => command.args(["--database-url", url]),
-        None => command.arg("--data-dir").arg(db.data_dir()),
-    };
-    command
-}
 
 backend_tests! {
     fn created_credentials_authenticate_until_revoked(backend) {

@@ -9,6 +9,7 @@
 //! so it cannot write; a server for a read-only replica binds on [`ReadStore`].
 
 mod commit;
+pub mod copy;
 mod documents;
 mod error;
 mod health;

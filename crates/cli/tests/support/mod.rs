@@ -17,6 +17,16 @@ pub fn tally() -> Command {
     command
 }
 
+/// The `tally` binary on a test database (its `--data-dir` or `--database-url`).
+pub fn tally_on(db: &test_support::TestDatabase) -> Command {
+    let mut command = tally();
+    match db.database_url() {
+        Some(url) => command.args(["--database-url", url]),
+        None => command.arg("--data-dir").arg(db.data_dir()),
+    };
+    command
+}
+
 /// Runs a command to its end; answers its output, failing the test when it failed.
 pub fn stdout_of(command: &mut Command) -> String {
     let output = command.output().expect("tally runs");

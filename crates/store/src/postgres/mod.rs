@@ -9,6 +9,7 @@
 //! read-only sessions; its schema must already hold this binary's migrations.
 
 mod attachments;
+mod copy;
 mod credentials;
 mod documents;
 mod health;

@@ -12,6 +12,7 @@
 //! statements.
 
 mod attachments;
+mod copy;
 mod credentials;
 mod documents;
 mod health;
