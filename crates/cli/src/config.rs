@@ -65,6 +65,8 @@ pub enum Command {
     /// Copies everything a Tally holds to another backend (SQLite ⇄ PostgreSQL), resumably,
     /// and verifies the copy table by table.
     Copy(CopyArgs),
+    /// Pulls the statements of another xAPI LRS into a store here (resumable, idempotent).
+    Pull(PullArgs),
     /// Imports statements (NDJSON, as `tally export statements --format ndjson` writes).
     Import {
         #[command(subcommand)]
@@ -363,6 +365,26 @@ pub struct ImportArgs {
     /// The store the tickets belong to.
     #[arg(long, default_value_t = store::DEFAULT_STORE)]
     pub store: StoreId,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The other LRS's xAPI base URL (its statement resource is `URL/statements`).
+    #[arg(long)]
+    pub from: String,
+    /// A key of the other LRS that reads its statements.
+    #[arg(long)]
+    pub key: String,
+    /// That key's secret.
+    #[arg(long, env = "TALLY_PULL_SECRET")]
+    pub secret: String,
+    /// The store here that the statements go to.
+    #[arg(long, default_value_t = store::DEFAULT_STORE)]
+    pub into_store: StoreId,
+    /// Only statements the other LRS stored after this instant (RFC 3339); without it, a
+    /// pull resumes where the last pull from that LRS into that store stopped.
+    #[arg(long)]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

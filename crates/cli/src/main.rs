@@ -5,6 +5,7 @@ mod copy_cmd;
 mod insights_cmds;
 mod otlp;
 mod progress;
+mod pull_cmd;
 mod telemetry;
 
 use std::net::TcpListener;
@@ -106,6 +107,10 @@ async fn run(cli: Cli) -> Result<()> {
                 (Backend::Postgres(a), Backend::Sqlite(b)) => copy_cmd::copy(&a, &b).await,
                 (Backend::Postgres(a), Backend::Postgres(b)) => copy_cmd::copy(&a, &b).await,
             }
+        }
+        Command::Pull(args) => {
+            let backend = open(&cli.storage, Purpose::WriteStatements).await?;
+            with_store!(backend, |store| pull_cmd::pull(&store, args).await)
         }
         Command::Import { command } => {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;

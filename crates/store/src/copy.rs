@@ -86,7 +86,7 @@ const fn table(
 }
 
 /// Every table, in the order a copy fills them (stores before what belongs to them).
-pub static TABLES: [Table; 17] = [
+pub static TABLES: [Table; 18] = [
     table(
         "stores",
         1,
@@ -201,6 +201,12 @@ pub static TABLES: [Table; 17] = [
             ("kind", Text),
             ("note", Text),
         ],
+        false,
+    ),
+    table(
+        "pull_cursors",
+        2,
+        &[("store_id", Int), ("source", Text), ("since", Text), ("updated", Int)],
         false,
     ),
     table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int)], true),

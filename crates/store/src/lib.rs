@@ -399,6 +399,23 @@ pub trait RollupWriter: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Where `tally pull` resumes reading another LRS: per store and source (its statement
+/// resource's URL), the `since` of the next read.
+pub trait PullCursors: Send + Sync {
+    fn pull_cursor(
+        &self,
+        store: StoreId,
+        source: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    fn set_pull_cursor(
+        &self,
+        store: StoreId,
+        source: &str,
+        since: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// What the insights reports and exports read: rollups, tickets, goals and activity names.
 pub trait InsightsReader: RollupReader + TicketReader + GoalReader + ActivityReader {}
 

@@ -89,6 +89,12 @@ pub const SET_ATTACHMENT_CHUNKS: &str =
 pub const ATTACHMENT_CHUNK: &str =
     "SELECT bytes FROM attachment_chunks WHERE store_id = $1 AND sha2 = $2 AND chunk = $3";
 
+// Pulls from other LRSs.
+
+pub const PULL_CURSOR: &str = "SELECT since FROM pull_cursors WHERE store_id = $1 AND source = $2";
+pub const SET_PULL_CURSOR: &str = "INSERT INTO pull_cursors (store_id, source, since, updated) VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (store_id, source) DO UPDATE SET since = excluded.since, updated = excluded.updated";
+
 // Insights: tickets, goals and rollups.
 
 pub const UPSERT_TICKET: &str = "INSERT INTO tickets (store_id, source, external_id, created, resolved, status, \

@@ -22,7 +22,7 @@ const POSTGRES_DOWNGRADE: &str = "
     CREATE TABLE rollup_daily_actors (store_id bigint NOT NULL, day bigint NOT NULL, activity_id text NOT NULL,
         verb_id text NOT NULL, actor text NOT NULL, statements bigint NOT NULL,
         PRIMARY KEY (store_id, day, activity_id, verb_id, actor));
-    DELETE FROM schema_migrations WHERE version = 10;";
+    DELETE FROM schema_migrations WHERE version >= 10;";
 
 fn expected() -> Vec<DailyActorRow> {
     let row = |day, actor: &str, statements| DailyActorRow {

@@ -122,3 +122,17 @@ impl TenantWriter for PgStore {
         Ok(client.execute(sql::REVOKE_STORE, &[&id]).await? > 0)
     }
 }
+
+impl crate::PullCursors for PgStore {
+    async fn pull_cursor(&self, store: StoreId, source: &str) -> Result<Option<String>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.query_opt(sql::PULL_CURSOR, &[&store, &source]).await?.map(|r| r.get(0)))
+    }
+
+    async fn set_pull_cursor(&self, store: StoreId, source: &str, since: &str) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let now = Timestamp::now().as_micros();
+        client.execute(sql::SET_PULL_CURSOR, &[&store, &source, &since, &now]).await?;
+        Ok(())
+    }
+}

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_ticket_coverage.sql")),
     (9, include_str!("migrations/0009_video_length.sql")),
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
+    (11, include_str!("migrations/0011_pull_cursors.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

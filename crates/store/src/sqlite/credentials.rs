@@ -141,3 +141,25 @@ impl TenantWriter for SqliteStore {
         self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::REVOKE_STORE), [id])? > 0)).await
     }
 }
+
+impl crate::PullCursors for SqliteStore {
+    async fn pull_cursor(&self, store: StoreId, source: &str) -> Result<Option<String>, StoreError> {
+        let source = source.to_string();
+        self.with_conn(move |conn| {
+            Ok(conn
+                .query_row(&for_sqlite(sql::PULL_CURSOR), params![store, source], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_pull_cursor(&self, store: StoreId, source: &str, since: &str) -> Result<(), StoreError> {
+        let (source, since) = (source.to_string(), since.to_string());
+        self.with_conn(move |conn| {
+            let now = Timestamp::now().as_micros();
+            conn.execute(&for_sqlite(sql::SET_PULL_CURSOR), params![store, source, since, now])?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -69,6 +69,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_video_length.sql")),
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
+    (12, include_str!("migrations/0012_pull_cursors.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.
