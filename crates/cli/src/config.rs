@@ -65,6 +65,11 @@ pub enum Command {
     /// Copies everything a Tally holds to another backend (SQLite ⇄ PostgreSQL), resumably,
     /// and verifies the copy table by table.
     Copy(CopyArgs),
+    /// Manages statement forwarding rules (every `tally serve` delivers them).
+    Forward {
+        #[command(subcommand)]
+        command: ForwardCommand,
+    },
     /// Pulls the statements of another xAPI LRS into a store here (resumable, idempotent).
     Pull(PullArgs),
     /// Imports statements (NDJSON, as `tally export statements --format ndjson` writes).
@@ -91,6 +96,10 @@ pub struct ServeArgs {
     /// serve` elsewhere).
     #[arg(long, env = "TALLY_NO_INSIGHTS")]
     pub no_insights: bool,
+    /// How long a process holds a forwarding rule without renewing it: how soon another
+    /// process takes over the rules of one that died, in milliseconds.
+    #[arg(long, env = "TALLY_FORWARD_LEASE_MS", default_value_t = 15_000)]
+    pub forward_lease_ms: u64,
     /// Key of a credential with every scope to create or update at start-up.
     #[arg(long, env = "TALLY_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -365,6 +374,42 @@ pub struct ImportArgs {
     /// The store the tickets belong to.
     #[arg(long, default_value_t = store::DEFAULT_STORE)]
     pub store: StoreId,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForwardCommand {
+    /// Adds a rule: the store's statements (those the filter passes) go to another LRS.
+    Add {
+        /// The target's xAPI base URL.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long, env = "TALLY_FORWARD_SECRET", hide_env_values = true)]
+        secret: String,
+        #[arg(long, default_value_t = store::DEFAULT_STORE)]
+        store: StoreId,
+        /// Only statements with this verb (repeatable).
+        #[arg(long = "verb")]
+        verbs: Vec<String>,
+        /// Only statements about activities whose id starts so.
+        #[arg(long)]
+        activity_prefix: Option<String>,
+        /// Failed attempts before a batch is given up on (dead-lettered).
+        #[arg(long, default_value_t = 10)]
+        max_attempts: u32,
+    },
+    /// Lists the rules with their delivery state.
+    List {
+        #[arg(long)]
+        store: Option<StoreId>,
+    },
+    /// Removes a rule and its dead letters.
+    Remove { store: StoreId, rule: i64 },
+    /// Turns a rule on.
+    Enable { store: StoreId, rule: i64 },
+    /// Turns a rule off (its place is kept; it resumes from there).
+    Disable { store: StoreId, rule: i64 },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod config;
 mod copy_cmd;
+mod forward_cmd;
 mod insights_cmds;
 mod otlp;
 mod progress;
@@ -108,6 +109,10 @@ async fn run(cli: Cli) -> Result<()> {
                 (Backend::Postgres(a), Backend::Postgres(b)) => copy_cmd::copy(&a, &b).await,
             }
         }
+        Command::Forward { command } => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| forward_cmd::forward(&store, command).await)
+        }
         Command::Pull(args) => {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;
             with_store!(backend, |store| pull_cmd::pull(&store, args).await)
@@ -196,6 +201,11 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
     let address = listener.local_addr()?;
     let config = args.app_config()?;
     let metrics = Metrics::start(&args.http.operations.metrics_bind, &store)?;
+    let lease = std::time::Duration::from_millis(args.forward_lease_ms);
+    server::forwarding::spawn(
+        store.clone(),
+        server::forwarding::ForwarderOptions { lease, ..Default::default() },
+    );
     if args.no_insights {
         tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
         server::serve(store, config, listener)?.await?;

@@ -33,13 +33,6 @@ fn statement(mbox: &str) -> Value {
             "object": { "id": "http://example.com/course" }, "timestamp": "2025-03-01T10:00:00Z" })
 }
 
-/// The statements a server answers, oldest first.
-fn statements_of(serving: &Serving) -> Vec<Value> {
-    let (status, body) = serving.call("GET", "/xapi/statements?ascending=true&limit=500", ADMIN, "");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str::<Value>(&body).unwrap()["statements"].as_array().unwrap().clone()
-}
-
 /// A statement with an attachment, sent as multipart.
 fn post_with_attachment(serving: &Serving, content: &str) {
     let sha2: String = sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -102,10 +95,10 @@ backend_tests! {
         assert_eq!(status, 200, "{body}");
         assert!(pull(&target, &source.base_url, ADMIN.1).status.success());
 
-        let originals = statements_of(&source);
+        let originals = source.statements(ADMIN);
         drop(source);
         let copy = serving(&target);
-        let pulled = statements_of(&copy);
+        let pulled = copy.statements(ADMIN);
         assert_eq!(pulled.len(), 4, "each statement once, however often the pull runs: {pulled:?}");
         for (original, pulled) in originals.iter().zip(&pulled) {
             for field in ["id", "actor", "verb", "object", "timestamp", "authority", "attachments"] {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use store::insights::{ActivityActorRow, RevisionRow, RollupStep, TailedStatement};
 use store::{
-    Cursor, RollupReader, RollupWriter, Seq, StatementFilter, StatementQuery, StatementReader, StoreError,
-    StoreId, TenantReader,
+    Cursor, RollupReader, RollupWriter, Seq, StatementFilter, StatementQuery, StatementReader, StatementTail,
+    StoreError, StoreId, TenantReader,
 };
 use tracing::Instrument;
 use uuid::Uuid;
@@ -34,12 +34,12 @@ pub const ROLLUP_LAG: &str = "tally_rollup_lag_statements";
 /// What the engine uses of a backend: it reads the stores and their statements, and is the
 /// one writer of the rollups.
 pub trait EngineStore:
-    TenantReader + StatementReader + RollupReader + RollupWriter + Clone + 'static
+    TenantReader + StatementReader + StatementTail + RollupReader + RollupWriter + Clone + 'static
 {
 }
 
 impl<T> EngineStore for T where
-    T: TenantReader + StatementReader + RollupReader + RollupWriter + Clone + 'static
+    T: TenantReader + StatementReader + StatementTail + RollupReader + RollupWriter + Clone + 'static
 {
 }
 
@@ -143,7 +143,7 @@ async fn record_lag<S: RollupReader>(store: &S, id: StoreId, watermark: Seq) -> 
 
 /// One step for one store: reads the next statements after the watermark and applies what
 /// they add (or take back out). Answers how many statements it read.
-pub async fn step<S: StatementReader + RollupReader + RollupWriter>(
+pub async fn step<S: StatementReader + StatementTail + RollupReader + RollupWriter>(
     store: &S,
     id: StoreId,
 ) -> Result<usize, StoreError> {

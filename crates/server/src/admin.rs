@@ -9,18 +9,27 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialReader, CredentialWriter, StatementWriter, StoreId, StoreInfo, TenantReader,
-    TenantWriter,
+    Credential, CredentialReader, CredentialWriter, ForwardingStore, RollupReader, StatementWriter, StoreId,
+    StoreInfo, TenantReader, TenantWriter,
 };
 
 use crate::auth::{Principal, authenticate};
+mod forwarding;
+
 use crate::bulk::{self, ImportError, ImportTarget};
 use crate::credentials;
 use crate::{ApiError, AppConfig};
 
 /// Registers the admin resources.
 pub fn service<
-    S: TenantReader + TenantWriter + CredentialReader + CredentialWriter + StatementWriter + 'static,
+    S: TenantReader
+        + TenantWriter
+        + CredentialReader
+        + CredentialWriter
+        + StatementWriter
+        + ForwardingStore
+        + RollupReader
+        + 'static,
 >() -> actix_web::Scope {
     web::scope("/admin")
         .app_data(web::JsonConfig::default().error_handler(|error, _| {
@@ -32,13 +41,19 @@ pub fn service<
         .route("/stores/{id}", web::patch().to(rename_store::<S>))
         .route("/stores/{id}", web::delete().to(revoke_store::<S>))
         .route("/stores/{id}/statements.ndjson", web::post().to(import_statements::<S>))
+        .route("/stores/{id}/forwarding", web::post().to(forwarding::create::<S>))
+        .route("/stores/{id}/forwarding", web::get().to(forwarding::list::<S>))
+        .route("/stores/{id}/forwarding/{rule}", web::get().to(forwarding::get::<S>))
+        .route("/stores/{id}/forwarding/{rule}", web::patch().to(forwarding::enable::<S>))
+        .route("/stores/{id}/forwarding/{rule}", web::delete().to(forwarding::delete::<S>))
+        .route("/stores/{id}/forwarding/{rule}/dead-letters", web::get().to(forwarding::dead_letters::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
         .route("/credentials/{key}", web::delete().to(revoke_credential::<S>))
 }
 
-async fn admin<S: CredentialReader>(
+pub(crate) async fn admin<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -49,7 +64,7 @@ async fn admin<S: CredentialReader>(
 }
 
 /// Stores this principal administers: every store, or its own.
-fn administers(principal: &Principal, store: StoreId) -> bool {
+pub(crate) fn administers(principal: &Principal, store: StoreId) -> bool {
     principal.is_instance_admin() || principal.store == store
 }
 

@@ -15,6 +15,7 @@ pub mod cors;
 pub mod credentials;
 mod documents;
 mod error;
+pub mod forwarding;
 pub mod fuzzing;
 mod health;
 pub mod insights_api;

@@ -86,7 +86,7 @@ const fn table(
 }
 
 /// Every table, in the order a copy fills them (stores before what belongs to them).
-pub static TABLES: [Table; 18] = [
+pub static TABLES: [Table; 20] = [
     table(
         "stores",
         1,
@@ -207,6 +207,35 @@ pub static TABLES: [Table; 18] = [
         "pull_cursors",
         2,
         &[("store_id", Int), ("source", Text), ("since", Text), ("updated", Int)],
+        false,
+    ),
+    table(
+        "forwarding_rules",
+        1,
+        &[
+            ("id", Int),
+            ("store_id", Int),
+            ("url", Text),
+            ("key", Text),
+            ("secret", Text),
+            ("verbs", Text),
+            ("activity_prefix", Text),
+            ("enabled", Bool),
+            ("max_attempts", Int),
+            ("created", Int),
+            ("delivered_seq", Int),
+            ("failures", Int),
+            ("last_error", Text),
+            ("next_attempt", Int),
+            ("lease_owner", Text),
+            ("lease_until", Int),
+        ],
+        false,
+    ),
+    table(
+        "forwarding_dead_letters",
+        2,
+        &[("rule_id", Int), ("seq", Int), ("statement_id", Text), ("error", Text), ("at", Int)],
         false,
     ),
     table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int)], true),

@@ -12,6 +12,7 @@ mod commit;
 pub mod copy;
 mod documents;
 mod error;
+pub mod forwarding;
 mod health;
 pub mod insights;
 mod keys;
@@ -37,6 +38,7 @@ pub use model::{
     Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
+pub use forwarding::ForwardingStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -371,10 +373,9 @@ pub trait RollupReader: Send + Sync {
     ) -> impl Future<Output = Result<Vec<insights::DailyRow>, StoreError>> + Send;
 }
 
-/// What the rollup engine alone needs: its tail of statements, the rows a step touches, and
-/// the atomic step that moves its watermark. Only the engine holds this; on a read-only
-/// replica nothing does.
-pub trait RollupWriter: Send + Sync {
+/// Follows a store's committed statements in ingest order: what the rollup engine and
+/// statement forwarding read.
+pub trait StatementTail: Send + Sync {
     /// Committed statements after a place, in ingest order, voided ones included.
     fn statements_after(
         &self,
@@ -382,7 +383,11 @@ pub trait RollupWriter: Send + Sync {
         after: Seq,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<insights::TailedStatement>, StoreError>> + Send;
+}
 
+/// What the rollup engine alone needs: the rows a step touches, and the atomic step that
+/// moves its watermark. Only the engine holds this; on a read-only replica nothing does.
+pub trait RollupWriter: Send + Sync {
     /// The activity × actor rows for these pairs (those that exist).
     fn activity_actor_rows(
         &self,
@@ -426,6 +431,7 @@ impl<T: RollupReader + TicketReader + GoalReader + ActivityReader> InsightsReade
 pub trait ReadStore:
     InsightsReader
     + StatementReader
+    + StatementTail
     + CredentialReader
     + TenantReader
     + DocumentReader
@@ -439,6 +445,7 @@ pub trait ReadStore:
 /// Everything the LRS needs from a backend: every read and every write.
 pub trait Store:
     ReadStore
+    + ForwardingStore
     + StatementWriter
     + CredentialWriter
     + TenantWriter

@@ -95,6 +95,47 @@ pub const PULL_CURSOR: &str = "SELECT since FROM pull_cursors WHERE store_id = $
 pub const SET_PULL_CURSOR: &str = "INSERT INTO pull_cursors (store_id, source, since, updated) VALUES ($1, $2, $3, $4) \
     ON CONFLICT (store_id, source) DO UPDATE SET since = excluded.since, updated = excluded.updated";
 
+// Statement forwarding. A rule's columns, in the order `ForwardingRule` reads them.
+
+macro_rules! forwarding_rule_columns {
+    () => {
+        "id, store_id, url, key, secret, verbs, activity_prefix, enabled, max_attempts, created, delivered_seq, \
+         failures, last_error, next_attempt, \
+         (SELECT COUNT(*) FROM forwarding_dead_letters d WHERE d.rule_id = forwarding_rules.id)"
+    };
+}
+
+/// A new rule ($1…$8: store, url, key, secret, verbs, activity prefix, max attempts, created).
+pub const CREATE_FORWARDING: &str = "INSERT INTO forwarding_rules (store_id, url, key, secret, verbs, \
+    activity_prefix, enabled, max_attempts, created, delivered_seq, failures, next_attempt, lease_until) \
+    VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, 0, 0, 0, 0) RETURNING id";
+pub const FORWARDING_RULE: &str =
+    concat!("SELECT ", forwarding_rule_columns!(), " FROM forwarding_rules WHERE id = $1");
+/// Every rule of store $1, or of every store when $1 is null.
+pub const FORWARDING_RULES: &str = concat!(
+    "SELECT ",
+    forwarding_rule_columns!(),
+    " FROM forwarding_rules WHERE CAST($1 AS BIGINT) IS NULL OR store_id = $1 ORDER BY id"
+);
+pub const DELETE_FORWARDING: &str = "DELETE FROM forwarding_rules WHERE store_id = $1 AND id = $2";
+pub const DELETE_DEAD_LETTERS: &str = "DELETE FROM forwarding_dead_letters WHERE rule_id = $1";
+pub const ENABLE_FORWARDING: &str =
+    "UPDATE forwarding_rules SET enabled = $3 WHERE store_id = $1 AND id = $2";
+/// Takes the lease of rule $1 for owner $2 until $4, when it is due at $3 and no other
+/// owner's lease runs.
+pub const CLAIM_FORWARDING: &str = "UPDATE forwarding_rules SET lease_owner = $2, lease_until = $4 WHERE id = $1 \
+    AND enabled AND next_attempt <= $3 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)";
+/// Moves rule $1 from $3 to $4, if owner $2 still holds it there.
+pub const ADVANCE_FORWARDING: &str = "UPDATE forwarding_rules SET delivered_seq = $4, failures = 0, last_error = NULL, \
+    next_attempt = 0 WHERE id = $1 AND lease_owner = $2 AND delivered_seq = $3";
+pub const ADD_DEAD_LETTER: &str = "INSERT INTO forwarding_dead_letters (rule_id, seq, statement_id, error, at) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// A failed delivery of rule $1 by owner $2: error $3, next try at $4.
+pub const FAIL_FORWARDING: &str = "UPDATE forwarding_rules SET failures = failures + 1, last_error = $3, \
+    next_attempt = $4 WHERE id = $1 AND lease_owner = $2 RETURNING failures";
+pub const DEAD_LETTERS: &str = "SELECT d.seq, d.statement_id, d.error, d.at FROM forwarding_dead_letters d \
+    JOIN forwarding_rules r ON r.id = d.rule_id WHERE r.store_id = $1 AND d.rule_id = $2 ORDER BY d.seq";
+
 // Insights: tickets, goals and rollups.
 
 pub const UPSERT_TICKET: &str = "INSERT INTO tickets (store_id, source, external_id, created, resolved, status, \

@@ -9,8 +9,8 @@ use store::insights::{
     TicketCoverage, TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
-    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, Seq, StatementBatch, StatementWriter,
-    StoreError, StoreId, TicketReader, TicketWriter,
+    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, Seq, StatementBatch, StatementTail,
+    StatementWriter, StoreError, StoreId, TicketReader, TicketWriter,
 };
 use test_support::statements::statement;
 use xapi::{Statement, Version};

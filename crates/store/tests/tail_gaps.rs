@@ -2,7 +2,7 @@
 //! the sequence numbers (statements removed), on both backends.
 
 use serde_json::json;
-use store::{DEFAULT_STORE, PgStore, RollupWriter, Seq, SqliteStore, StatementBatch, StatementWriter};
+use store::{DEFAULT_STORE, PgStore, Seq, SqliteStore, StatementBatch, StatementTail, StatementWriter};
 use test_support::statements::statement;
 use test_support::{Backend, TestDatabase};
 use xapi::{Statement, Version};
@@ -23,7 +23,7 @@ async fn ten<S: StatementWriter>(store: &S) {
     store.write_statements(batch).await.unwrap();
 }
 
-async fn reads_on_across_the_gap<S: RollupWriter>(store: &S) {
+async fn reads_on_across_the_gap<S: StatementTail>(store: &S) {
     let seqs = async |after: i64| -> Vec<i64> {
         store
             .statements_after(DEFAULT_STORE, Seq::new(after), 3)

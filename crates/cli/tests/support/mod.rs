@@ -185,6 +185,23 @@ impl Serving {
         Reply { status, headers, body }
     }
 
+    /// Every statement a credential reads, oldest first, as the server answers them (all
+    /// pages, following `more`).
+    pub fn statements(&self, credential: (&str, &str)) -> Vec<serde_json::Value> {
+        let mut statements = Vec::new();
+        let mut path = "/xapi/statements?ascending=true&limit=500".to_string();
+        loop {
+            let (status, body) = self.call("GET", &path, credential, "");
+            assert_eq!(status, 200, "{body}");
+            let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+            statements.extend(page["statements"].as_array().unwrap().iter().cloned());
+            match page["more"].as_str() {
+                Some(more) if !more.is_empty() => path = more.to_string(),
+                _ => return statements,
+            }
+        }
+    }
+
     /// The demo goal's report once the rollups have caught up with every statement.
     pub fn report_when_caught_up(&self, credential: (&str, &str)) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(60);

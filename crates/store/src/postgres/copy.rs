@@ -129,12 +129,13 @@ impl TableCopy for PgStore {
 
     async fn finish_copy(&self) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "SELECT setval(pg_get_serial_sequence('stores', 'id'), GREATEST((SELECT MAX(id) FROM stores), 1))",
-                &[],
-            )
-            .await?;
+        // The next id after the largest copied one (or the first, in an empty table).
+        for table in ["stores", "forwarding_rules"] {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            );
+            client.execute(&sql, &[]).await?;
+        }
         Ok(())
     }
 }

@@ -12,7 +12,9 @@ use crate::insights::{
 };
 use crate::model::{Seq, StoreId};
 use crate::sql;
-use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
+use crate::{
+    GoalReader, GoalWriter, RollupReader, RollupWriter, StatementTail, StoreError, TicketReader, TicketWriter,
+};
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
@@ -543,7 +545,7 @@ impl RollupReader for PgStore {
     }
 }
 
-impl RollupWriter for PgStore {
+impl StatementTail for PgStore {
     async fn statements_after(
         &self,
         store: StoreId,
@@ -565,7 +567,9 @@ impl RollupWriter for PgStore {
             .map(|r| TailedStatement { seq: r.get(0), id: r.get(1), body: r.get(2), voided_by: r.get(3) })
             .collect())
     }
+}
 
+impl RollupWriter for PgStore {
     async fn activity_actor_rows(
         &self,
         store: StoreId,

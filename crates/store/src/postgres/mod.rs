@@ -12,6 +12,7 @@ mod attachments;
 mod copy;
 mod credentials;
 mod documents;
+mod forwarding;
 mod health;
 mod insights;
 mod statements;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_video_length.sql")),
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_pull_cursors.sql")),
+    (12, include_str!("migrations/0012_forwarding.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

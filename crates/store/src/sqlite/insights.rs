@@ -11,7 +11,9 @@ use crate::insights::{
 };
 use crate::model::{Seq, StoreId};
 use crate::sql::{self, for_sqlite};
-use crate::{GoalReader, GoalWriter, RollupReader, RollupWriter, StoreError, TicketReader, TicketWriter};
+use crate::{
+    GoalReader, GoalWriter, RollupReader, RollupWriter, StatementTail, StoreError, TicketReader, TicketWriter,
+};
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     let tags: String = r.get(6)?;
@@ -402,7 +404,7 @@ impl RollupReader for SqliteStore {
     }
 }
 
-impl RollupWriter for SqliteStore {
+impl StatementTail for SqliteStore {
     async fn statements_after(
         &self,
         store: StoreId,
@@ -434,7 +436,9 @@ impl RollupWriter for SqliteStore {
         })
         .await
     }
+}
 
+impl RollupWriter for SqliteStore {
     async fn activity_actor_rows(
         &self,
         store: StoreId,

@@ -15,6 +15,7 @@ mod attachments;
 mod copy;
 mod credentials;
 mod documents;
+mod forwarding;
 mod health;
 mod insights;
 mod statements;
@@ -70,6 +71,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
     (12, include_str!("migrations/0012_pull_cursors.sql")),
+    (13, include_str!("migrations/0013_forwarding.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.

@@ -1,0 +1,283 @@
+//! Statement forwarding, at least once: each rule's statements, followed in ingest order
+//! from its place (see `store::forwarding`: the statements are the outbox), delivered to
+//! the target's `POST /statements` in batches.
+//!
+//! A process delivers a rule only while it holds the rule's lease, so several Tally
+//! processes on one database deliver each statement through one of them; a rule moves past
+//! a batch only after the target accepted it, and only if no other process moved it first.
+//! A process killed between the two sends the batch again when it (or another) resumes:
+//! delivery is at least once, and statement ids make a re-sent statement a no-op at any
+//! conformant target. A failed delivery is retried with exponential backoff; a batch that
+//! failed `max_attempts` times, or a statement the target refuses outright, is moved to the
+//! rule's dead letters, and delivery goes on after it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use store::forwarding::{DeadLetter, ForwardingRule, ForwardingStore};
+use store::insights::TailedStatement;
+use store::{RollupReader, Seq, StatementTail, StoreError};
+use xapi::Timestamp;
+
+/// Statements behind each rule's place, by `store` and `rule` (a Prometheus gauge).
+pub const FORWARD_LAG: &str = "tally_forward_lag_statements";
+/// Failed deliveries, by `store` and `rule` (a Prometheus counter).
+pub const FORWARD_FAILURES: &str = "tally_forward_failures_total";
+/// Statements delivered, by `store` and `rule` (a Prometheus counter).
+pub const FORWARD_DELIVERED: &str = "tally_forward_delivered_total";
+
+/// Statements sent in one request.
+const BATCH: usize = 100;
+/// Statements read from the tail at a time (those the filter passes make the batch).
+const TAIL_PAGE: usize = 1_000;
+/// How often the forwarder looks for work when it has none.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// The first retry's delay; each failure doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long one delivery may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How this process forwards.
+#[derive(Clone, Debug)]
+pub struct ForwarderOptions {
+    /// Who holds leases (unique per process).
+    pub owner: String,
+    /// How long a lease lasts without renewal: how soon another process takes over a rule
+    /// whose forwarder died.
+    pub lease: Duration,
+}
+
+impl Default for ForwarderOptions {
+    fn default() -> Self {
+        ForwarderOptions {
+            owner: format!("tally-{}-{}", std::process::id(), uuid::Uuid::new_v4()),
+            lease: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Runs the forwarder until the process ends.
+pub fn spawn<S>(store: S, options: ForwarderOptions) -> tokio::task::JoinHandle<()>
+where
+    S: ForwardingStore + StatementTail + RollupReader + Clone + 'static,
+{
+    tokio::spawn(async move {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build()
+            .into();
+        loop {
+            match round(&store, &options, &agent).await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(IDLE_POLL).await,
+                Err(error) => {
+                    tracing::warn!(%error, "forwarding failed; retrying");
+                    tokio::time::sleep(IDLE_POLL * 4).await;
+                }
+            }
+        }
+    })
+}
+
+/// One pass over every rule; answers whether any moved.
+async fn round<S>(store: &S, options: &ForwarderOptions, agent: &ureq::Agent) -> Result<bool, StoreError>
+where
+    S: ForwardingStore + StatementTail + RollupReader,
+{
+    let mut moved = false;
+    for rule in store.forwarding_rules(None).await? {
+        if !rule.enabled {
+            continue;
+        }
+        let now = Timestamp::now();
+        let until = Timestamp::from_micros(now.as_micros() + options.lease.as_micros() as i64);
+        let Some(rule) = store.claim_forwarding(rule.id, &options.owner, now, until).await? else { continue };
+        moved |= step(store, &rule, &options.owner, agent).await?;
+        let head = store.ingest_head(rule.store).await?;
+        let delivered = store.forwarding_rules(Some(rule.store)).await?.into_iter().find(|r| r.id == rule.id);
+        if let Some(delivered) = delivered {
+            metrics::gauge!(FORWARD_LAG, "store" => rule.store.to_string(), "rule" => rule.id.to_string())
+                .set(head.since(delivered.delivered) as f64);
+        }
+    }
+    Ok(moved)
+}
+
+/// What a delivery came to.
+enum Outcome {
+    Accepted,
+    /// The target refused these statements for what they are (a 4xx other than 408 and
+    /// 429): sending them again cannot help.
+    Refused(String),
+    /// The target or the network failed: worth trying again.
+    Failed(String),
+}
+
+/// Delivers the next batch of one rule; answers whether the rule moved.
+async fn step<S>(
+    store: &S,
+    rule: &ForwardingRule,
+    owner: &str,
+    agent: &ureq::Agent,
+) -> Result<bool, StoreError>
+where
+    S: ForwardingStore + StatementTail,
+{
+    let tail = store.statements_after(rule.store, rule.delivered, TAIL_PAGE).await?;
+    let Some(last) = tail.last() else { return Ok(false) };
+    let (batch, to) = batch_of(rule, &tail, last.seq);
+    if batch.is_empty() {
+        return store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await;
+    }
+    let labels = [("store", rule.store.to_string()), ("rule", rule.id.to_string())];
+    match deliver(agent, rule, &batch).await {
+        Outcome::Accepted => {
+            metrics::counter!(FORWARD_DELIVERED, &labels).increment(batch.len() as u64);
+            store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await
+        }
+        Outcome::Refused(error) if batch.len() > 1 => {
+            // Find the statement the target refuses: the ones before it go, one by one.
+            metrics::counter!(FORWARD_FAILURES, &labels).increment(1);
+            let mut from = rule.delivered;
+            for statement in &batch {
+                let one = std::slice::from_ref(statement);
+                match deliver(agent, rule, one).await {
+                    Outcome::Accepted => metrics::counter!(FORWARD_DELIVERED, &labels).increment(1),
+                    Outcome::Refused(error) => {
+                        let dead = vec![dead_letter(statement, &error)];
+                        if !store.advance_forwarding(rule.id, owner, from, statement.seq, dead).await? {
+                            return Ok(false);
+                        }
+                        return Ok(true);
+                    }
+                    Outcome::Failed(error) => return failed(store, rule, owner, &batch, &error).await,
+                }
+                if !store.advance_forwarding(rule.id, owner, from, statement.seq, Vec::new()).await? {
+                    return Ok(false);
+                }
+                from = statement.seq;
+            }
+            tracing::debug!(%error, "a batch the target refused went through one by one");
+            Ok(true)
+        }
+        Outcome::Refused(error) => {
+            metrics::counter!(FORWARD_FAILURES, &labels).increment(1);
+            let dead = batch.iter().map(|s| dead_letter(s, &error)).collect();
+            store.advance_forwarding(rule.id, owner, rule.delivered, to, dead).await
+        }
+        Outcome::Failed(error) => {
+            metrics::counter!(FORWARD_FAILURES, &labels).increment(1);
+            failed(store, rule, owner, &batch, &error).await
+        }
+    }
+}
+
+/// The statements of `tail` the rule passes, up to a batch of one xAPI version family, and
+/// the place the rule moves to once they are delivered (past the ones it skips).
+fn batch_of<'a>(
+    rule: &ForwardingRule,
+    tail: &'a [TailedStatement],
+    end: Seq,
+) -> (Vec<&'a TailedStatement>, Seq) {
+    let mut batch: Vec<&TailedStatement> = Vec::new();
+    let mut family = None;
+    for statement in tail {
+        let json: Value = serde_json::from_str(&statement.body).unwrap_or_default();
+        if !rule.filter.passes(&json) {
+            continue;
+        }
+        let this = version_header(&json);
+        if batch.len() == BATCH || family.is_some_and(|f| f != this) {
+            // The batch ends before this statement: the rule moves to just before it.
+            return (batch, statement.seq.before());
+        }
+        family = Some(this);
+        batch.push(statement);
+    }
+    (batch, end)
+}
+
+/// The `X-Experience-API-Version` a statement is sent under: its own version's.
+fn version_header(statement: &Value) -> &'static str {
+    match statement.get("version").and_then(Value::as_str) {
+        Some(v) if v.starts_with("2.") => "2.0.0",
+        _ => "1.0.3",
+    }
+}
+
+/// Records a failure: backs off, and after `max_attempts` failures in a row gives the batch
+/// up (dead letters) so that delivery goes on after it.
+async fn failed<S: ForwardingStore>(
+    store: &S,
+    rule: &ForwardingRule,
+    owner: &str,
+    batch: &[&TailedStatement],
+    error: &str,
+) -> Result<bool, StoreError> {
+    let backoff = FIRST_BACKOFF.saturating_mul(1 << rule.failures.min(16)).min(MAX_BACKOFF);
+    let next = Timestamp::from_micros(Timestamp::now().as_micros() + backoff.as_micros() as i64);
+    let failures = store.fail_forwarding(rule.id, owner, error, next).await?;
+    tracing::warn!(rule = rule.id, failures, error, "forwarding a batch failed");
+    if failures >= rule.max_attempts {
+        let to = batch.last().map_or(rule.delivered, |s| s.seq);
+        let dead = batch.iter().map(|s| dead_letter(s, error)).collect();
+        return store.advance_forwarding(rule.id, owner, rule.delivered, to, dead).await;
+    }
+    Ok(false)
+}
+
+fn dead_letter(statement: &TailedStatement, error: &str) -> DeadLetter {
+    DeadLetter {
+        seq: statement.seq,
+        statement: statement.id.to_string(),
+        error: error.to_string(),
+        at: Timestamp::now(),
+    }
+}
+
+/// Sends statements to the rule's target (off the async threads: the client blocks).
+async fn deliver(agent: &ureq::Agent, rule: &ForwardingRule, batch: &[&TailedStatement]) -> Outcome {
+    let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
+    let body = format!("[{}]", bodies.join(","));
+    let version = version_header(&serde_json::from_str(&batch[0].body).unwrap_or_default());
+    let url = format!("{}/statements", rule.url.trim_end_matches('/'));
+    let authorization = {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rule.key, rule.secret))
+        )
+    };
+    let agent = agent.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        agent
+            .post(&url)
+            .header("Authorization", &authorization)
+            .header("X-Experience-API-Version", version)
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .map(|response| {
+                let status = response.status().as_u16();
+                let text = response.into_body().read_to_string().unwrap_or_default();
+                (status, text)
+            })
+    })
+    .await;
+    match sent {
+        Ok(Ok((status, _))) if (200..300).contains(&status) => Outcome::Accepted,
+        Ok(Ok((status, text))) if (400..500).contains(&status) && status != 408 && status != 429 => {
+            Outcome::Refused(format!(
+                "the target answered {status}: {}",
+                text.chars().take(300).collect::<String>()
+            ))
+        }
+        Ok(Ok((status, text))) => Outcome::Failed(format!(
+            "the target answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        )),
+        Ok(Err(e)) => Outcome::Failed(format!("the target cannot be reached: {e}")),
+        Err(e) => Outcome::Failed(format!("the delivery task failed: {e}")),
+    }
+}
