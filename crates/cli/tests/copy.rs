@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
-use sha2::Digest;
 use support::{Serving, field, stdout_of, tally_on as tally};
 use test_support::{Backend, TestDatabase, backend_tests};
 
@@ -61,25 +60,14 @@ fn fill(db: &TestDatabase) -> (String, String) {
     let state = "/xapi/activities/state?activityId=http%3A%2F%2Fexample.com%2Fcourse&agent=%7B%22mbox%22%3A%22mailto%3Aann%40example.com%22%7D&stateId=bookmark";
     let (status, body) = serving.call("PUT", state, ADMIN, r#"{"page": 7}"#);
     assert_eq!(status, 204, "{body}");
-    let content = "certificate bytes";
-    let sha2: String = sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let statement = json!({
         "actor": { "mbox": "mailto:ann@example.com" },
         "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
         "object": { "id": "http://example.com/course" },
-        "attachments": [{ "usageType": "http://example.com/certificate", "display": { "en": "certificate" },
-                          "contentType": "application/octet-stream", "length": content.len(), "sha2": sha2 }],
     });
-    let body = format!(
-        "--b0undary\r\nContent-Type: application/json\r\n\r\n{}\r\n--b0undary\r\nContent-Type: application/octet-stream\r\n\
-         Content-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {sha2}\r\n\r\n{content}\r\n--b0undary--\r\n",
-        json!([statement])
-    );
-    let reply = serving.send("POST", "/xapi/statements", ADMIN, "multipart/mixed; boundary=b0undary", &body);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let attached: Vec<String> = serde_json::from_str(&reply.body).unwrap();
+    let attached = serving.post_with_attachment(ADMIN, statement, "certificate bytes");
     let voiding = json!({ "actor": { "mbox": "mailto:ops@example.com" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
-                          "object": { "objectType": "StatementRef", "id": attached[0] } });
+                          "object": { "objectType": "StatementRef", "id": attached } });
     let (status, body) = serving.request("POST", ADMIN.0, ADMIN.1, &voiding.to_string());
     assert_eq!(status, 200, "{body}");
     let (status, body) = serving.call("POST", "/admin/stores", ADMIN, r#"{"name": "partners"}"#);

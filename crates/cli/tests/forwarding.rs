@@ -138,6 +138,17 @@ backend_tests! {
         assert_eq!(rule(&source, &forwarding["id"])["dead_letters"], json!(0));
     }
 
+    fn attachment_content_travels_with_its_statement(backend) {
+        let (source_db, target_db) = (TestDatabase::new(backend), TestDatabase::new(backend));
+        let (source, target) = (serve(&source_db, SOURCE, None, &[]), serve(&target_db, TARGET, None, &[]));
+        let id = source.post_with_attachment(SOURCE, statement(1, "completed"), "certificate bytes");
+        add_rule(&source, &target.base_url, json!({}));
+        until("the statement arrives", || ids(&target, TARGET) == vec![id.clone()]);
+        let reply = target.send("GET", &format!("/xapi/statements?statementId={id}&attachments=true"), TARGET, "application/json", "");
+        assert_eq!(reply.status, 200);
+        assert!(reply.body.contains("certificate bytes"), "the content was delivered: {}", reply.body);
+    }
+
     fn a_statement_the_target_refuses_is_dead_lettered_and_delivery_goes_on(backend) {
         let (source_db, target_db) = (TestDatabase::new(backend), TestDatabase::new(backend));
         let (source, target) = (serve(&source_db, SOURCE, None, &[]), serve(&target_db, TARGET, None, &[]));

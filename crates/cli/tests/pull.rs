@@ -9,7 +9,6 @@ use std::net::TcpListener;
 use std::process::Output;
 
 use serde_json::{Value, json};
-use sha2::Digest;
 use support::{Serving, stdout_of, tally_on as tally};
 use test_support::{TestDatabase, backend_tests};
 
@@ -31,21 +30,6 @@ fn pull(into: &TestDatabase, from: &str, secret: &str) -> Output {
 fn statement(mbox: &str) -> Value {
     json!({ "actor": { "mbox": format!("mailto:{mbox}") }, "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced" },
             "object": { "id": "http://example.com/course" }, "timestamp": "2025-03-01T10:00:00Z" })
-}
-
-/// A statement with an attachment, sent as multipart.
-fn post_with_attachment(serving: &Serving, content: &str) {
-    let sha2: String = sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    let mut statement = statement("ann@example.com");
-    statement["attachments"] = json!([{ "usageType": "http://example.com/certificate", "display": { "en": "certificate" },
-        "contentType": "text/plain", "length": content.len(), "sha2": sha2 }]);
-    let body = format!(
-        "--b0undary\r\nContent-Type: application/json\r\n\r\n{}\r\n--b0undary\r\nContent-Type: text/plain\r\n\
-         Content-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {sha2}\r\n\r\n{content}\r\n--b0undary--\r\n",
-        json!([statement])
-    );
-    let reply = serving.send("POST", "/xapi/statements", ADMIN, "multipart/mixed; boundary=b0undary", &body);
-    assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
 /// An HTTP server that answers `/about` as an LRS and everything else with a 503.
@@ -80,7 +64,7 @@ backend_tests! {
         let ids = serde_json::to_string(&json!([statement("a@example.com"), statement("b@example.com")])).unwrap();
         let (status, body) = source.request("POST", ADMIN.0, ADMIN.1, &ids);
         assert_eq!(status, 200, "{body}");
-        post_with_attachment(&source, "certificate bytes");
+        source.post_with_attachment(ADMIN, statement("ann@example.com"), "certificate bytes");
         let target = TestDatabase::new(backend);
         let first = pull(&target, &source.base_url, ADMIN.1);
         let out = String::from_utf8_lossy(&first.stdout).to_string();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 use store::forwarding::{DeadLetter, ForwardingRule, ForwardingStore};
 use store::insights::TailedStatement;
-use store::{RollupReader, Seq, StatementTail, StoreError};
+use store::{AttachmentReader, RollupReader, Seq, StatementTail, StoreError, StoreId};
 use xapi::Timestamp;
 
 /// Statements behind each rule's place, by `store` and `rule` (a Prometheus gauge).
@@ -60,7 +60,7 @@ impl Default for ForwarderOptions {
 /// Runs the forwarder until the process ends.
 pub fn spawn<S>(store: S, options: ForwarderOptions) -> tokio::task::JoinHandle<()>
 where
-    S: ForwardingStore + StatementTail + RollupReader + Clone + 'static,
+    S: ForwardingStore + StatementTail + RollupReader + AttachmentReader + Clone + 'static,
 {
     tokio::spawn(async move {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -84,7 +84,7 @@ where
 /// One pass over every rule; answers whether any moved.
 async fn round<S>(store: &S, options: &ForwarderOptions, agent: &ureq::Agent) -> Result<bool, StoreError>
 where
-    S: ForwardingStore + StatementTail + RollupReader,
+    S: ForwardingStore + StatementTail + RollupReader + AttachmentReader,
 {
     let mut moved = false;
     for rule in store.forwarding_rules(None).await? {
@@ -123,7 +123,7 @@ async fn step<S>(
     agent: &ureq::Agent,
 ) -> Result<bool, StoreError>
 where
-    S: ForwardingStore + StatementTail,
+    S: ForwardingStore + StatementTail + AttachmentReader,
 {
     let tail = store.statements_after(rule.store, rule.delivered, TAIL_PAGE).await?;
     let Some(last) = tail.last() else { return Ok(false) };
@@ -132,7 +132,7 @@ where
         return store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await;
     }
     let labels = [("store", rule.store.to_string()), ("rule", rule.id.to_string())];
-    match deliver(agent, rule, &batch).await {
+    match deliver(store, agent, rule, &batch).await? {
         Outcome::Accepted => {
             metrics::counter!(FORWARD_DELIVERED, &labels).increment(batch.len() as u64);
             store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await
@@ -143,7 +143,7 @@ where
             let mut from = rule.delivered;
             for statement in &batch {
                 let one = std::slice::from_ref(statement);
-                match deliver(agent, rule, one).await {
+                match deliver(store, agent, rule, one).await? {
                     Outcome::Accepted => metrics::counter!(FORWARD_DELIVERED, &labels).increment(1),
                     Outcome::Refused(error) => {
                         let dead = vec![dead_letter(statement, &error)];
@@ -237,10 +237,17 @@ fn dead_letter(statement: &TailedStatement, error: &str) -> DeadLetter {
     }
 }
 
-/// Sends statements to the rule's target (off the async threads: the client blocks).
-async fn deliver(agent: &ureq::Agent, rule: &ForwardingRule, batch: &[&TailedStatement]) -> Outcome {
+/// Sends statements to the rule's target, with the content of their attachments that have
+/// no `fileUrl` (multipart, as xAPI 1.0.3 Communication §1.5 asks), off the async threads
+/// (the client blocks).
+async fn deliver<S: AttachmentReader>(
+    store: &S,
+    agent: &ureq::Agent,
+    rule: &ForwardingRule,
+    batch: &[&TailedStatement],
+) -> Result<Outcome, StoreError> {
     let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
-    let body = format!("[{}]", bodies.join(","));
+    let statements = format!("[{}]", bodies.join(","));
     let version = version_header(&serde_json::from_str(&batch[0].body).unwrap_or_default());
     let url = format!("{}/statements", rule.url.trim_end_matches('/'));
     let authorization = {
@@ -250,14 +257,18 @@ async fn deliver(agent: &ureq::Agent, rule: &ForwardingRule, batch: &[&TailedSta
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rule.key, rule.secret))
         )
     };
+    let (content_type, body) = match attachment_parts(store, rule.store, batch).await? {
+        parts if parts.is_empty() => ("application/json".to_string(), statements.into_bytes()),
+        parts => multipart_body(&statements, parts),
+    };
     let agent = agent.clone();
     let sent = tokio::task::spawn_blocking(move || {
         agent
             .post(&url)
             .header("Authorization", &authorization)
             .header("X-Experience-API-Version", version)
-            .header("Content-Type", "application/json")
-            .send(body.as_bytes())
+            .header("Content-Type", &content_type)
+            .send(&body[..])
             .map(|response| {
                 let status = response.status().as_u16();
                 let text = response.into_body().read_to_string().unwrap_or_default();
@@ -265,7 +276,7 @@ async fn deliver(agent: &ureq::Agent, rule: &ForwardingRule, batch: &[&TailedSta
             })
     })
     .await;
-    match sent {
+    Ok(match sent {
         Ok(Ok((status, _))) if (200..300).contains(&status) => Outcome::Accepted,
         Ok(Ok((status, text))) if (400..500).contains(&status) && status != 408 && status != 429 => {
             Outcome::Refused(format!(
@@ -279,5 +290,65 @@ async fn deliver(agent: &ureq::Agent, rule: &ForwardingRule, batch: &[&TailedSta
         )),
         Ok(Err(e)) => Outcome::Failed(format!("the target cannot be reached: {e}")),
         Err(e) => Outcome::Failed(format!("the delivery task failed: {e}")),
+    })
+}
+
+/// One attachment's content to send: its hash, content type and bytes.
+struct Part {
+    sha2: String,
+    content_type: String,
+    content: Vec<u8>,
+}
+
+/// The content the store holds of the batch's attachments without a `fileUrl`, once per
+/// hash.
+async fn attachment_parts<S: AttachmentReader>(
+    store: &S,
+    id: StoreId,
+    batch: &[&TailedStatement],
+) -> Result<Vec<Part>, StoreError> {
+    let mut hashes: Vec<String> = Vec::new();
+    for statement in batch {
+        let json: Value = serde_json::from_str(&statement.body).unwrap_or_default();
+        for attachment in json.get("attachments").and_then(Value::as_array).into_iter().flatten() {
+            let sha2 = attachment.get("sha2").and_then(Value::as_str);
+            if let Some(sha2) = sha2.filter(|_| attachment.get("fileUrl").is_none())
+                && !hashes.iter().any(|h| h == sha2)
+            {
+                hashes.push(sha2.to_string());
+            }
+        }
     }
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut parts = Vec::new();
+    for info in store.attachments(id, hashes).await? {
+        let mut content = Vec::with_capacity(info.length as usize);
+        for index in 0..info.chunks {
+            content.extend(store.attachment_chunk(id, info.sha2.clone(), index).await?.unwrap_or_default());
+        }
+        parts.push(Part { sha2: info.sha2, content_type: info.content_type, content });
+    }
+    Ok(parts)
+}
+
+/// A `multipart/mixed` body: the statements, then each attachment part.
+fn multipart_body(statements: &str, parts: Vec<Part>) -> (String, Vec<u8>) {
+    let boundary = format!("tally-forward-{}", uuid::Uuid::new_v4().simple());
+    let mut body =
+        format!("--{boundary}\r\nContent-Type: application/json\r\n\r\n{statements}\r\n").into_bytes();
+    for part in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: {}\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {}\r\n\r\n",
+                part.content_type, part.sha2
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&part.content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/mixed; boundary={boundary}"), body)
 }

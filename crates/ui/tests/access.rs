@@ -18,6 +18,7 @@ const PAGES: &[&str] = &[
     "/ui/tickets",
     "/ui/statements",
     "/ui/credentials",
+    "/ui/forwarding",
 ];
 
 /// A goal whose name only this test knows, to look for in answers.
@@ -82,9 +83,9 @@ backend_tests! {
         assert_eq!(reply.location(), "/ui/sign-in?error=scope");
         let expected = [
             // (scopes, pages answered 200, pages answered 403)
-            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials"]),
-            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials"]),
-            (vec!["admin"], vec!["/ui/credentials"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
+            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding"]),
+            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding"]),
+            (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
         ];
         for (scopes, allowed, refused) in expected {
             let (key, secret) = site.credential(&scopes);
@@ -109,6 +110,22 @@ backend_tests! {
         let (key, secret) = site.credential(&["insights"]);
         let reply = site.request("GET", "/admin/credentials", &[("Authorization", &Site::basic(&key, &secret))], b"");
         assert_eq!(reply.status, 403);
+    }
+
+    fn the_forwarding_page_shows_each_rule_with_its_lag_error_and_dead_letters_but_never_its_secret(backend) {
+        let site = Site::start(backend);
+        let rule = json!({ "url": "http://127.0.0.1:9/xapi", "key": "target-key", "secret": "never-shown-secret",
+                           "filter": { "activity_prefix": "https://lms.example.com/" } });
+        let made = site.api("POST", "/admin/stores/1/forwarding", "application/json", rule.to_string().as_bytes());
+        assert_eq!(made.status, 201, "{}", made.body);
+        let (key, secret) = site.credential(&["admin"]);
+        let session = site.sign_in(&key, &secret);
+        let page = site.page("/ui/forwarding", Some(&session));
+        assert_eq!(page.status, 200, "{}", page.body);
+        for shown in ["http://127.0.0.1:9/xapi", "https://lms.example.com/", "statements", "Dead letters"] {
+            assert!(page.body.contains(shown), "{shown} is on the page: {}", page.body);
+        }
+        assert!(!page.body.contains("never-shown-secret"));
     }
 
     fn forms_without_the_session_token_are_refused(backend) {

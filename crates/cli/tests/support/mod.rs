@@ -185,6 +185,31 @@ impl Serving {
         Reply { status, headers, body }
     }
 
+    /// Stores `statement` with an attachment of `content` (text/plain), sent as multipart;
+    /// answers its id.
+    pub fn post_with_attachment(
+        &self,
+        credential: (&str, &str),
+        mut statement: serde_json::Value,
+        content: &str,
+    ) -> String {
+        use sha2::Digest;
+        let sha2: String =
+            sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        statement["attachments"] = serde_json::json!([{ "usageType": "http://example.com/certificate",
+            "display": { "en": "certificate" }, "contentType": "text/plain", "length": content.len(), "sha2": sha2 }]);
+        let body = format!(
+            "--b0undary\r\nContent-Type: application/json\r\n\r\n{}\r\n--b0undary\r\nContent-Type: text/plain\r\n\
+             Content-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {sha2}\r\n\r\n{content}\r\n--b0undary--\r\n",
+            serde_json::json!([statement])
+        );
+        let reply =
+            self.send("POST", "/xapi/statements", credential, "multipart/mixed; boundary=b0undary", &body);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let ids: Vec<String> = serde_json::from_str(&reply.body).unwrap();
+        ids[0].clone()
+    }
+
     /// Every statement a credential reads, oldest first, as the server answers them (all
     /// pages, following `more`).
     pub fn statements(&self, credential: (&str, &str)) -> Vec<serde_json::Value> {

@@ -3,6 +3,7 @@
 
 pub mod content;
 pub mod credentials;
+pub mod forwarding;
 pub mod goals;
 pub mod report;
 pub mod sign_in;
