@@ -47,6 +47,20 @@ fn ids(serving: &Serving, credential: (&str, &str)) -> Vec<String> {
     serving.statements(credential).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
 }
 
+fn scrape(port: u16) -> String {
+    ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap()
+}
+
+/// The value of one series in a Prometheus scrape (-1 when absent).
+fn metric(scraped: &str, series: &str) -> f64 {
+    scraped.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(-1.0)
+}
+
 /// Waits until `done` holds, checking every 50 ms, for at most 60 s.
 fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -151,7 +165,10 @@ backend_tests! {
 
     fn a_statement_the_target_refuses_is_dead_lettered_and_delivery_goes_on(backend) {
         let (source_db, target_db) = (TestDatabase::new(backend), TestDatabase::new(backend));
-        let (source, target) = (serve(&source_db, SOURCE, None, &[]), serve(&target_db, TARGET, None, &[]));
+        let metrics = free_port();
+        let metrics_bind = format!("127.0.0.1:{metrics}");
+        let source = serve(&source_db, SOURCE, None, &["--metrics-bind", &metrics_bind]);
+        let target = serve(&target_db, TARGET, None, &[]);
         let clash = uuid::Uuid::new_v4().to_string();
         let mut theirs = statement(0, "experienced");
         theirs["id"] = json!(clash);
@@ -169,6 +186,12 @@ backend_tests! {
         assert_eq!(letters[0]["statement"], json!(clash));
         assert!(letters[0]["error"].as_str().unwrap().contains("409"), "{letters}");
         assert_eq!(rule(&source, &forwarding["id"])["dead_letters"], json!(1));
+        let labels = format!("{{store=\"1\",rule=\"{}\"}}", forwarding["id"]);
+        until("the metrics show the failure and no lag", || {
+            let scraped = scrape(metrics);
+            metric(&scraped, &format!("tally_forward_failures_total{labels}")) >= 1.0
+                && metric(&scraped, &format!("tally_forward_lag_statements{labels}")) == 0.0
+        });
     }
 }
 
