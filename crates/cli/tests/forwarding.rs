@@ -7,10 +7,10 @@
 mod support;
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-use support::{Serving, tally_on as tally};
+use support::{Serving, Watched, tally_on as tally};
 use test_support::{Backend, TestDatabase, backend_tests};
 
 const SOURCE: (&str, &str) = ("ops", "source-secret");
@@ -23,12 +23,25 @@ fn free_port() -> u16 {
 /// A `tally serve` with an admin credential, on a port of its own (`None`: any), forwarding
 /// with a one-second lease.
 fn serve(db: &TestDatabase, credential: (&str, &str), port: Option<u16>, extra: &[&str]) -> Serving {
+    serve_logging_to(db, credential, port, extra, Watched::new())
+}
+
+/// The same, logging into `log`, with an event each time a rule moves (what [`until`]
+/// waits for).
+fn serve_logging_to(
+    db: &TestDatabase,
+    credential: (&str, &str),
+    port: Option<u16>,
+    extra: &[&str],
+    log: Arc<Watched<String>>,
+) -> Serving {
     let mut command = tally(db);
     command.env("TALLY_ADMIN_KEY", credential.0).env("TALLY_ADMIN_SECRET", credential.1);
+    command.env("TALLY_LOG", "info,tally::forwarding=debug");
     let bind = format!("127.0.0.1:{}", port.unwrap_or(0));
     let mut args = vec!["serve", "--bind", bind.as_str(), "--no-insights", "--forward-lease-ms", "1000"];
     args.extend_from_slice(extra);
-    Serving::start_as(command, &args, "xAPI at ")
+    Serving::start_logging_to(command, &args, "xAPI at ", log)
 }
 
 fn statement(i: usize, verb: &str) -> Value {
@@ -61,12 +74,16 @@ fn metric(scraped: &str, series: &str) -> f64 {
     scraped.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(-1.0)
 }
 
-/// Waits until `done` holds, checking every 50 ms, for at most 60 s.
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "never {what}");
-        std::thread::sleep(Duration::from_millis(50));
+/// Waits until `done` holds: checks it, and again after each line a forwarding server logs
+/// (it logs each move of a rule, and each failed delivery), failing the test when 30 s pass
+/// without one.
+fn until(what: &str, log: &Watched<String>, mut done: impl FnMut() -> bool) {
+    loop {
+        let seen = log.value.lock().unwrap().len();
+        if done() {
+            return;
+        }
+        drop(log.when(what, |logged| logged.len() > seen));
     }
 }
 
@@ -107,9 +124,9 @@ backend_tests! {
         let sent: Vec<Value> = (0..30).map(|i| statement(i, if i % 3 == 0 { "completed" } else { "experienced" })).collect();
         let stored = post(&source, SOURCE, &json!(sent));
         let wanted: Vec<String> = stored.iter().enumerate().filter(|(i, _)| i % 3 == 0).map(|(_, id)| id.clone()).collect();
-        until("the completed statements arrive", || ids(&target, TARGET).len() == wanted.len());
+        until("the completed statements arrive", &source.log, || ids(&target, TARGET).len() == wanted.len());
         assert_eq!(ids(&target, TARGET), wanted, "only what the rule passes, in ingest order");
-        until("the rule shows no lag", || rule(&source, &completed["id"])["lag"] == json!(0));
+        until("the rule shows no lag", &source.log, || rule(&source, &completed["id"])["lag"] == json!(0));
         let listed = source.call("GET", "/admin/stores/1/forwarding", SOURCE, "");
         assert!(listed.1.contains("\"delivered_through\":30") && !listed.1.contains(TARGET.1), "{}", listed.1);
         let (status, body) = source.call("POST", "/admin/stores/1/forwarding", SOURCE, r#"{"url":"ftp://x","key":"k","secret":"s"}"#);
@@ -125,7 +142,9 @@ backend_tests! {
         let target_port = free_port();
         let mut target = Some(serve(&target_db, TARGET, Some(target_port), &[]));
         let target_url = format!("http://127.0.0.1:{target_port}/xapi");
-        let mut source = serve(&source_db, SOURCE, None, &[]);
+        // Both of the source's processes log into one log, which the waits follow.
+        let events = Watched::new();
+        let mut source = serve_logging_to(&source_db, SOURCE, None, &[], events.clone());
         let forwarding = add_rule(&source, &target_url, json!({}));
         let mut stored = Vec::new();
         for round in 0..6 {
@@ -135,20 +154,20 @@ backend_tests! {
                 1 => {
                     // SIGKILL mid-stream, and a new process on the same database.
                     drop(source);
-                    source = serve(&source_db, SOURCE, None, &[]);
+                    source = serve_logging_to(&source_db, SOURCE, None, &[], events.clone());
                 }
                 3 => {
                     drop(target.take());
-                    until("the rule reports the target's absence", || rule(&source, &forwarding["id"])["last_error"].is_string());
+                    until("the rule reports the target's absence", &events, || rule(&source, &forwarding["id"])["last_error"].is_string());
                 }
                 4 => target = Some(serve(&target_db, TARGET, Some(target_port), &[])),
                 _ => {}
             }
         }
         let target = target.unwrap();
-        until("every statement arrives", || ids(&target, TARGET).len() >= stored.len());
+        until("every statement arrives", &events, || ids(&target, TARGET).len() >= stored.len());
         assert_eq!(ids(&target, TARGET), stored, "each statement once, in ingest order");
-        until("the rule's error clears", || rule(&source, &forwarding["id"])["last_error"].is_null());
+        until("the rule's error clears", &events, || rule(&source, &forwarding["id"])["last_error"].is_null());
         assert_eq!(rule(&source, &forwarding["id"])["dead_letters"], json!(0));
     }
 
@@ -157,7 +176,7 @@ backend_tests! {
         let (source, target) = (serve(&source_db, SOURCE, None, &[]), serve(&target_db, TARGET, None, &[]));
         let id = source.post_with_attachment(SOURCE, statement(1, "completed"), "certificate bytes");
         add_rule(&source, &target.base_url, json!({}));
-        until("the statement arrives", || ids(&target, TARGET) == vec![id.clone()]);
+        until("the statement arrives", &source.log, || ids(&target, TARGET) == vec![id.clone()]);
         let reply = target.send("GET", &format!("/xapi/statements?statementId={id}&attachments=true"), TARGET, "application/json", "");
         assert_eq!(reply.status, 200);
         assert!(reply.body.contains("certificate bytes"), "the content was delivered: {}", reply.body);
@@ -177,7 +196,7 @@ backend_tests! {
         ours["id"] = json!(clash);
         let stored = post(&source, SOURCE, &json!([statement(2, "experienced"), ours, statement(3, "experienced")]));
         let forwarding = add_rule(&source, &target.base_url, json!({}));
-        until("the rule moves past every statement", || rule(&source, &forwarding["id"])["lag"] == json!(0));
+        until("the rule moves past every statement", &source.log, || rule(&source, &forwarding["id"])["lag"] == json!(0));
         assert_eq!(ids(&target, TARGET), vec![clash.clone(), stored[0].clone(), stored[2].clone()]);
         let (status, body) = source.call("GET", &format!("/admin/stores/1/forwarding/{}/dead-letters", forwarding["id"]), SOURCE, "");
         assert_eq!(status, 200, "{body}");
@@ -187,7 +206,7 @@ backend_tests! {
         assert!(letters[0]["error"].as_str().unwrap().contains("409"), "{letters}");
         assert_eq!(rule(&source, &forwarding["id"])["dead_letters"], json!(1));
         let labels = format!("{{store=\"1\",rule=\"{}\"}}", forwarding["id"]);
-        until("the metrics show the failure and no lag", || {
+        until("the metrics show the failure and no lag", &source.log, || {
             let scraped = scrape(metrics);
             metric(&scraped, &format!("tally_forward_failures_total{labels}")) >= 1.0
                 && metric(&scraped, &format!("tally_forward_lag_statements{labels}")) == 0.0
@@ -203,8 +222,9 @@ fn processes_sharing_a_postgresql_database_deliver_each_statement_through_one_of
     let target = serve(&target_db, TARGET, None, &[]);
     let metrics: Vec<u16> = vec![free_port(), free_port()];
     let binds: Vec<String> = metrics.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let one = serve(&source_db, SOURCE, None, &["--metrics-bind", &binds[0]]);
-    let two = serve(&source_db, SOURCE, None, &["--metrics-bind", &binds[1]]);
+    let events = Watched::new();
+    let one = serve_logging_to(&source_db, SOURCE, None, &["--metrics-bind", &binds[0]], events.clone());
+    let two = serve_logging_to(&source_db, SOURCE, None, &["--metrics-bind", &binds[1]], events.clone());
     add_rule(&one, &target.base_url, json!({}));
     let mut stored = Vec::new();
     for round in 0..4 {
@@ -212,7 +232,7 @@ fn processes_sharing_a_postgresql_database_deliver_each_statement_through_one_of
         let via = if round % 2 == 0 { &one } else { &two };
         stored.extend(post(via, SOURCE, &json!(batch)));
     }
-    until("every statement arrives", || ids(&target, TARGET).len() >= stored.len());
+    until("every statement arrives", &events, || ids(&target, TARGET).len() >= stored.len());
     assert_eq!(ids(&target, TARGET).len(), stored.len());
     let delivered = |port: u16| -> u64 {
         let body = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))

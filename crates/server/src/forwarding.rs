@@ -81,26 +81,34 @@ where
     })
 }
 
-/// One pass over every rule; answers whether any moved.
+/// One pass over every rule; answers whether any moved. A rule with nothing to send, or
+/// backing off, is left alone: no lease is written for it (on SQLite, a write would take
+/// the lock statements are written under).
 async fn round<S>(store: &S, options: &ForwarderOptions, agent: &ureq::Agent) -> Result<bool, StoreError>
 where
     S: ForwardingStore + StatementTail + RollupReader + AttachmentReader,
 {
     let mut moved = false;
-    for rule in store.forwarding_rules(None).await? {
-        if !rule.enabled {
+    for listed in store.forwarding_rules(None).await? {
+        let head = store.ingest_head(listed.store).await?;
+        let labels = [("store", listed.store.to_string()), ("rule", listed.id.to_string())];
+        metrics::gauge!(FORWARD_LAG, &labels).set(head.since(listed.delivered) as f64);
+        let now = Timestamp::now();
+        if !listed.enabled || head <= listed.delivered || listed.next_attempt > now {
             continue;
         }
-        let now = Timestamp::now();
         let until = Timestamp::from_micros(now.as_micros() + options.lease.as_micros() as i64);
-        let Some(rule) = store.claim_forwarding(rule.id, &options.owner, now, until).await? else { continue };
-        moved |= step(store, &rule, &options.owner, agent).await?;
-        let head = store.ingest_head(rule.store).await?;
-        let delivered = store.forwarding_rules(Some(rule.store)).await?.into_iter().find(|r| r.id == rule.id);
-        if let Some(delivered) = delivered {
-            metrics::gauge!(FORWARD_LAG, "store" => rule.store.to_string(), "rule" => rule.id.to_string())
-                .set(head.since(delivered.delivered) as f64);
+        let Some(rule) = store.claim_forwarding(listed.id, &options.owner, now, until).await? else {
+            continue;
+        };
+        if !step(store, &rule, &options.owner, agent).await? {
+            continue;
         }
+        moved = true;
+        let delivered = store.forwarding_rules(Some(rule.store)).await?.into_iter().find(|r| r.id == rule.id);
+        let lag = delivered.map_or(0, |r| head.since(r.delivered));
+        metrics::gauge!(FORWARD_LAG, &labels).set(lag as f64);
+        tracing::debug!(target: "tally::forwarding", rule = rule.id, store = rule.store.get(), lag, "forwarded");
     }
     Ok(moved)
 }

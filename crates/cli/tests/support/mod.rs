@@ -100,7 +100,18 @@ impl Serving {
     }
 
     /// Runs `tally <args>` and waits for the log line with `marker` before its URL.
-    pub fn start_as(mut command: Command, args: &[&str], marker: &str) -> Serving {
+    pub fn start_as(command: Command, args: &[&str], marker: &str) -> Serving {
+        Serving::start_logging_to(command, args, marker, Watched::<String>::new())
+    }
+
+    /// The same, adding what it logs to `log` (which several servers may share, so that a
+    /// test can wait for an event any of them logs).
+    pub fn start_logging_to(
+        mut command: Command,
+        args: &[&str],
+        marker: &str,
+        log: Arc<Watched<String>>,
+    ) -> Serving {
         let mut child = command
             .args(args)
             .stdout(Stdio::null())
@@ -109,7 +120,6 @@ impl Serving {
             .expect("tally serve starts");
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let mut base_url = None;
-        let log = Watched::<String>::new();
         for line in stderr.by_ref().lines() {
             let line = line.expect("log line");
             log.update(|log| log.push_str(&format!("{line}\n")));
