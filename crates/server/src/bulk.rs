@@ -99,7 +99,8 @@ where
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
-    let mut importer = Importer { store, target, report: ImportReport::default(), batch: Vec::new() };
+    let mut importer =
+        Importer { store, target, report: ImportReport::default(), batch: Vec::new(), lines: Vec::new() };
     let mut lines = LineSplitter::new(target.max_line_bytes);
     let mut input = std::pin::pin!(input);
     while let Some(chunk) = input.next().await {
@@ -124,18 +125,28 @@ struct Importer<'a, S> {
     store: &'a S,
     target: &'a ImportTarget,
     report: ImportReport,
-    /// Parsed statements waiting for their batch, with their line numbers.
-    batch: Vec<(u64, Statement)>,
+    /// Parsed statements waiting for their batch.
+    batch: Vec<Statement>,
+    /// The batch's lines, by number: read again only when the store refuses the batch.
+    lines: Vec<(u64, Vec<u8>)>,
 }
 
 impl<S: StatementWriter> Importer<'_, S> {
     async fn line(&mut self, line: Line) -> Result<(), ImportError> {
         self.report.lines += 1;
         let number = self.report.lines;
-        match parse_line(line) {
+        let text = match line {
+            Line::Text(text) => text,
+            Line::TooLong(limit) => {
+                self.report.reject(number, format!("the line is longer than {limit} bytes"));
+                return Ok(());
+            }
+        };
+        match parse_line(&text) {
             Ok(None) => {}
             Ok(Some(statement)) => {
-                self.batch.push((number, statement));
+                self.batch.push(statement);
+                self.lines.push((number, text));
                 if self.batch.len() >= IMPORT_BATCH {
                     self.flush().await?;
                 }
@@ -149,15 +160,16 @@ impl<S: StatementWriter> Importer<'_, S> {
     /// conflicts with a stored one, or breaks a rule only the store checks), each statement
     /// is stored alone, so the refusal names its line and the others are kept.
     async fn flush(&mut self) -> Result<(), ImportError> {
-        let batch = std::mem::take(&mut self.batch);
+        let (batch, lines) = (std::mem::take(&mut self.batch), std::mem::take(&mut self.lines));
         if batch.is_empty() {
             return Ok(());
         }
-        let statements: Vec<Statement> = batch.iter().map(|(_, s)| s.clone()).collect();
-        match self.store.write_statements(self.batch_of(statements)).await {
+        match self.store.write_statements(self.batch_of(batch)).await {
             Ok(ids) => self.report.accepted += ids.len() as u64,
             Err(e) if refuses_content(&e) => {
-                for (number, statement) in batch {
+                for (number, text) in lines {
+                    // The line parsed before, so it parses again.
+                    let Ok(Some(statement)) = parse_line(&text) else { continue };
                     match self.store.write_statements(self.batch_of(vec![statement])).await {
                         Ok(_) => self.report.accepted += 1,
                         Err(e) if refuses_content(&e) => self.report.reject(number, e.to_string()),
@@ -198,15 +210,11 @@ enum Line {
 /// A statement from one line (`None` for a blank line), or why the line is refused. Each
 /// line is validated under the xAPI version its statement names (2.0.0 when it names
 /// none), as the statement resource validates a request under its header.
-fn parse_line(line: Line) -> Result<Option<Statement>, String> {
-    let bytes = match line {
-        Line::TooLong(limit) => return Err(format!("the line is longer than {limit} bytes")),
-        Line::Text(bytes) => bytes,
-    };
+fn parse_line(bytes: &[u8]) -> Result<Option<Statement>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     if !value.is_object() {
         return Err("a line must hold one statement (a JSON object)".into());
     }
@@ -326,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_line_is_refused_with_the_rule_it_breaks() {
-        let line = |s: &str| parse_line(Line::Text(s.as_bytes().to_vec()));
+        let line = |s: &str| parse_line(s.as_bytes());
         assert!(line("  ").unwrap().is_none(), "a blank line is skipped");
         assert!(line("[{}]").unwrap_err().contains("one statement"));
         assert!(line("{not json").unwrap_err().starts_with("not valid JSON"));
