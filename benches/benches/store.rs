@@ -69,6 +69,7 @@ fn batch(generator: &Generator, range: std::ops::Range<u64>) -> StatementBatch {
         authority: json!({ "objectType": "Agent", "account": { "homePage": "https://tally.invalid", "name": "bench" } }),
         // As for a credential with the `define` scope: definitions are merged, the costlier path.
         define: true,
+        keep_stored: false,
         statements: range
             .map(|n| Statement::parse(generator.statement(n), Version::V1_0).expect("valid statement"))
             .collect(),

@@ -430,6 +430,12 @@ pub struct PullArgs {
     /// pull resumes where the last pull from that LRS into that store stopped.
     #[arg(long)]
     pub since: Option<String>,
+    /// Keep each statement's `stored` time from the other LRS instead of giving it this
+    /// LRS's time (a migration). Only into a store that holds nothing stored later than
+    /// what is pulled, and that no client reads with `since` while the pull runs: the
+    /// pulled statements appear at times in the past.
+    #[arg(long)]
+    pub keep_stored: bool,
 }
 
 #[derive(Debug, Args)]

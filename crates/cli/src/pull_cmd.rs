@@ -5,8 +5,10 @@
 //! Idempotent (statement ids: a statement already here is accepted again and stored once)
 //! and resumable: after each page it records, per store and source, where the next read
 //! starts, and a later run starts there. Each page is validated whole before any of it is
-//! stored. The LRS sets `stored` here: the order `since` and Consistent-Through rely on is
-//! this LRS's own (`tally copy` keeps `stored`, between Tallys).
+//! stored. This LRS sets `stored`, so the order `since` and Consistent-Through rely on is
+//! its own; with `--keep-stored` (a migration: the operator, who holds the storage itself,
+//! has more than `admin`) each statement keeps the source's `stored`, which the store
+//! accepts only in order and after everything it holds.
 
 use std::time::Duration;
 
@@ -60,9 +62,13 @@ pub async fn pull<S: StatementWriter + TenantReader + PullCursors>(store: &S, ar
         attachments += page.uploads.len() as u64;
         let resume = page.resume_after.clone();
         next = page.more.clone();
-        store_page(store, id, &source.authority_of_pull(), page).await.with_context(|| {
-            format!("storing a page from {url} failed; the pages before it are stored, and a re-run resumes")
-        })?;
+        store_page(store, id, &source.authority_of_pull(), args.keep_stored, page).await.with_context(
+            || {
+                format!(
+                    "storing a page from {url} failed; the pages before it are stored, and a re-run resumes"
+                )
+            },
+        )?;
         if let Some(resume) = resume {
             store.set_pull_cursor(id, &resource, &resume).await?;
         }
@@ -86,8 +92,14 @@ struct Page {
 }
 
 /// Stores a page, in runs of consecutive statements with the same authority (a batch has
-/// one): the source's authority is kept.
-async fn store_page<S: StatementWriter>(store: &S, id: StoreId, fallback: &Value, page: Page) -> Result<()> {
+/// one): the source's authority is kept, and its `stored` when `keep_stored`.
+async fn store_page<S: StatementWriter>(
+    store: &S,
+    id: StoreId,
+    fallback: &Value,
+    keep_stored: bool,
+    page: Page,
+) -> Result<()> {
     let mut runs: Vec<(Value, Vec<Statement>)> = Vec::new();
     for statement in page.statements {
         let authority = statement.json().get("authority").cloned().unwrap_or_else(|| fallback.clone());
@@ -103,6 +115,7 @@ async fn store_page<S: StatementWriter>(store: &S, id: StoreId, fallback: &Value
             version: Version::V1_0,
             authority,
             define: true,
+            keep_stored,
             statements,
             // The content goes with the first batch; each batch's statements find theirs
             // stored once per hash.

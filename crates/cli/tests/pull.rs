@@ -113,4 +113,63 @@ backend_tests! {
         let exported = stdout_of(tally(&target).args(["export", "statements", "--format", "ndjson"]));
         assert!(exported.is_empty(), "nothing was stored: {exported}");
     }
+
+    fn a_pull_that_keeps_stored_gives_each_statement_the_sources_stored_time_and_since_selects_by_it(backend) {
+        let source_db = TestDatabase::new(backend);
+        let source = serving(&source_db);
+        for mbox in ["a@example.com", "b@example.com", "c@example.com"] {
+            let (status, body) = source.request("POST", ADMIN.0, ADMIN.1, &statement(mbox).to_string());
+            assert_eq!(status, 200, "{body}");
+        }
+        let originals = source.statements(ADMIN);
+        let target = TestDatabase::new(backend);
+        let kept = keep_stored_pull(&target, &source.base_url);
+        assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+        let again = keep_stored_pull(&target, &source.base_url);
+        assert!(again.status.success(), "a re-run keeps working: {}", String::from_utf8_lossy(&again.stderr));
+        drop(source);
+
+        let copy = serving(&target);
+        let pulled = copy.statements(ADMIN);
+        let stored = |list: &[Value]| list.iter().map(|s| s["stored"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(stored(&pulled), stored(&originals), "each statement keeps the source's stored time");
+        // The pull ran after the source stored them all: by the pull's own times, `since` the
+        // source's last time would find all three and `until` none.
+        let last = originals[2]["stored"].as_str().unwrap().replace('+', "%2B");
+        let ids_of = |query: &str| {
+            let reply = copy.send("GET", &format!("/xapi/statements?{query}"), ADMIN, "application/json", "");
+            let answer: Value = serde_json::from_str(&reply.body).unwrap();
+            answer["statements"].as_array().unwrap().iter().map(|s| s["id"].clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids_of(&format!("since={last}")), Vec::<Value>::new(), "since selects by the kept times");
+        let newest_first: Vec<Value> = originals.iter().rev().map(|s| s["id"].clone()).collect();
+        assert_eq!(ids_of(&format!("until={last}")), newest_first, "until selects by the kept times");
+    }
+
+    fn a_pull_that_keeps_stored_is_refused_into_a_store_holding_later_statements_and_stores_none(backend) {
+        let source_db = TestDatabase::new(backend);
+        let source = serving(&source_db);
+        let (status, body) = source.request("POST", ADMIN.0, ADMIN.1, &statement("a@example.com").to_string());
+        assert_eq!(status, 200, "{body}");
+        let target = TestDatabase::new(backend);
+        let newer = serving(&target);
+        let (status, body) = newer.request("POST", ADMIN.0, ADMIN.1, &statement("here@example.com").to_string());
+        assert_eq!(status, 200, "{body}");
+        drop(newer);
+        let refused = keep_stored_pull(&target, &source.base_url);
+        let message = String::from_utf8_lossy(&refused.stderr).to_string();
+        assert!(!refused.status.success(), "{message}");
+        assert!(message.contains("stored") && message.contains("earlier than"), "the rule is named: {message}");
+        let exported = stdout_of(tally(&target).args(["export", "statements", "--format", "ndjson"]));
+        assert_eq!(exported.lines().count(), 1, "only the store's own statement is there: {exported}");
+        let without = pull(&target, &source.base_url, ADMIN.1);
+        assert!(without.status.success(), "without --keep-stored the same pull succeeds: {}", String::from_utf8_lossy(&without.stderr));
+    }
+}
+
+fn keep_stored_pull(into: &TestDatabase, from: &str) -> Output {
+    tally(into)
+        .args(["pull", "--from", from, "--key", ADMIN.0, "--secret", ADMIN.1, "--keep-stored"])
+        .output()
+        .expect("tally runs")
 }

@@ -226,6 +226,7 @@ impl DemoData {
             version: xapi::Version::V1_0,
             authority: json!({ "objectType": "Agent", "mbox": "mailto:lms@academy.example.com" }),
             define: true,
+            keep_stored: false,
             statements: chunk
                 .iter()
                 .map(|s| {

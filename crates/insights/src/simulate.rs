@@ -222,6 +222,7 @@ impl Files {
             version: xapi::Version::V1_0,
             authority: json!({ "objectType": "Agent", "mbox": "mailto:lms@academy.example.com" }),
             define: true,
+            keep_stored: false,
             statements,
             attachments: vec![],
         };

@@ -190,6 +190,7 @@ impl<S: StatementWriter> Importer<'_, S> {
             version: Version::V2_0,
             authority: self.target.authority.clone(),
             define: self.target.define,
+            keep_stored: false,
             statements,
             attachments: Vec::new(),
         }

@@ -105,6 +105,7 @@ async fn write<S: StatementWriter>(
         // xAPI 1.0.3 Communication §4.2: without `define`, statements do not change the
         // Activity definitions the LRS holds.
         define: principal.has(Scope::Define) || principal.has(Scope::All),
+        keep_stored: false,
         statements,
         attachments,
     };

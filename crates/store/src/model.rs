@@ -121,6 +121,11 @@ pub struct StatementBatch {
     /// Whether the statements' Activity definitions update the ones the LRS holds: only
     /// for credentials with the `define` scope (xAPI 1.0.3 Communication §4.2).
     pub define: bool,
+    /// Whether each statement keeps the `stored` time it carries instead of getting one
+    /// now: for an operator's migration from another LRS (`tally pull --keep-stored`),
+    /// never for a client's request. The times must come in order and none may be earlier
+    /// than what the store holds, so `stored` still never decreases with ingest order.
+    pub keep_stored: bool,
     pub statements: Vec<Statement>,
     /// The attachment content that arrived with the statements (multipart requests).
     /// Stored with the batch, once per hash per store.

@@ -33,6 +33,8 @@ pub(crate) struct Known {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Head {
     pub last_seq: i64,
+    /// The `stored` time of the store's last statement (zero when it has none).
+    pub last_stored: Timestamp,
     pub stored: Timestamp,
 }
 
@@ -210,13 +212,29 @@ pub(crate) fn plan_group(
     let mut outcomes = Vec::with_capacity(batches.len());
     let mut accepted: Vec<(usize, usize)> = Vec::new();
     let mut pending: HashMap<(StoreId, Uuid), (usize, usize)> = HashMap::new();
+    // The latest `stored` each store's new rows reach so far, and the times kept ones get.
+    let mut stored_floor: HashMap<StoreId, Timestamp> =
+        heads.iter().map(|(s, h)| (*s, h.last_stored)).collect();
+    let mut kept_stored: HashMap<(usize, usize), Timestamp> = HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
-        if !heads.contains_key(&batch.store) {
+        let Some(head) = heads.get(&batch.store) else {
             outcomes.push(Err(StoreError::NotFound));
             continue;
-        }
-        match accept_batch(batch, &ids[b], &known_by_id, &pending, batches) {
-            Ok(new) => {
+        };
+        let accepted_batch = accept_batch(batch, &ids[b], &known_by_id, &pending, batches).and_then(|new| {
+            let floor = stored_floor[&batch.store];
+            if !batch.keep_stored {
+                let floor = if new.is_empty() { floor } else { head.stored.max(floor) };
+                return Ok((new, Vec::new(), floor));
+            }
+            let kept = keep_stored(batch, &new, floor)?;
+            let floor = kept.last().copied().unwrap_or(floor);
+            Ok((new, kept, floor))
+        });
+        match accepted_batch {
+            Ok((new, kept, floor)) => {
+                stored_floor.insert(batch.store, floor);
+                kept_stored.extend(new.iter().zip(kept).map(|(&j, stored)| ((b, j), stored)));
                 for &j in &new {
                     pending.insert((batch.store, ids[b][j]), (b, j));
                     accepted.push((b, j));
@@ -239,13 +257,14 @@ pub(crate) fn plan_group(
         *seq += 1;
         let id = ids[b][j];
         let Prepared { body, keys } = std::mem::take(&mut prepared[b][j]);
-        let body = body.finish(head.stored);
+        let stored = kept_stored.get(&(b, j)).copied().unwrap_or(head.stored);
+        let body = body.finish(stored);
         own_keys.insert((batch.store, id), keys);
         rows.push(NewRow {
             store: batch.store,
             seq: *seq,
             id,
-            stored: head.stored,
+            stored,
             ref_id: statement.facts().statement_ref,
             is_voiding: statement.facts().voids.is_some(),
             voided_by: None,
@@ -405,6 +424,43 @@ fn accept_batch(
         }
     }
     Ok(new)
+}
+
+/// The `stored` times the new statements of a batch that keeps them carry: each must be
+/// given, and none earlier than the one before it nor than `floor` (the latest the store
+/// holds), so that `stored` still never decreases with the ingest sequence.
+fn keep_stored(
+    batch: &StatementBatch,
+    new: &[usize],
+    mut floor: Timestamp,
+) -> Result<Vec<Timestamp>, StoreError> {
+    let mut kept = Vec::with_capacity(new.len());
+    for &j in new {
+        let path = format!("[{j}].stored");
+        let stored = batch.statements[j]
+            .json()
+            .get("stored")
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse)
+            .map(|parsed| parsed.instant)
+            .ok_or_else(|| {
+                StoreError::invalid(&path, "a statement that keeps its stored time must carry one")
+            })?;
+        if stored < floor {
+            return Err(StoreError::invalid(
+                path,
+                format!(
+                    "stored {} is earlier than {}, the latest stored time this store holds: kept stored times \
+                     must come in order, after everything the store holds",
+                    stored.to_rfc3339(),
+                    floor.to_rfc3339()
+                ),
+            ));
+        }
+        floor = stored;
+        kept.push(stored);
+    }
+    Ok(kept)
 }
 
 /// The index keys a statement contributes to the statements that target it: its own keys

@@ -184,7 +184,7 @@ pub const CHANGES: &str = "SELECT change_id, at, kind, note FROM goal_changes WH
 pub const DELETE_CHANGE: &str =
     "DELETE FROM goal_changes WHERE store_id = $1 AND goal_id = $2 AND change_id = $3";
 
-pub const INGEST_HEAD: &str = "SELECT last_seq FROM stores WHERE id = $1";
+pub const INGEST_HEAD: &str = "SELECT last_seq, last_stored FROM stores WHERE id = $1";
 pub const WATERMARK: &str = "SELECT last_seq FROM rollup_watermarks WHERE store_id = $1";
 /// The next statements after $2, at most $3, in a range of $3 sequence numbers: they
 /// are dense, so the range holds the page, and bounding it makes the read cost a page

@@ -36,6 +36,7 @@ fn with_attachment(content: AttachmentContent, bytes: &[u8]) -> StatementBatch {
         version: Version::V1_0,
         authority: json!({ "objectType": "Agent", "mbox": "mailto:lrs@example.com" }),
         define: true,
+        keep_stored: false,
         statements: vec![Statement::parse(s, Version::V1_0).unwrap()],
         attachments: vec![AttachmentUpload {
             sha2: hash,

@@ -33,6 +33,7 @@ fn batch(statements: Vec<Value>) -> StatementBatch {
             .collect(),
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     }
 }
 

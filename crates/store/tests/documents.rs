@@ -182,6 +182,7 @@ store_tests! {
                 statements: vec![Statement::parse(s, Version::V1_0).unwrap()],
                 attachments: Vec::new(),
                 define: true,
+                keep_stored: false,
             };
             store.write_statements(batch).await.unwrap();
         }

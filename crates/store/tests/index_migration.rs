@@ -73,6 +73,7 @@ fn batch(statements: &[Value]) -> StatementBatch {
         statements: statements.iter().map(|s| Statement::parse(s.clone(), Version::V1_0).unwrap()).collect(),
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     }
 }
 

@@ -214,6 +214,7 @@ store_tests! {
             version: Version::V1_0,
             authority: json!({ "objectType": "Agent", "mbox": "mailto:lrs@example.com" }),
             define: true,
+            keep_stored: false,
             statements: (0..3).map(|_| Statement::parse(statement(), Version::V1_0).unwrap()).collect(),
             attachments: vec![],
         };

@@ -20,6 +20,7 @@ async fn consistent_through_stays_below_the_last_stored_time_while_a_writer_hold
         statements: vec![Statement::parse(statement(), Version::V1_0).unwrap()],
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     };
     let id = store.write_statements(batch).await.unwrap()[0];
     let stored = store.statement(DEFAULT_STORE, id).await.unwrap().unwrap().stored;

@@ -77,6 +77,7 @@ async fn a_group_that_meets_a_serialization_failure_is_written_whole_by_the_next
             .collect(),
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     };
     let ids = store.write_statements(batch).await.expect("written by the second attempt");
 

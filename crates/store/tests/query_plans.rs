@@ -67,6 +67,7 @@ async fn load<S: StatementWriter>(store: &S) {
                 .collect(),
             attachments: Vec::new(),
             define: true,
+            keep_stored: false,
         };
         store.write_statements(batch).await.unwrap();
     }

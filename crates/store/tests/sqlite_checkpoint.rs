@@ -22,6 +22,7 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
         statements: (0..500).map(|_| Statement::parse(statement(), Version::V1_0).unwrap()).collect(),
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     };
     store.write_statements(batch).await.unwrap();
     // Far below the writer's own threshold (65,536 pages): only the checkpoint thread

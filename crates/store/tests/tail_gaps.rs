@@ -19,6 +19,7 @@ async fn ten<S: StatementWriter>(store: &S) {
         statements: (0..10).map(|_| Statement::parse(statement(), Version::V1_0).unwrap()).collect(),
         attachments: Vec::new(),
         define: true,
+        keep_stored: false,
     };
     store.write_statements(batch).await.unwrap();
 }

@@ -133,8 +133,13 @@ async fn write_group(
 
     // `stored` never moves backwards within a store (see `plan::next_stored`).
     let stored = Timestamp::from_micros(head_rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap_or(0));
-    let heads: HashMap<StoreId, Head> =
-        head_rows.iter().map(|r| (r.get::<_, StoreId>(0), Head { last_seq: r.get(1), stored })).collect();
+    let heads: HashMap<StoreId, Head> = head_rows
+        .iter()
+        .map(|r| {
+            let last_stored = Timestamp::from_micros(r.get(3));
+            (r.get::<_, StoreId>(0), Head { last_seq: r.get(1), last_stored, stored })
+        })
+        .collect();
     let known = follow_references(&tx, &statements, by_id, referring, &group).await?;
     let definitions = held_definitions(&definition_rows);
     let write = plan::plan_group(batches, ids, prepared, &known, &definitions, &heads);
@@ -180,7 +185,7 @@ impl Prepared {
             lock: prepare("SELECT pg_advisory_xact_lock($1::int, t.store) FROM unnest($2::int[]) AS t(store)")
                 .await?,
             heads: prepare(&format!(
-                "SELECT id, last_seq, GREATEST({NOW_MILLIS_CEIL}, last_stored) FROM stores WHERE id = ANY($1)"
+                "SELECT id, last_seq, GREATEST({NOW_MILLIS_CEIL}, last_stored), last_stored FROM stores WHERE id = ANY($1)"
             ))
             .await?,
             by_id: prepare(&format!(

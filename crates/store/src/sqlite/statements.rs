@@ -65,10 +65,11 @@ fn write_group(
     let stores: BTreeSet<StoreId> = batches.iter().map(|b| b.store).collect();
     let mut heads = HashMap::new();
     for store in stores {
-        let last_seq: Option<i64> =
-            tx.query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| r.get(0)).optional()?;
-        if let Some(last_seq) = last_seq {
-            heads.insert(store, Head { last_seq, stored });
+        let head: Option<(i64, i64)> = tx
+            .query_row(&for_sqlite(sql::INGEST_HEAD), [store], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((last_seq, last_stored)) = head {
+            heads.insert(store, Head { last_seq, last_stored: Timestamp::from_micros(last_stored), stored });
         }
     }
     let known = fetch_known(&tx, batches, &ids)?;
@@ -79,8 +80,9 @@ fn write_group(
     let committing = std::time::Instant::now();
     tx.commit()?;
     span.record("commit_us", committing.elapsed().as_micros() as u64);
-    if !write.rows.is_empty() {
-        clock.last_stored.store(stored.as_micros(), Ordering::SeqCst);
+    // Statements that keep their own `stored` may end earlier than the group's time.
+    if let Some(latest) = write.heads.values().map(|(_, stored)| stored.as_micros()).max() {
+        clock.last_stored.fetch_max(latest, Ordering::SeqCst);
     }
     Ok(write.outcomes)
 }
