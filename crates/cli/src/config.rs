@@ -72,6 +72,9 @@ pub enum Command {
     },
     /// Pulls the statements of another xAPI LRS into a store here (resumable, idempotent).
     Pull(PullArgs),
+    /// Erases a person from a store (the right to erasure): their statements, documents
+    /// and lone attachments go, their appearances elsewhere become a pseudonym.
+    Erase(EraseArgs),
     /// Imports statements (NDJSON, as `tally export statements --format ndjson` writes).
     Import {
         #[command(subcommand)]
@@ -113,6 +116,10 @@ pub struct ServeArgs {
     /// (https://lms.example.com,http://localhost:3000); none given allows every origin.
     #[arg(long, env = "TALLY_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+    /// Let admin credentials erase a person (`DELETE /admin/agents`); dry runs are always
+    /// allowed.
+    #[arg(long, env = "TALLY_ALLOW_ERASURE")]
+    pub allow_erasure: bool,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -131,7 +138,12 @@ impl ServeArgs {
                     .map_err(|e| anyhow::anyhow!("--cors-allowed-origins: {e}"))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(AppConfig { default_version, cors_allowed_origins, ..self.http.app_config()? })
+        Ok(AppConfig {
+            default_version,
+            cors_allowed_origins,
+            allow_erasure: self.allow_erasure,
+            ..self.http.app_config()?
+        })
     }
 }
 
@@ -436,6 +448,20 @@ pub struct PullArgs {
     /// pulled statements appear at times in the past.
     #[arg(long)]
     pub keep_stored: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The person: an xAPI Agent (`{"mbox":"mailto:ann@example.com"}`), or a Person object
+    /// naming several of their identifiers (`{"objectType":"Person","mbox":[…],"account":[…]}`).
+    #[arg(long)]
+    pub agent: String,
+    /// The store to erase them from.
+    #[arg(long, default_value_t = store::DEFAULT_STORE)]
+    pub store: StoreId,
+    /// Answer what would be removed and replaced, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

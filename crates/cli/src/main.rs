@@ -117,6 +117,10 @@ async fn run(cli: Cli) -> Result<()> {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;
             with_store!(backend, |store| pull_cmd::pull(&store, args).await)
         }
+        Command::Erase(args) => {
+            let backend = open(&cli.storage, Purpose::Administer).await?;
+            with_store!(backend, |store| erase(&store, args).await)
+        }
         Command::Import { command } => {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;
             with_store!(backend, |store| insights_cmds::import_statements(&store, command).await)
@@ -397,5 +401,19 @@ async fn manage_stores<S: TenantReader + TenantWriter>(store: &S, command: Store
             println!("revoked store {id}");
         }
     }
+    Ok(())
+}
+
+/// `tally erase`: prints what was (or would be) removed and replaced, as JSON.
+async fn erase<S: store::PersonEraser + store::TenantReader>(
+    store: &S,
+    args: config::EraseArgs,
+) -> Result<()> {
+    if store.store_info(args.store).await?.is_none() {
+        anyhow::bail!("there is no store {}", args.store);
+    }
+    let person = store::erasure::Person::parse(&args.agent).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let report = store.erase_person(args.store, person, args.dry_run).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -147,6 +147,9 @@ pub async fn step<S: StatementReader + StatementTail + RollupReader + RollupWrit
     store: &S,
     id: StoreId,
 ) -> Result<usize, StoreError> {
+    // The epoch before the statements: a step read before an erasure or purge committed
+    // is then of the older epoch, and refused or cleared away (see `RollupStep::epoch`).
+    let epoch = store.rollup_epoch(id).await?;
     let from = store.rollup_watermark(id).await?;
     let tail = store.statements_after(id, from, STEP_STATEMENTS).await?;
     let Some(last) = tail.last() else { return Ok(0) };
@@ -159,7 +162,7 @@ pub async fn step<S: StatementReader + StatementTail + RollupReader + RollupWrit
         to = to.get(),
         statements = tail.len()
     );
-    roll_up(store, id, from, to, tail).instrument(span).await
+    roll_up(store, id, (from, to), epoch, tail).instrument(span).await
 }
 
 /// Applies what the statements `tail` (after the watermark `from`, up to `to`) add or take
@@ -167,8 +170,8 @@ pub async fn step<S: StatementReader + StatementTail + RollupReader + RollupWrit
 async fn roll_up<S: StatementReader + RollupReader + RollupWriter>(
     store: &S,
     id: StoreId,
-    from: Seq,
-    to: Seq,
+    (from, to): (Seq, Seq),
+    epoch: i64,
     tail: Vec<TailedStatement>,
 ) -> Result<usize, StoreError> {
     let read = tail.len();
@@ -225,6 +228,7 @@ async fn roll_up<S: StatementReader + RollupReader + RollupWriter>(
             .collect(),
         from_seq: from,
         to_seq: to,
+        epoch,
     };
     match store.apply_rollup(id, step).await {
         Ok(()) => {

@@ -9,11 +9,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialReader, CredentialWriter, ForwardingStore, RollupReader, StatementWriter, StoreId,
-    StoreInfo, TenantReader, TenantWriter,
+    Credential, CredentialReader, CredentialWriter, ForwardingStore, PersonEraser, RollupReader,
+    StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter,
 };
 
 use crate::auth::{Principal, authenticate};
+mod erasure;
 mod forwarding;
 
 use crate::bulk::{self, ImportError, ImportTarget};
@@ -29,6 +30,7 @@ pub fn service<
         + StatementWriter
         + ForwardingStore
         + RollupReader
+        + PersonEraser
         + 'static,
 >() -> actix_web::Scope {
     web::scope("/admin")
@@ -47,6 +49,7 @@ pub fn service<
         .route("/stores/{id}/forwarding/{rule}", web::patch().to(forwarding::enable::<S>))
         .route("/stores/{id}/forwarding/{rule}", web::delete().to(forwarding::delete::<S>))
         .route("/stores/{id}/forwarding/{rule}/dead-letters", web::get().to(forwarding::dead_letters::<S>))
+        .route("/agents", web::delete().to(erasure::erase::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))

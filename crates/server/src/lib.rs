@@ -78,6 +78,9 @@ pub struct AppConfig {
     /// Origins whose web pages may call the xAPI (`https://lms.example.com`); empty allows
     /// every origin (see [`cors::policy`]).
     pub cors_allowed_origins: Vec<String>,
+    /// Whether `DELETE /admin/agents` may erase a person (off unless the operator turns it
+    /// on: an erasure cannot be undone).
+    pub allow_erasure: bool,
 }
 
 impl Default for AppConfig {
@@ -98,6 +101,7 @@ impl Default for AppConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
+            allow_erasure: false,
         }
     }
 }

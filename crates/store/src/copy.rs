@@ -97,6 +97,9 @@ pub static TABLES: [Table; 20] = [
             ("revoked", Bool),
             ("last_seq", Int),
             ("last_stored", Int),
+            ("rollup_epoch", Int),
+            ("retention_days", Int),
+            ("ticket_retention_days", Int),
         ],
         false,
     ),
@@ -238,7 +241,7 @@ pub static TABLES: [Table; 20] = [
         &[("rule_id", Int), ("seq", Int), ("statement_id", Text), ("error", Text), ("at", Int)],
         false,
     ),
-    table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int)], true),
+    table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int), ("epoch", Int)], true),
     table(
         "rollup_daily",
         4,

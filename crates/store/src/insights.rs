@@ -271,6 +271,9 @@ pub struct RollupStep {
     /// got there first).
     pub from_seq: Seq,
     pub to_seq: Seq,
+    /// The store's rollup epoch read before the step's statements were: rollups built at
+    /// another epoch are cleared first (the step must then start from nothing).
+    pub epoch: i64,
 }
 
 /// A statement as the engine follows it: in ingest order, with what voided it.
@@ -281,4 +284,39 @@ pub struct TailedStatement {
     pub body: String,
     /// The place of the voiding statement, if voided.
     pub voided_by: Option<Seq>,
+}
+
+/// Where a store's rollups stand: their watermark and the epoch they were built at (none
+/// before the first step: nothing is built, at epoch 0).
+pub(crate) type Built = Option<(Seq, i64)>;
+
+/// The watermark that counts at the store's epoch `wanted`: rollups of another epoch hold
+/// statements that have since been erased or purged, and count as nothing built.
+pub(crate) fn effective_watermark(wanted: i64, built: Built) -> Seq {
+    match built {
+        Some((watermark, epoch)) if epoch == wanted => watermark,
+        _ => Seq::default(),
+    }
+}
+
+/// Whether a step may apply to rollups standing at `built`, and whether the store's rollups
+/// must be cleared first. A step of an epoch other than the store's (`wanted`) read its
+/// statements before an erasure or purge committed, and is refused. Epochs only grow: a step of a newer epoch than the rollups' starts
+/// from nothing over cleared rollups; one of an older epoch read its statements before an
+/// erasure or purge, and is refused like a step whose watermark moved.
+pub(crate) fn clears_before(step: &RollupStep, wanted: i64, built: Built) -> Result<bool, crate::StoreError> {
+    let (watermark, epoch) = built.unwrap_or_default();
+    let refused = |why: String| Err(crate::StoreError::Conflict(why));
+    if step.epoch != wanted {
+        return refused(format!("the step is of rollup epoch {}, the store is at {wanted}", step.epoch));
+    }
+    if step.epoch < epoch {
+        return refused(format!("the step is of rollup epoch {}, the rollups of {epoch}", step.epoch));
+    }
+    let clear = step.epoch > epoch;
+    let current = if clear { Seq::default() } else { watermark };
+    if current != step.from_seq {
+        return refused(format!("the rollup watermark moved from {} to {current}", step.from_seq));
+    }
+    Ok(clear)
 }

@@ -11,6 +11,7 @@
 mod commit;
 pub mod copy;
 mod documents;
+pub mod erasure;
 mod error;
 pub mod forwarding;
 mod health;
@@ -22,6 +23,7 @@ pub mod postgres;
 mod query;
 mod sql;
 pub mod sqlite;
+mod tx;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -322,8 +324,13 @@ pub trait RollupReader: Send + Sync {
     /// The place of a store's last committed statement (0 for none).
     fn ingest_head(&self, store: StoreId) -> impl Future<Output = Result<Seq, StoreError>> + Send;
 
-    /// How far the engine has followed a store's statements (0 before it started).
+    /// How far the engine has followed a store's statements (0 before it started, and
+    /// while its rollups were built at an epoch other than the store's).
     fn rollup_watermark(&self, store: StoreId) -> impl Future<Output = Result<Seq, StoreError>> + Send;
+
+    /// The store's rollup epoch: it moves when statements are erased or purged, and the
+    /// rollups are then rebuilt from what remains.
+    fn rollup_epoch(&self, store: StoreId) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     fn activity_actors(
         &self,
@@ -396,12 +403,28 @@ pub trait RollupWriter: Send + Sync {
     ) -> impl Future<Output = Result<Vec<insights::ActivityActorRow>, StoreError>> + Send;
 
     /// Applies one engine step in one transaction; `Conflict` when the watermark is no
-    /// longer `step.from_seq` (another engine applied it).
+    /// longer `step.from_seq` (another engine applied it). A step at an epoch the rollups
+    /// were not built at clears the store's rollups first, and must start from 0.
     fn apply_rollup(
         &self,
         store: StoreId,
         step: insights::RollupStep,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Forgets a person in one store (see [`erasure`]).
+pub trait PersonEraser: Send + Sync {
+    /// Removes the person's statements, state and agent-profile documents and the
+    /// attachments only those statements named, and replaces each of their appearances
+    /// elsewhere (statements, ticket requesters, credentials acting for them) by one new
+    /// pseudonym, all in one transaction; the rollups are then rebuilt. With `dry_run`
+    /// nothing changes, and the answer is what would have.
+    fn erase_person(
+        &self,
+        store: StoreId,
+        person: erasure::Person,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<erasure::ErasureReport, StoreError>> + Send;
 }
 
 /// Where `tally pull` resumes reading another LRS: per store and source (its statement
@@ -453,5 +476,6 @@ pub trait Store:
     + TicketWriter
     + GoalWriter
     + RollupWriter
+    + PersonEraser
 {
 }

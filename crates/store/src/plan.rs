@@ -499,7 +499,7 @@ impl Closure<'_> {
 }
 
 /// The own index keys of a stored statement, recomputed from its JSON.
-fn stored_keys(body: &str) -> Vec<IndexKey> {
+pub(crate) fn stored_keys(body: &str) -> Vec<IndexKey> {
     let Ok(Value::Object(json)) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
     };

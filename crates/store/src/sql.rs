@@ -185,7 +185,13 @@ pub const DELETE_CHANGE: &str =
     "DELETE FROM goal_changes WHERE store_id = $1 AND goal_id = $2 AND change_id = $3";
 
 pub const INGEST_HEAD: &str = "SELECT last_seq, last_stored FROM stores WHERE id = $1";
-pub const WATERMARK: &str = "SELECT last_seq FROM rollup_watermarks WHERE store_id = $1";
+pub const WATERMARK: &str = "SELECT last_seq, epoch FROM rollup_watermarks WHERE store_id = $1";
+pub const ROLLUP_EPOCH: &str = "SELECT rollup_epoch FROM stores WHERE id = $1";
+/// Every rollup table, for clearing a store's rollups before a rebuild.
+pub const ROLLUP_TABLES: [&str; 4] =
+    ["rollup_daily", "rollup_daily_actors", "rollup_activity_actors", "rollup_revisions"];
+pub const SET_WATERMARK: &str = "INSERT INTO rollup_watermarks (store_id, last_seq, epoch) VALUES ($1, $2, $3) \
+     ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq, epoch = excluded.epoch";
 /// The next statements after $2, at most $3, in a range of $3 sequence numbers: they
 /// are dense, so the range holds the page, and bounding it makes the read cost a page
 /// whatever plan the statistics lead to (with statistics older than a bulk load,

@@ -61,6 +61,7 @@ async fn sqlite_rows_of_each_verb_become_one_row_per_day_activity_and_actor() {
     drop(SqliteStore::open_for_admin(db.data_dir()).unwrap());
     // A data directory of migration 8: the rollups in the database file, no rollups' file.
     let conn = rusqlite::Connection::open(db.data_dir().join("tally.sqlite3")).unwrap();
+    conn.execute_batch(common::SQLITE_UNDO_MIGRATION_15).unwrap();
     conn.execute_batch(common::SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8).unwrap();
     conn.execute_batch(OLD_ROWS).unwrap();
     conn.execute_batch("DELETE FROM schema_migrations WHERE version > 8").unwrap();

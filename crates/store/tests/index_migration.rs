@@ -32,7 +32,8 @@ const POSTGRES_UNDO_LATER: &str = "
 /// old layout (migration 11 moves them out again).
 fn sqlite_undo_later() -> String {
     format!(
-        "{} DROP TABLE ticket_coverage; DELETE FROM schema_migrations WHERE version > 7;",
+        "{} {} DROP TABLE ticket_coverage; DELETE FROM schema_migrations WHERE version > 7;",
+        common::SQLITE_UNDO_MIGRATION_15,
         common::SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8
     )
 }

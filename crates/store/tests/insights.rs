@@ -9,8 +9,8 @@ use store::insights::{
     TicketCoverage, TicketCursor, TicketFilter, TicketRow,
 };
 use store::{
-    DEFAULT_STORE, GoalReader, GoalWriter, RollupReader, RollupWriter, Seq, StatementBatch, StatementTail,
-    StatementWriter, StoreError, StoreId, TicketReader, TicketWriter,
+    DEFAULT_STORE, GoalReader, GoalWriter, PersonEraser, RollupReader, RollupWriter, Seq, StatementBatch,
+    StatementTail, StatementWriter, StoreError, StoreId, TicketReader, TicketWriter,
 };
 use test_support::statements::statement;
 use xapi::{Statement, Version};
@@ -160,6 +160,7 @@ store_tests! {
             revisions: vec![revision(a, "revision:2", 50)],
             from_seq: Seq::new(0),
             to_seq: Seq::new(10),
+            epoch: 0,
         };
         store.apply_rollup(DEFAULT_STORE, step.clone()).await.unwrap();
         assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), Seq::new(10));
@@ -190,11 +191,29 @@ store_tests! {
             revisions: vec![],
             from_seq: Seq::new(12),
             to_seq: Seq::new(13),
+            epoch: 0,
         };
         store.apply_rollup(DEFAULT_STORE, back).await.unwrap();
         assert!(store.daily(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().is_empty());
         assert!(store.daily_actors(DEFAULT_STORE, prefix("https://"), 0, 1_000).await.unwrap().is_empty());
         assert!(store.activity_actors(DEFAULT_STORE, prefix("https://")).await.unwrap().is_empty());
+    }
+
+    async fn an_erasure_makes_earlier_rollups_count_as_nothing_until_a_step_of_the_new_epoch_clears_them(store) {
+        let a = "https://academy.example.com/install/video-1";
+        let built = RollupStep { activity_actors: vec![actor_row(a, "ann", 3)], to_seq: Seq::new(10), ..RollupStep::default() };
+        store.apply_rollup(DEFAULT_STORE, built).await.unwrap();
+        let nobody = store::erasure::Person::parse(r#"{"mbox":"mailto:nobody@example.com"}"#).unwrap();
+        store.erase_person(DEFAULT_STORE, nobody, false).await.unwrap();
+        assert_eq!(store.rollup_epoch(DEFAULT_STORE).await.unwrap(), 1);
+        assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), Seq::new(0), "nothing built at the new epoch");
+        let stale = |from: i64| RollupStep { from_seq: Seq::new(from), to_seq: Seq::new(11), ..RollupStep::default() };
+        assert!(matches!(store.apply_rollup(DEFAULT_STORE, stale(10)).await, Err(StoreError::Conflict(_))), "read before the erasure");
+        let rebuilt = RollupStep { activity_actors: vec![actor_row(a, "bob", 1)], to_seq: Seq::new(10), epoch: 1, ..RollupStep::default() };
+        store.apply_rollup(DEFAULT_STORE, rebuilt).await.unwrap();
+        assert_eq!(store.activity_actors(DEFAULT_STORE, prefix("https://")).await.unwrap(), vec![actor_row(a, "bob", 1)], "cleared first");
+        assert_eq!(store.rollup_watermark(DEFAULT_STORE).await.unwrap(), Seq::new(10));
+        assert!(matches!(store.apply_rollup(DEFAULT_STORE, stale(0)).await, Err(StoreError::Conflict(_))), "an older epoch's step, even from nothing");
     }
 
     async fn a_prefix_selection_treats_like_wildcards_literally(store) {

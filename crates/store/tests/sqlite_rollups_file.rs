@@ -50,6 +50,7 @@ async fn the_rollups_of_an_older_data_directory_move_to_their_own_file() {
     drop(SqliteStore::open_for_admin(db.data_dir()).unwrap());
     // A data directory of migration 10: its rollups in the database file, no rollups' file.
     let conn = rusqlite::Connection::open(db.data_dir().join("tally.sqlite3")).unwrap();
+    conn.execute_batch(common::SQLITE_UNDO_MIGRATION_15).unwrap();
     conn.execute_batch(common::SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8).unwrap();
     conn.execute_batch(
         "DROP TABLE rollup_daily_actors;

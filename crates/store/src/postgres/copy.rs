@@ -140,7 +140,7 @@ impl TableCopy for PgStore {
     }
 }
 
-fn read_row(columns: &[(&str, Kind)], r: &tokio_postgres::Row) -> Row {
+pub(super) fn read_row(columns: &[(&str, Kind)], r: &tokio_postgres::Row) -> Row {
     columns
         .iter()
         .enumerate()
@@ -160,7 +160,7 @@ fn read_row(columns: &[(&str, Kind)], r: &tokio_postgres::Row) -> Row {
 
 /// A cell as a value of the column's own type (binary COPY takes exactly that type: a
 /// `smallint` column a 2-byte integer).
-fn typed(cell: Cell, ty: &Type) -> Box<dyn ToSql + Sync + Send> {
+pub(super) fn typed(cell: Cell, ty: &Type) -> Box<dyn ToSql + Sync + Send> {
     match (cell, ty) {
         (Cell::Int(v), &Type::INT2) => Box::new(v as i16),
         (Cell::Int(v), &Type::INT4) => Box::new(v as i32),

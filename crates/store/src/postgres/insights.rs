@@ -456,7 +456,15 @@ impl RollupReader for PgStore {
 
     async fn rollup_watermark(&self, store: StoreId) -> Result<Seq, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client.query_opt(sql::WATERMARK, &[&store]).await?.map_or(Seq::default(), |r| r.get(0)))
+        // The epoch first: rollups built meanwhile at a newer one count as nothing built.
+        let wanted = epoch_of(client.query_opt(sql::ROLLUP_EPOCH, &[&store]).await?);
+        let built = client.query_opt(sql::WATERMARK, &[&store]).await?.map(|r| (r.get(0), r.get(1)));
+        Ok(crate::insights::effective_watermark(wanted, built))
+    }
+
+    async fn rollup_epoch(&self, store: StoreId) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(epoch_of(client.query_opt(sql::ROLLUP_EPOCH, &[&store]).await?))
     }
 
     async fn activity_actors(
@@ -597,13 +605,15 @@ impl RollupWriter for PgStore {
             &[&((self.lock_namespace as i32) ^ 0x5a5a), &(store.get() as i32)],
         )
         .await?;
-        let current: Seq =
-            tx.query_opt(sql::WATERMARK, &[&store]).await?.map_or(Seq::default(), |r| r.get(0));
-        if current != step.from_seq {
-            return Err(StoreError::Conflict(format!(
-                "the rollup watermark moved from {} to {current}",
-                step.from_seq
-            )));
+        // Not locked (that would hold up the statement writer, which updates the same row):
+        // an erasure committing before this step does leaves a step of the old epoch, which
+        // counts as nothing built and is cleared by the next.
+        let wanted = epoch_of(tx.query_opt(sql::ROLLUP_EPOCH, &[&store]).await?);
+        let built = tx.query_opt(sql::WATERMARK, &[&store]).await?.map(|r| (r.get(0), r.get(1)));
+        if crate::insights::clears_before(&step, wanted, built)? {
+            for table in sql::ROLLUP_TABLES {
+                tx.execute(&format!("DELETE FROM {table} WHERE store_id = $1"), &[&store]).await?;
+            }
         }
         // Each table's rows in one statement over arrays (the keys of a step are unique,
         // so no row is upserted twice), and the few deletes pipelined after them.
@@ -643,12 +653,7 @@ impl RollupWriter for PgStore {
             calls.iter().map(|(statement, params)| tx.execute(*statement, params)),
         )
         .await?;
-        tx.execute(
-            "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES ($1, $2) \
-             ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
-            &[&store, &step.to_seq],
-        )
-        .await?;
+        tx.execute(sql::SET_WATERMARK, &[&store, &step.to_seq, &step.epoch]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -675,4 +680,9 @@ impl PgStore {
         )
         .await
     }
+}
+
+/// A store's rollup epoch from its row (0 for a store that does not exist).
+fn epoch_of(row: Option<Row>) -> i64 {
+    row.map_or(0, |r| r.get(0))
 }

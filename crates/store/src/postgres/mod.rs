@@ -12,11 +12,13 @@ mod attachments;
 mod copy;
 mod credentials;
 mod documents;
+mod erasure;
 mod forwarding;
 mod health;
 mod insights;
 mod statements;
 mod tls;
+mod tx;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
@@ -38,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_pull_cursors.sql")),
     (12, include_str!("migrations/0012_forwarding.sql")),
+    (14, include_str!("migrations/0014_erasure_and_retention.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

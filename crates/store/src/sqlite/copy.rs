@@ -101,7 +101,7 @@ fn read_row(table: &Table, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     table.columns.iter().enumerate().map(|(i, (_, kind))| read_cell(r.get_ref(i)?, *kind)).collect()
 }
 
-fn read_cell(value: ValueRef<'_>, kind: Kind) -> rusqlite::Result<Cell> {
+pub(super) fn read_cell(value: ValueRef<'_>, kind: Kind) -> rusqlite::Result<Cell> {
     let wrong = || rusqlite::Error::InvalidColumnType(0, format!("{kind:?}"), value.data_type());
     Ok(match (value, kind) {
         (ValueRef::Null, _) => Cell::Null,
@@ -117,7 +117,7 @@ fn read_cell(value: ValueRef<'_>, kind: Kind) -> rusqlite::Result<Cell> {
     })
 }
 
-fn to_sql(cell: Cell) -> Sql {
+pub(super) fn to_sql(cell: Cell) -> Sql {
     match cell {
         Cell::Null => Sql::Null,
         Cell::Int(v) => Sql::Integer(v),

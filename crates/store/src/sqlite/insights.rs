@@ -305,11 +305,14 @@ impl RollupReader for SqliteStore {
     }
 
     async fn rollup_watermark(&self, store: StoreId) -> Result<Seq, StoreError> {
-        self.with_rollups(move |conn| {
-            Ok(conn
-                .query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0))
-                .optional()?
-                .unwrap_or_default())
+        let wanted = self.rollup_epoch(store).await?;
+        let built = self.with_rollups(move |conn| built(conn, store)).await?;
+        Ok(crate::insights::effective_watermark(wanted, built))
+    }
+
+    async fn rollup_epoch(&self, store: StoreId) -> Result<i64, StoreError> {
+        self.with_conn(move |conn| {
+            Ok(conn.query_row(&for_sqlite(sql::ROLLUP_EPOCH), [store], |r| r.get(0)).optional()?.unwrap_or(0))
         })
         .await
     }
@@ -458,18 +461,16 @@ impl RollupWriter for SqliteStore {
     }
 
     async fn apply_rollup(&self, store: StoreId, step: RollupStep) -> Result<(), StoreError> {
+        // The store's epoch is in the other file: an erasure committing between this read
+        // and the step's commit leaves a step of the old epoch, which the next one clears.
+        let wanted = self.rollup_epoch(store).await?;
         // On the rollups' own file and connection: the statement writer never waits for it.
         self.with_rollup_writer(move |conn| {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            let current: Seq = tx
-                .query_row(&for_sqlite(sql::WATERMARK), [store], |r| r.get(0))
-                .optional()?
-                .unwrap_or_default();
-            if current != step.from_seq {
-                return Err(StoreError::Conflict(format!(
-                    "the rollup watermark moved from {} to {current}",
-                    step.from_seq
-                )));
+            if crate::insights::clears_before(&step, wanted, built(&tx, store)?)? {
+                for table in sql::ROLLUP_TABLES {
+                    tx.execute(&format!("DELETE FROM {table} WHERE store_id = ?1"), [store])?;
+                }
             }
             {
                 let mut daily = tx.prepare_cached(&for_sqlite(sql::ADD_DAILY))?;
@@ -527,14 +528,15 @@ impl RollupWriter for SqliteStore {
                     drop_actor.execute(params![store, a.day, a.activity_id, a.actor])?;
                 }
             }
-            tx.execute(
-                "INSERT INTO rollup_watermarks (store_id, last_seq) VALUES (?1, ?2) \
-                 ON CONFLICT (store_id) DO UPDATE SET last_seq = excluded.last_seq",
-                params![store, step.to_seq],
-            )?;
+            tx.execute(&for_sqlite(sql::SET_WATERMARK), params![store, step.to_seq, step.epoch])?;
             tx.commit()?;
             Ok(())
         })
         .await
     }
+}
+
+/// Where the store's rollups stand (on a connection to the rollups' file).
+fn built(conn: &Connection, store: StoreId) -> Result<crate::insights::Built, StoreError> {
+    Ok(conn.query_row(&for_sqlite(sql::WATERMARK), [store], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
 }

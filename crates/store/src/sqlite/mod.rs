@@ -15,10 +15,12 @@ mod attachments;
 mod copy;
 mod credentials;
 mod documents;
+mod erasure;
 mod forwarding;
 mod health;
 mod insights;
 mod statements;
+mod tx;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -72,10 +74,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
     (12, include_str!("migrations/0012_pull_cursors.sql")),
     (13, include_str!("migrations/0013_forwarding.sql")),
+    (15, include_str!("migrations/0015_erasure_and_retention.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.
-const ROLLUP_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/rollups/0001_rollups.sql"))];
+const ROLLUP_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/rollups/0001_rollups.sql")),
+    (2, include_str!("migrations/rollups/0002_epoch.sql")),
+];
 
 /// The embedded SQLite store.
 #[derive(Clone)]

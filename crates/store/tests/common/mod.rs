@@ -50,6 +50,13 @@ pub const SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8: &str = "
 
 /// Removes the embedded store's rollups' file (with its WAL) from a data directory.
 #[allow(dead_code)]
+/// The columns SQLite migration 15 adds, dropped: a test that replays older migrations on
+/// a newer data directory undoes it first (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+pub const SQLITE_UNDO_MIGRATION_15: &str = "
+    ALTER TABLE stores DROP COLUMN rollup_epoch;
+    ALTER TABLE stores DROP COLUMN retention_days;
+    ALTER TABLE stores DROP COLUMN ticket_retention_days;";
+
 pub fn remove_rollups_file(dir: &std::path::Path) {
     for name in ["rollups.sqlite3", "rollups.sqlite3-wal", "rollups.sqlite3-shm"] {
         match std::fs::remove_file(dir.join(name)) {
