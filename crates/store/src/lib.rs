@@ -37,7 +37,8 @@ pub use health::{Health, PoolStatus, Readiness};
 pub use model::{
     ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
     DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
-    Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
+    RetentionPolicy, Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo,
+    StoredStatement,
 };
 
 pub use forwarding::ForwardingStore;
@@ -150,6 +151,13 @@ pub trait TenantWriter: Send + Sync {
     /// Revokes a store: its data stays, its credentials stop working. False when there is
     /// none with this id.
     fn revoke_store(&self, id: StoreId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets how long a store keeps statements and tickets; false when there is no such store.
+    fn set_retention(
+        &self,
+        id: StoreId,
+        policy: RetentionPolicy,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Reads state, activity profile and agent profile documents.

@@ -279,6 +279,15 @@ pub struct StoreInfo {
     pub name: String,
     pub created: Timestamp,
     pub revoked: bool,
+    pub retention: RetentionPolicy,
+}
+
+/// How long a store keeps what it is given, in days (`None`: for ever). Statements stored,
+/// and tickets created, before that are purged in the background.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetentionPolicy {
+    pub statements_days: Option<u32>,
+    pub tickets_days: Option<u32>,
 }
 
 /// An API credential: HTTP Basic key and the SHA-256 digest of its secret.

@@ -37,8 +37,13 @@ pub const PUT_CREDENTIAL: &str = "INSERT INTO credentials (key, store_id, name, 
 pub const RENAME_CREDENTIAL: &str = "UPDATE credentials SET name = $2 WHERE key = $1";
 pub const REVOKE_CREDENTIAL: &str = "UPDATE credentials SET revoked = true WHERE key = $1";
 
-pub const STORES: &str = "SELECT id, name, created, revoked FROM stores ORDER BY id";
-pub const STORE: &str = "SELECT id, name, created, revoked FROM stores WHERE id = $1";
+pub const STORE_COLUMNS: &str = "id, name, created, revoked, retention_days, ticket_retention_days";
+pub const STORES: &str =
+    "SELECT id, name, created, revoked, retention_days, ticket_retention_days FROM stores ORDER BY id";
+pub const STORE: &str =
+    "SELECT id, name, created, revoked, retention_days, ticket_retention_days FROM stores WHERE id = $1";
+pub const SET_RETENTION: &str =
+    "UPDATE stores SET retention_days = $2, ticket_retention_days = $3 WHERE id = $1";
 pub const RENAME_STORE: &str = "UPDATE stores SET name = $2 WHERE id = $1";
 pub const REVOKE_STORE: &str = "UPDATE stores SET revoked = true WHERE id = $1";
 

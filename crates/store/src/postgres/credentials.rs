@@ -1,5 +1,6 @@
 //! Stores (tenants) and credentials on PostgreSQL (their SQL is `crate::sql`'s).
 
+use crate::RetentionPolicy;
 use tokio_postgres::Row;
 use xapi::Timestamp;
 
@@ -85,6 +86,10 @@ fn store_row(row: &Row) -> StoreInfo {
         name: row.get(1),
         created: Timestamp::from_micros(row.get(2)),
         revoked: row.get(3),
+        retention: RetentionPolicy {
+            statements_days: row.get::<_, Option<i32>>(4).map(|d| d as u32),
+            tickets_days: row.get::<_, Option<i32>>(5).map(|d| d as u32),
+        },
     }
 }
 
@@ -105,11 +110,23 @@ impl TenantWriter for PgStore {
         let client = self.pool.get().await?;
         let row = client
             .query_one(
-                &format!("INSERT INTO stores (name, created) VALUES ($1, {NOW_MICROS}) RETURNING id, name, created, revoked"),
+                &format!(
+                    "INSERT INTO stores (name, created) VALUES ($1, {NOW_MICROS}) RETURNING {}",
+                    sql::STORE_COLUMNS
+                ),
                 &[&name],
             )
             .await?;
         Ok(store_row(&row))
+    }
+
+    async fn set_retention(&self, id: StoreId, policy: RetentionPolicy) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let days = |d: Option<u32>| d.map(|d| d as i32);
+        Ok(client
+            .execute(sql::SET_RETENTION, &[&id, &days(policy.statements_days), &days(policy.tickets_days)])
+            .await?
+            > 0)
     }
 
     async fn rename_store(&self, id: StoreId, name: &str) -> Result<bool, StoreError> {

@@ -1,5 +1,6 @@
 //! Stores (tenants) and credentials on SQLite (their SQL is `crate::sql`'s).
 
+use crate::RetentionPolicy;
 use rusqlite::{OptionalExtension, params};
 use xapi::Timestamp;
 
@@ -98,6 +99,7 @@ fn store_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreInfo> {
         name: r.get(1)?,
         created: Timestamp::from_micros(r.get(2)?),
         revoked: r.get(3)?,
+        retention: RetentionPolicy { statements_days: r.get(4)?, tickets_days: r.get(5)? },
     })
 }
 
@@ -126,7 +128,13 @@ impl TenantWriter for SqliteStore {
             let created = Timestamp::now().as_micros();
             conn.execute("INSERT INTO stores (name, created) VALUES (?1, ?2)", params![name, created])?;
             let id = StoreId::new(conn.last_insert_rowid());
-            Ok(StoreInfo { id, name, created: Timestamp::from_micros(created), revoked: false })
+            Ok(StoreInfo {
+                id,
+                name,
+                created: Timestamp::from_micros(created),
+                revoked: false,
+                retention: RetentionPolicy::default(),
+            })
         })
         .await
     }
@@ -135,6 +143,14 @@ impl TenantWriter for SqliteStore {
         let name = name.to_string();
         self.with_conn(move |conn| Ok(conn.execute(&for_sqlite(sql::RENAME_STORE), params![id, name])? > 0))
             .await
+    }
+
+    async fn set_retention(&self, id: StoreId, policy: RetentionPolicy) -> Result<bool, StoreError> {
+        self.with_conn(move |conn| {
+            let params = params![id, policy.statements_days, policy.tickets_days];
+            Ok(conn.execute(&for_sqlite(sql::SET_RETENTION), params)? > 0)
+        })
+        .await
     }
 
     async fn revoke_store(&self, id: StoreId) -> Result<bool, StoreError> {

@@ -48,15 +48,16 @@ pub const SQLITE_ROLLUPS_OF_MIGRATIONS_5_TO_8: &str = "
     CREATE TABLE rollup_revisions (store_id INTEGER NOT NULL, activity_id TEXT NOT NULL, marker TEXT NOT NULL,
         first_seen INTEGER NOT NULL, PRIMARY KEY (store_id, activity_id, marker));";
 
-/// Removes the embedded store's rollups' file (with its WAL) from a data directory.
-#[allow(dead_code)]
 /// The columns SQLite migration 15 adds, dropped: a test that replays older migrations on
 /// a newer data directory undoes it first (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+#[allow(dead_code)]
 pub const SQLITE_UNDO_MIGRATION_15: &str = "
     ALTER TABLE stores DROP COLUMN rollup_epoch;
     ALTER TABLE stores DROP COLUMN retention_days;
     ALTER TABLE stores DROP COLUMN ticket_retention_days;";
 
+/// Removes the embedded store's rollups' file (with its WAL) from a data directory.
+#[allow(dead_code)]
 pub fn remove_rollups_file(dir: &std::path::Path) {
     for name in ["rollups.sqlite3", "rollups.sqlite3-wal", "rollups.sqlite3-shm"] {
         match std::fs::remove_file(dir.join(name)) {
