@@ -9,11 +9,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialReader, CredentialWriter, ForwardingStore, RollupReader, StatementWriter, StoreId,
-    StoreInfo, TenantReader, TenantWriter,
+    AuditReader, AuditWriter, Credential, CredentialReader, CredentialWriter, ForwardingStore, RollupReader,
+    StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter,
 };
 
+use crate::audit;
 use crate::auth::{Principal, authenticate};
+mod audit_log;
 mod forwarding;
 
 use crate::bulk::{self, ImportError, ImportTarget};
@@ -29,6 +31,8 @@ pub fn service<
         + StatementWriter
         + ForwardingStore
         + RollupReader
+        + AuditReader
+        + AuditWriter
         + 'static,
 >() -> actix_web::Scope {
     web::scope("/admin")
@@ -51,6 +55,7 @@ pub fn service<
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
         .route("/credentials/{key}", web::delete().to(revoke_credential::<S>))
+        .route("/audit", web::get().to(audit_log::list::<S>))
 }
 
 pub(crate) async fn admin<S: CredentialReader>(
@@ -103,14 +108,18 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
-async fn create_store<S: TenantWriter + CredentialReader + 'static>(
+async fn create_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<Name>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    instance_admin(&principal)?;
     let created = store.create_store(&checked_name(&body.name)?).await?;
+    let details = json!({ "name": created.name });
+    audit::record(store.get_ref(), &principal, "store.create", created.id, created.id.to_string(), details)
+        .await;
     Ok(HttpResponse::Created().json(store_json(&created)))
 }
 
@@ -141,7 +150,7 @@ async fn get_store<S: TenantReader + CredentialReader + 'static>(
 }
 
 /// `PATCH /admin/stores/{id} {"name"}` renames a store.
-async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + 'static>(
+async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: Json<Name>,
@@ -154,18 +163,21 @@ async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + 'stati
         return Err(ApiError::NotFound);
     }
     let info = store.store_info(id).await?.ok_or(ApiError::NotFound)?;
+    let details = json!({ "name": info.name });
+    audit::record(store.get_ref(), &principal, "store.rename", id, id.to_string(), details).await;
     Ok(HttpResponse::Ok().json(store_json(&info)))
 }
 
 /// `DELETE /admin/stores/{id}` revokes a store: its data stays, its credentials stop
 /// working on the next request.
-async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
+async fn revoke_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    instance_admin(&principal)?;
     let id = id.into_inner();
     if id == store::DEFAULT_STORE {
         return Err(ApiError::bad_request(
@@ -176,6 +188,7 @@ async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
     if !store.revoke_store(id).await? {
         return Err(ApiError::NotFound);
     }
+    audit::record(store.get_ref(), &principal, "store.revoke", id, id.to_string(), json!({})).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -183,7 +196,7 @@ async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
 /// store, read as they arrive and stored in atomic batches (see [`bulk`]); answers what it
 /// stored and each line it refused. The statements get this credential's authority, and
 /// their activity definitions count (an administrator restores a store's data).
-async fn import_statements<S: TenantReader + CredentialReader + StatementWriter + 'static>(
+async fn import_statements<S: TenantReader + CredentialReader + StatementWriter + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: web::Payload,
@@ -221,6 +234,9 @@ async fn import_statements<S: TenantReader + CredentialReader + StatementWriter 
         ImportError::Read(message) => ApiError::bad_request("", message),
         ImportError::Store(e) => e.into(),
     })?;
+    // Counts only: a refused line's reason may quote the statement, and so a person.
+    let details = json!({ "lines": report.lines, "accepted": report.accepted, "rejected": report.rejected });
+    audit::record(store.get_ref(), &principal, "statements.import", id, id.to_string(), details).await;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -237,7 +253,7 @@ struct NewCredential {
 
 /// `POST /admin/credentials {"store", "scopes", "name", "acts_for"?}` → 201 with the key
 /// and the secret, shown this once.
-async fn create_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn create_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<NewCredential>,
     store: Data<S>,
@@ -263,9 +279,24 @@ async fn create_credential<S: CredentialReader + CredentialWriter + 'static>(
         }
         other => other.into(),
     })?;
+    audit::record(
+        store.get_ref(),
+        &principal,
+        "credential.create",
+        new.credential.store,
+        &new.credential.key,
+        credential_details(&new.credential),
+    )
+    .await;
     let mut answer = credential_json(&new.credential);
     answer["secret"] = json!(new.secret);
     Ok(HttpResponse::Created().json(answer))
+}
+
+/// What the audit log keeps of a credential: neither its secret (nor digest) nor the user
+/// it acts for, who is a person the store holds data about.
+fn credential_details(credential: &Credential) -> Value {
+    json!({ "name": credential.name, "scopes": credential.scopes, "acts_for_a_user": credential.acts_for.is_some() })
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,7 +334,7 @@ async fn administered_credential<S: CredentialReader>(
 }
 
 /// `PATCH /admin/credentials/{key} {"name"}` renames a credential.
-async fn rename_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn rename_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     body: Json<Name>,
@@ -314,11 +345,14 @@ async fn rename_credential<S: CredentialReader + CredentialWriter + 'static>(
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.rename_credential(&credential.key, &checked_name(&body.name)?).await?;
     let renamed = administered_credential(&principal, store.get_ref(), &key).await?;
+    let details = credential_details(&renamed);
+    audit::record(store.get_ref(), &principal, "credential.rename", renamed.store, &renamed.key, details)
+        .await;
     Ok(HttpResponse::Ok().json(credential_json(&renamed)))
 }
 
 /// `DELETE /admin/credentials/{key}` revokes a credential, from the next request on.
-async fn revoke_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn revoke_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     store: Data<S>,
@@ -327,5 +361,15 @@ async fn revoke_credential<S: CredentialReader + CredentialWriter + 'static>(
     let principal = admin(&req, store.get_ref(), &config).await?;
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.revoke_credential(&credential.key).await?;
+    let details = credential_details(&credential);
+    audit::record(
+        store.get_ref(),
+        &principal,
+        "credential.revoke",
+        credential.store,
+        &credential.key,
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

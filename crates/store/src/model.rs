@@ -404,7 +404,7 @@ pub struct NewAuditEntry {
 pub struct AuditEntry {
     /// Its place in the log: later acts have larger ids.
     pub id: i64,
-    /// When it was recorded.
+    /// When it was recorded, to the millisecond.
     pub at: Timestamp,
     pub store: StoreId,
     pub actor: String,
@@ -451,6 +451,12 @@ impl AuditPage {
         });
         AuditPage { entries: rows, next }
     }
+}
+
+/// The time an act is recorded at: now, in whole milliseconds, the precision RFC 3339 times
+/// are shown with, so a time read from the log selects exactly as `since` or `until`.
+pub(crate) fn audit_now() -> Timestamp {
+    Timestamp::from_micros(Timestamp::now().as_micros().div_euclid(1000) * 1000)
 }
 
 /// An entry's details as kept (JSON text) read back; text that is not JSON (written by

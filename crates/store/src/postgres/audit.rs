@@ -3,13 +3,13 @@
 use xapi::Timestamp;
 
 use super::PgStore;
-use crate::model::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, audit_details};
+use crate::model::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, audit_details, audit_now};
 use crate::sql;
 use crate::{AuditReader, AuditWriter, StoreError};
 
 impl AuditWriter for PgStore {
     async fn record_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
-        let at = Timestamp::now();
+        let at = audit_now();
         let client = self.pool.get().await?;
         let id: i64 = client
             .query_one(

@@ -4,13 +4,13 @@ use rusqlite::params;
 use xapi::Timestamp;
 
 use super::SqliteStore;
-use crate::model::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, audit_details};
+use crate::model::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, audit_details, audit_now};
 use crate::sql::{self, for_sqlite};
 use crate::{AuditReader, AuditWriter, StoreError};
 
 impl AuditWriter for SqliteStore {
     async fn record_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
-        let at = Timestamp::now();
+        let at = audit_now();
         self.with_conn(move |conn| {
             let id = conn.query_row(
                 &for_sqlite(sql::RECORD_AUDIT),
