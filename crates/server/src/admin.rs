@@ -234,8 +234,7 @@ async fn import_statements<S: TenantReader + CredentialReader + StatementWriter 
         ImportError::Read(message) => ApiError::bad_request("", message),
         ImportError::Store(e) => e.into(),
     })?;
-    // Counts only: a refused line's reason may quote the statement, and so a person.
-    let details = json!({ "lines": report.lines, "accepted": report.accepted, "rejected": report.rejected });
+    let details = audit::statements_import_details(&report);
     audit::record(store.get_ref(), &principal, "statements.import", id, id.to_string(), details).await;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -285,18 +284,12 @@ async fn create_credential<S: CredentialReader + CredentialWriter + AuditWriter 
         "credential.create",
         new.credential.store,
         &new.credential.key,
-        credential_details(&new.credential),
+        audit::credential_details(&new.credential),
     )
     .await;
     let mut answer = credential_json(&new.credential);
     answer["secret"] = json!(new.secret);
     Ok(HttpResponse::Created().json(answer))
-}
-
-/// What the audit log keeps of a credential: neither its secret (nor digest) nor the user
-/// it acts for, who is a person the store holds data about.
-fn credential_details(credential: &Credential) -> Value {
-    json!({ "name": credential.name, "scopes": credential.scopes, "acts_for_a_user": credential.acts_for.is_some() })
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,7 +338,7 @@ async fn rename_credential<S: CredentialReader + CredentialWriter + AuditWriter 
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.rename_credential(&credential.key, &checked_name(&body.name)?).await?;
     let renamed = administered_credential(&principal, store.get_ref(), &key).await?;
-    let details = credential_details(&renamed);
+    let details = audit::credential_details(&renamed);
     audit::record(store.get_ref(), &principal, "credential.rename", renamed.store, &renamed.key, details)
         .await;
     Ok(HttpResponse::Ok().json(credential_json(&renamed)))
@@ -361,7 +354,7 @@ async fn revoke_credential<S: CredentialReader + CredentialWriter + AuditWriter 
     let principal = admin(&req, store.get_ref(), &config).await?;
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.revoke_credential(&credential.key).await?;
-    let details = credential_details(&credential);
+    let details = audit::credential_details(&credential);
     audit::record(
         store.get_ref(),
         &principal,

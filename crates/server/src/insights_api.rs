@@ -205,8 +205,7 @@ async fn import_tickets<S: Store>(
             .map_err(|e: insights::tickets::ImportError| ApiError::bad_request("preset", e.to_string()))?;
     }
     options.source = params.get("source").map(str::to_string);
-    // The audit entry's subject: the source named, else the preset it defaults to.
-    let source = options.source.clone().unwrap_or_else(|| options.preset.to_string());
+    let subject = audit::tickets_import_subject(&options);
     if let Some(timezone) = params.get("timezone") {
         options.timezone = timezone.to_string();
     }
@@ -247,15 +246,8 @@ async fn import_tickets<S: Store>(
             ImportFailure::Io(e) => ApiError::bad_request("", e),
             ImportFailure::Store(e) => e.into(),
         })?;
-    // Counts only: a rejected row's reason may quote a requester.
-    let details = json!({
-        "inserted": summary.inserted,
-        "updated": summary.updated,
-        "rejected": summary.rejected,
-        "stored": summary.stored,
-        "complete": summary.complete,
-    });
-    audit::record(store.get_ref(), &p, "tickets.import", p.store, source, details).await;
+    let details = audit::tickets_import_details(&summary);
+    audit::record(store.get_ref(), &p, "tickets.import", p.store, subject, details).await;
     Ok(HttpResponse::Ok().json(summary))
 }
 

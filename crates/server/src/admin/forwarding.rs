@@ -125,13 +125,7 @@ pub async fn create<
     let id = id.into_inner();
     let principal = administered(&req, store.get_ref(), &config, id).await?;
     let rule = store.create_forwarding(checked(body.into_inner(), id)?).await?;
-    // The target's URL and filter; its key and secret are the target's credential.
-    let details = json!({
-        "url": rule.url,
-        "verbs": rule.filter.verbs,
-        "activity_prefix": rule.filter.activity_prefix,
-        "max_attempts": rule.max_attempts,
-    });
+    let details = audit::forwarding_details(&rule);
     audit::record(store.get_ref(), &principal, "forwarding.create", id, rule.id.to_string(), details).await;
     Ok(HttpResponse::Created().json(rule_json(store.get_ref(), &rule).await?))
 }
