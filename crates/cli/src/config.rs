@@ -88,6 +88,18 @@ pub enum Command {
         #[command(subcommand)]
         command: InsightsCommand,
     },
+    /// Prints the audit log of administrative acts, newest first (as GET /admin/audit).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this store's acts (every store's without it).
+    #[arg(long)]
+    pub store: Option<StoreId>,
+    /// How many of the newest acts to print.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]

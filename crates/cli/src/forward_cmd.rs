@@ -2,12 +2,14 @@
 //! API manages them (`/admin/stores/{id}/forwarding`).
 
 use anyhow::{Result, bail};
+use serde_json::json;
+use server::audit::{self, CONSOLE};
 use store::forwarding::{ForwardingFilter, ForwardingStore, NewForwarding};
-use store::{RollupReader, TenantReader};
+use store::{AuditWriter, RollupReader, TenantReader};
 
 use crate::config::ForwardCommand;
 
-pub async fn forward<S: ForwardingStore + TenantReader + RollupReader>(
+pub async fn forward<S: ForwardingStore + TenantReader + RollupReader + AuditWriter>(
     store: &S,
     command: ForwardCommand,
 ) -> Result<()> {
@@ -35,6 +37,8 @@ pub async fn forward<S: ForwardingStore + TenantReader + RollupReader>(
                     max_attempts: max_attempts.clamp(1, 100),
                 })
                 .await?;
+            let details = audit::forwarding_details(&rule);
+            audit::record_by(store, CONSOLE, "forwarding.create", id, rule.id.to_string(), details).await;
             println!("id: {}", rule.id);
         }
         ForwardCommand::List { store: id } => {
@@ -52,6 +56,7 @@ pub async fn forward<S: ForwardingStore + TenantReader + RollupReader>(
             if !store.delete_forwarding(id, rule).await? {
                 bail!("store {id} has no forwarding rule {rule}");
             }
+            audit::record_by(store, CONSOLE, "forwarding.delete", id, rule.to_string(), json!({})).await;
             println!("removed rule {rule}");
         }
         ForwardCommand::Enable { store: id, rule } | ForwardCommand::Disable { store: id, rule } => {
@@ -59,6 +64,8 @@ pub async fn forward<S: ForwardingStore + TenantReader + RollupReader>(
             if !store.enable_forwarding(id, rule, on).await? {
                 bail!("store {id} has no forwarding rule {rule}");
             }
+            let action = if on { "forwarding.enable" } else { "forwarding.disable" };
+            audit::record_by(store, CONSOLE, action, id, rule.to_string(), json!({})).await;
             println!("rule {rule} is {}", if on { "on" } else { "off" });
         }
     }

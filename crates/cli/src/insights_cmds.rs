@@ -10,15 +10,18 @@ use base64::Engine;
 use insights::export;
 use insights::import::{ImportFailure, import_file, parse_through};
 use insights::tickets::{ImportOptions, InputFormat};
+use server::audit::{self, CONSOLE};
 use server::bulk::{self, ImportError, ImportTarget};
-use store::{ReadStore, StatementFilter, StatementQuery, StatementWriter, TenantReader, TicketWriter};
+use store::{
+    AuditWriter, ReadStore, StatementFilter, StatementQuery, StatementWriter, TenantReader, TicketWriter,
+};
 
 use crate::config::{DemoArgs, ExportCommand, ImportArgs, ImportCommand, StatementFormat};
 use crate::progress::Progress;
 
 /// `tally tickets import FILE …`: a progress bar with rows/s and an ETA on a terminal,
 /// plain progress lines otherwise, then the summary (rejected rows with their reasons).
-pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Result<()> {
+pub async fn import_tickets<S: TicketWriter + AuditWriter>(store: &S, args: ImportArgs) -> Result<()> {
     let mut options = ImportOptions::new(args.preset.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
     options.source = args.source;
     options.timezone = args.timezone;
@@ -38,6 +41,7 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
         std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?.len();
     let progress = Progress::new(format!("file {} MB", size / 1_000_000), "rows");
     let report = progress.clone();
+    let subject = audit::tickets_import_subject(&options);
     let summary = import_file(store, args.store, &args.file, format, options, args.strict, move |rows| {
         report.rows(rows)
     })
@@ -47,6 +51,8 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
         other => anyhow::anyhow!("{other}"),
     })?;
     progress.finish();
+    let details = audit::tickets_import_details(&summary);
+    audit::record_by(store, CONSOLE, "tickets.import", args.store, subject, details).await;
     println!("inserted: {}", summary.inserted);
     println!("updated:  {}", summary.updated);
     println!("rejected: {}", summary.rejected);
@@ -70,7 +76,7 @@ pub async fn import_tickets<S: TicketWriter>(store: &S, args: ImportArgs) -> Res
 
 /// `tally import statements FILE`: the file's statements into a store, with the same
 /// progress as a ticket import, then what was stored and each line refused.
-pub async fn import_statements<S: TenantReader + StatementWriter>(
+pub async fn import_statements<S: TenantReader + StatementWriter + AuditWriter>(
     store: &S,
     command: ImportCommand,
 ) -> Result<()> {
@@ -110,6 +116,8 @@ pub async fn import_statements<S: TenantReader + StatementWriter>(
             other => anyhow::anyhow!("{other}"),
         })?;
     progress.finish();
+    let details = audit::statements_import_details(&report);
+    audit::record_by(store, CONSOLE, "statements.import", id, id.to_string(), details).await;
     println!("lines:    {}", report.lines);
     println!("accepted: {}", report.accepted);
     println!("rejected: {}", report.rejected);

@@ -14,16 +14,18 @@ use std::net::TcpListener;
 use anyhow::{Context, Result};
 use clap::Parser;
 use insights::engine::EngineStore;
+use serde_json::json;
+use server::audit::{self, CONSOLE};
 use server::credentials;
 use server::scopes::Scope;
 use store::{
-    CredentialReader, CredentialWriter, DEFAULT_STORE, Health, PgStore, SqliteStore, Store, TenantReader,
-    TenantWriter,
+    AuditFilter, AuditReader, AuditWriter, CredentialReader, CredentialWriter, DEFAULT_STORE, Health,
+    PgStore, SqliteStore, Store, TenantReader, TenantWriter,
 };
 
 use crate::config::{
-    Cli, Command, CopyArgs, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs, StorageArgs,
-    StoresCommand, TicketsCommand,
+    AuditArgs, Cli, Command, CopyArgs, CredentialsCommand, InsightsCommand, InsightsServeArgs, ServeArgs,
+    StorageArgs, StoresCommand, TicketsCommand,
 };
 
 /// The store a command runs against, picked by the database URL's scheme.
@@ -124,6 +126,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Import { command } => {
             let backend = open(&cli.storage, Purpose::WriteStatements).await?;
             with_store!(backend, |store| insights_cmds::import_statements(&store, command).await)
+        }
+        Command::Audit(args) => {
+            let backend = open(&cli.storage, Purpose::Read { force_read_only: false }).await?;
+            with_store!(backend, |store| print_audit(&store, args).await)
         }
         Command::Demo(args) => tokio::task::spawn_blocking(move || insights_cmds::demo(args)).await?,
         Command::Insights { command: InsightsCommand::Serve(args) } => {
@@ -324,7 +330,7 @@ async fn ensure_credential<S: CredentialReader + CredentialWriter>(
     Ok(())
 }
 
-async fn manage_credentials<S: CredentialReader + CredentialWriter>(
+async fn manage_credentials<S: CredentialReader + CredentialWriter + AuditWriter>(
     store: &S,
     command: CredentialsCommand,
 ) -> Result<()> {
@@ -337,6 +343,9 @@ async fn manage_credentials<S: CredentialReader + CredentialWriter>(
                 new.credential.acts_for = Some(serde_json::from_str(&user)?);
             }
             store.create_credential(new.credential.clone()).await?;
+            let (credential, details) = (&new.credential, audit::credential_details(&new.credential));
+            audit::record_by(store, CONSOLE, "credential.create", credential.store, &credential.key, details)
+                .await;
             println!("key:    {}", new.credential.key);
             println!("secret: {}", new.secret);
         }
@@ -358,22 +367,54 @@ async fn manage_credentials<S: CredentialReader + CredentialWriter>(
             if !store.rename_credential(&key, &name).await? {
                 anyhow::bail!("no credential with key {key}");
             }
+            audit_credential(store, "credential.rename", &key).await?;
             println!("renamed {key}");
         }
         CredentialsCommand::Revoke { key } => {
             if !store.revoke_credential(&key).await? {
                 anyhow::bail!("no credential with key {key}");
             }
+            audit_credential(store, "credential.revoke", &key).await?;
             println!("revoked {key}");
         }
     }
     Ok(())
 }
 
-async fn manage_stores<S: TenantReader + TenantWriter>(store: &S, command: StoresCommand) -> Result<()> {
+/// Records an act on the credential `key` as it now is.
+async fn audit_credential<S: CredentialReader + AuditWriter>(
+    store: &S,
+    action: &str,
+    key: &str,
+) -> Result<()> {
+    if let Some(credential) = store.credential(key).await? {
+        let details = audit::credential_details(&credential);
+        audit::record_by(store, CONSOLE, action, credential.store, key, details).await;
+    }
+    Ok(())
+}
+
+/// `tally audit`: one line per act, newest first: id, time, store, actor, action, subject,
+/// details.
+async fn print_audit<S: AuditReader>(store: &S, args: AuditArgs) -> Result<()> {
+    let filter = AuditFilter { store: args.store, ..AuditFilter::default() };
+    for e in store.audit_page(filter, None, args.limit.max(1)).await?.entries {
+        let at = e.at.to_rfc3339();
+        println!("{}\t{at}\t{}\t{}\t{}\t{}\t{}", e.id, e.store, e.actor, e.action, e.subject, e.details);
+    }
+    Ok(())
+}
+
+async fn manage_stores<S: TenantReader + TenantWriter + AuditWriter>(
+    store: &S,
+    command: StoresCommand,
+) -> Result<()> {
     match command {
         StoresCommand::Create { name } => {
             let created = store.create_store(&name).await?;
+            let details = json!({ "name": created.name });
+            audit::record_by(store, CONSOLE, "store.create", created.id, created.id.to_string(), details)
+                .await;
             println!("id:   {}", created.id);
             println!("name: {}", created.name);
         }
@@ -387,6 +428,8 @@ async fn manage_stores<S: TenantReader + TenantWriter>(store: &S, command: Store
             if !store.rename_store(id, &name).await? {
                 anyhow::bail!("no store {id}");
             }
+            audit::record_by(store, CONSOLE, "store.rename", id, id.to_string(), json!({ "name": name }))
+                .await;
             println!("renamed store {id}");
         }
         StoresCommand::Revoke { id } => {
@@ -398,6 +441,7 @@ async fn manage_stores<S: TenantReader + TenantWriter>(store: &S, command: Store
             if !store.revoke_store(id).await? {
                 anyhow::bail!("no store {id}");
             }
+            audit::record_by(store, CONSOLE, "store.revoke", id, id.to_string(), json!({})).await;
             println!("revoked store {id}");
         }
     }

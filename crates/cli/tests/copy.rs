@@ -127,8 +127,12 @@ backend_tests! {
         assert!(copied.status.success(), "{stdout}{}", String::from_utf8_lossy(&copied.stderr));
         assert!(stdout.contains("copying into an empty target") && stdout.contains("verified"), "{stdout}");
         let checked = verification(&stdout);
-        assert_eq!(checked.len(), 20, "every table is compared, the rollups too: {stdout}");
+        assert_eq!(checked.len(), 21, "every table is compared, the rollups too: {stdout}");
         assert!(checked.iter().all(|l| l.ends_with(" same")), "{stdout}");
+        // The store and credential made through the admin API were audited, and copied.
+        let audited = checked.iter().find(|l| l.starts_with("audit_log ")).expect("the audit log is compared");
+        let rows: Vec<&str> = audited.split_whitespace().skip(1).take(2).collect();
+        assert!(rows[0] == rows[1] && rows[0].parse::<u64>().unwrap() >= 2, "{audited}");
         let (before, after) = (answers(&source, (&key, &secret)), answers(&target, (&key, &secret)));
         for (what, (a, b)) in ["statements", "the other store's statements", "the document and its ETag", "the attachment", "the tickets", "the report"].iter().zip(before.iter().zip(&after)) {
             assert_eq!(a, b, "{what} differ");

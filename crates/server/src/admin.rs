@@ -9,11 +9,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialReader, CredentialWriter, ForwardingStore, PersonEraser, RollupReader,
-    StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter,
+    AuditReader, AuditWriter, Credential, CredentialReader, CredentialWriter, ForwardingStore, PersonEraser,
+    RollupReader, StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter,
 };
 
+use crate::audit;
 use crate::auth::{Principal, authenticate};
+mod audit_log;
 mod erasure;
 mod forwarding;
 
@@ -31,6 +33,8 @@ pub fn service<
         + ForwardingStore
         + RollupReader
         + PersonEraser
+        + AuditReader
+        + AuditWriter
         + 'static,
 >() -> actix_web::Scope {
     web::scope("/admin")
@@ -54,6 +58,7 @@ pub fn service<
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
         .route("/credentials/{key}", web::delete().to(revoke_credential::<S>))
+        .route("/audit", web::get().to(audit_log::list::<S>))
 }
 
 pub(crate) async fn admin<S: CredentialReader>(
@@ -106,14 +111,18 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
-async fn create_store<S: TenantWriter + CredentialReader + 'static>(
+async fn create_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<Name>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    instance_admin(&principal)?;
     let created = store.create_store(&checked_name(&body.name)?).await?;
+    let details = json!({ "name": created.name });
+    audit::record(store.get_ref(), &principal, "store.create", created.id, created.id.to_string(), details)
+        .await;
     Ok(HttpResponse::Created().json(store_json(&created)))
 }
 
@@ -144,7 +153,7 @@ async fn get_store<S: TenantReader + CredentialReader + 'static>(
 }
 
 /// `PATCH /admin/stores/{id} {"name"}` renames a store.
-async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + 'static>(
+async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: Json<Name>,
@@ -157,18 +166,21 @@ async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + 'stati
         return Err(ApiError::NotFound);
     }
     let info = store.store_info(id).await?.ok_or(ApiError::NotFound)?;
+    let details = json!({ "name": info.name });
+    audit::record(store.get_ref(), &principal, "store.rename", id, id.to_string(), details).await;
     Ok(HttpResponse::Ok().json(store_json(&info)))
 }
 
 /// `DELETE /admin/stores/{id}` revokes a store: its data stays, its credentials stop
 /// working on the next request.
-async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
+async fn revoke_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    instance_admin(&admin(&req, store.get_ref(), &config).await?)?;
+    let principal = admin(&req, store.get_ref(), &config).await?;
+    instance_admin(&principal)?;
     let id = id.into_inner();
     if id == store::DEFAULT_STORE {
         return Err(ApiError::bad_request(
@@ -179,6 +191,7 @@ async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
     if !store.revoke_store(id).await? {
         return Err(ApiError::NotFound);
     }
+    audit::record(store.get_ref(), &principal, "store.revoke", id, id.to_string(), json!({})).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -186,7 +199,7 @@ async fn revoke_store<S: TenantWriter + CredentialReader + 'static>(
 /// store, read as they arrive and stored in atomic batches (see [`bulk`]); answers what it
 /// stored and each line it refused. The statements get this credential's authority, and
 /// their activity definitions count (an administrator restores a store's data).
-async fn import_statements<S: TenantReader + CredentialReader + StatementWriter + 'static>(
+async fn import_statements<S: TenantReader + CredentialReader + StatementWriter + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: web::Payload,
@@ -224,6 +237,8 @@ async fn import_statements<S: TenantReader + CredentialReader + StatementWriter 
         ImportError::Read(message) => ApiError::bad_request("", message),
         ImportError::Store(e) => e.into(),
     })?;
+    let details = audit::statements_import_details(&report);
+    audit::record(store.get_ref(), &principal, "statements.import", id, id.to_string(), details).await;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -240,7 +255,7 @@ struct NewCredential {
 
 /// `POST /admin/credentials {"store", "scopes", "name", "acts_for"?}` → 201 with the key
 /// and the secret, shown this once.
-async fn create_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn create_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<NewCredential>,
     store: Data<S>,
@@ -266,6 +281,15 @@ async fn create_credential<S: CredentialReader + CredentialWriter + 'static>(
         }
         other => other.into(),
     })?;
+    audit::record(
+        store.get_ref(),
+        &principal,
+        "credential.create",
+        new.credential.store,
+        &new.credential.key,
+        audit::credential_details(&new.credential),
+    )
+    .await;
     let mut answer = credential_json(&new.credential);
     answer["secret"] = json!(new.secret);
     Ok(HttpResponse::Created().json(answer))
@@ -306,7 +330,7 @@ async fn administered_credential<S: CredentialReader>(
 }
 
 /// `PATCH /admin/credentials/{key} {"name"}` renames a credential.
-async fn rename_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn rename_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     body: Json<Name>,
@@ -317,11 +341,14 @@ async fn rename_credential<S: CredentialReader + CredentialWriter + 'static>(
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.rename_credential(&credential.key, &checked_name(&body.name)?).await?;
     let renamed = administered_credential(&principal, store.get_ref(), &key).await?;
+    let details = audit::credential_details(&renamed);
+    audit::record(store.get_ref(), &principal, "credential.rename", renamed.store, &renamed.key, details)
+        .await;
     Ok(HttpResponse::Ok().json(credential_json(&renamed)))
 }
 
 /// `DELETE /admin/credentials/{key}` revokes a credential, from the next request on.
-async fn revoke_credential<S: CredentialReader + CredentialWriter + 'static>(
+async fn revoke_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     store: Data<S>,
@@ -330,5 +357,15 @@ async fn revoke_credential<S: CredentialReader + CredentialWriter + 'static>(
     let principal = admin(&req, store.get_ref(), &config).await?;
     let credential = administered_credential(&principal, store.get_ref(), &key).await?;
     store.revoke_credential(&credential.key).await?;
+    let details = audit::credential_details(&credential);
+    audit::record(
+        store.get_ref(),
+        &principal,
+        "credential.revoke",
+        credential.store,
+        &credential.key,
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -26,6 +26,8 @@ use crate::{ApiError, AppConfig};
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// The credential's key: who the audit log says acted.
+    pub key: String,
     pub store: StoreId,
     pub scopes: Vec<Scope>,
     /// The `authority` this caller's statements get (xAPI 1.0.3 Data §2.4.9): the
@@ -103,6 +105,7 @@ pub fn principal_of(credential: Credential, config: &AppConfig) -> Option<Princi
         None => own,
     };
     Some(Principal {
+        key: credential.key,
         store: credential.store,
         scopes: Scope::parse_all(&credential.scopes),
         authority,

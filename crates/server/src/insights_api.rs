@@ -26,7 +26,7 @@ use store::{CredentialReader, Cursor, ReadStore, StatementQuery, Store, StoreErr
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
-use crate::{ApiError, AppConfig};
+use crate::{ApiError, AppConfig, audit};
 
 use crate::scopes::{INSIGHTS_READ as READ, INSIGHTS_WRITE as WRITE, Scope};
 
@@ -205,6 +205,7 @@ async fn import_tickets<S: Store>(
             .map_err(|e: insights::tickets::ImportError| ApiError::bad_request("preset", e.to_string()))?;
     }
     options.source = params.get("source").map(str::to_string);
+    let subject = audit::tickets_import_subject(&options);
     if let Some(timezone) = params.get("timezone") {
         options.timezone = timezone.to_string();
     }
@@ -245,6 +246,8 @@ async fn import_tickets<S: Store>(
             ImportFailure::Io(e) => ApiError::bad_request("", e),
             ImportFailure::Store(e) => e.into(),
         })?;
+    let details = audit::tickets_import_details(&summary);
+    audit::record(store.get_ref(), &p, "tickets.import", p.store, subject, details).await;
     Ok(HttpResponse::Ok().json(summary))
 }
 
@@ -306,6 +309,7 @@ async fn put_goal<S: Store>(
     let goal = Goal::parse(&body).map_err(|e| ApiError::bad_request(&e.field, e.to_string()))?;
     let definition = serde_json::to_value(&goal).map_err(|e| ApiError::Internal(e.to_string()))?;
     let created = store.put_goal(p.store, id, &definition.to_string()).await?;
+    audit::record(store.get_ref(), &p, "goal.put", p.store, id, json!({ "created": created })).await;
     let answer = goal_json(id, &definition);
     Ok(if created { HttpResponse::Created().json(answer) } else { HttpResponse::Ok().json(answer) })
 }
@@ -329,6 +333,7 @@ async fn delete_goal<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let p = principal(&req, store.get_ref(), WRITE).await?;
     if store.delete_goal(p.store, &id).await? {
+        audit::record(store.get_ref(), &p, "goal.delete", p.store, id.as_str(), json!({})).await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound)
@@ -383,6 +388,9 @@ async fn add_change<S: Store>(
         .ok_or_else(|| ApiError::bad_request("at", "must be a date or an RFC 3339 timestamp"))?;
     let row = ChangeRow { id: uuid::Uuid::new_v4().to_string(), at, kind: change.kind, note: change.note };
     store.add_change(p.store, &id, row.clone()).await?;
+    // The change's note is free text: left out.
+    let details = json!({ "change": row.id, "kind": row.kind });
+    audit::record(store.get_ref(), &p, "change.add", p.store, id.as_str(), details).await;
     Ok(HttpResponse::Created().json(change_json(&row)))
 }
 
@@ -410,6 +418,8 @@ async fn delete_change<S: Store>(
     let p = principal(&req, store.get_ref(), WRITE).await?;
     let (goal, change) = path.into_inner();
     if store.delete_change(p.store, &goal, &change).await? {
+        let details = json!({ "change": change });
+        audit::record(store.get_ref(), &p, "change.delete", p.store, goal, details).await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound)

@@ -8,6 +8,7 @@ mod admin;
 mod agents;
 mod alternate;
 pub mod attachments;
+pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod client_addr;

@@ -86,7 +86,7 @@ const fn table(
 }
 
 /// Every table, in the order a copy fills them (stores before what belongs to them).
-pub static TABLES: [Table; 20] = [
+pub static TABLES: [Table; 21] = [
     table(
         "stores",
         1,
@@ -239,6 +239,20 @@ pub static TABLES: [Table; 20] = [
         "forwarding_dead_letters",
         2,
         &[("rule_id", Int), ("seq", Int), ("statement_id", Text), ("error", Text), ("at", Int)],
+        false,
+    ),
+    table(
+        "audit_log",
+        1,
+        &[
+            ("id", Int),
+            ("at", Int),
+            ("store_id", Int),
+            ("actor", Text),
+            ("action", Text),
+            ("subject", Text),
+            ("details", Text),
+        ],
         false,
     ),
     table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int), ("epoch", Int)], true),

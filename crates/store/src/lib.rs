@@ -35,10 +35,10 @@ use xapi::Timestamp;
 pub use error::StoreError;
 pub use health::{Health, PoolStatus, Readiness};
 pub use model::{
-    ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, Credential, Cursor,
-    DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite, DocumentWriteMode, Preconditions,
-    RetentionPolicy, Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo,
-    StoredStatement,
+    ATTACHMENT_CHUNK_BYTES, AttachmentContent, AttachmentInfo, AttachmentUpload, AuditEntry, AuditFilter,
+    AuditPage, Credential, Cursor, DEFAULT_STORE, Document, DocumentKind, DocumentScope, DocumentWrite,
+    DocumentWriteMode, NewAuditEntry, Preconditions, RetentionPolicy, Seq, StatementBatch, StatementFilter,
+    StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
 pub use forwarding::ForwardingStore;
@@ -452,6 +452,30 @@ pub trait PullCursors: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Records administrative acts in the audit log, a table that erasure and retention never
+/// touch. What an entry says is the caller's to keep free of secrets and of the
+/// identifiers of the people the store holds data about.
+pub trait AuditWriter: Send + Sync {
+    /// Appends an act, stamped with the current time; answers it as recorded.
+    fn record_audit(
+        &self,
+        entry: NewAuditEntry,
+    ) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
+}
+
+/// Reads the audit log.
+pub trait AuditReader: Send + Sync {
+    /// Up to `limit` entries matching the filter, newest first, below the id `before`
+    /// (from the newest without one). A page's `next` continues it; entries recorded
+    /// after the first page are never in the later ones.
+    fn audit_page(
+        &self,
+        filter: AuditFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
+}
+
 /// What the insights reports and exports read: rollups, tickets, goals and activity names.
 pub trait InsightsReader: RollupReader + TicketReader + GoalReader + ActivityReader {}
 
@@ -467,6 +491,7 @@ pub trait ReadStore:
     + TenantReader
     + DocumentReader
     + AttachmentReader
+    + AuditReader
     + Health
     + Clone
     + 'static
@@ -484,6 +509,7 @@ pub trait Store:
     + TicketWriter
     + GoalWriter
     + RollupWriter
+    + AuditWriter
     + PersonEraser
 {
 }

@@ -390,3 +390,86 @@ pub struct DocumentWrite {
     /// (xAPI 1.0.3 Communication §3.1 for profiles).
     pub replace_needs_precondition: bool,
 }
+
+/// An administrative act to record in the audit log (see [`crate::AuditWriter`]). It says
+/// who did what to which thing, and how much: never a secret, never a learner's
+/// identifiers, so that it can outlive erasure and retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuditEntry {
+    /// The store the act concerns.
+    pub store: StoreId,
+    /// The credential's key, or `cli` for the operator at the console.
+    pub actor: String,
+    /// What was done, `noun.verb` (`store.create`, `credential.revoke`, `tickets.import`).
+    pub action: String,
+    /// What it was done to: a store id, a credential key, a rule id, a goal id.
+    pub subject: String,
+    /// Counts and other particulars, a JSON object.
+    pub details: Value,
+}
+
+/// An act as the audit log holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Its place in the log: later acts have larger ids.
+    pub id: i64,
+    /// When it was recorded, to the millisecond.
+    pub at: Timestamp,
+    pub store: StoreId,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub details: Value,
+}
+
+/// Which entries an audit read returns; every field that is set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub store: Option<StoreId>,
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// Only entries recorded strictly after this instant.
+    pub since: Option<Timestamp>,
+    /// Only entries recorded at or before this instant.
+    pub until: Option<Timestamp>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// The cursor of the next (older) page, when there is one: pass it as `before`.
+    pub next: Option<i64>,
+}
+
+impl NewAuditEntry {
+    /// The entry as recorded under `id` at `at`.
+    pub(crate) fn recorded(self, id: i64, at: Timestamp) -> AuditEntry {
+        let NewAuditEntry { store, actor, action, subject, details } = self;
+        AuditEntry { id, at, store, actor, action, subject, details }
+    }
+}
+
+impl AuditPage {
+    /// The page of up to `limit` entries out of `rows`, which were read with one row
+    /// more than `limit` to learn whether another page follows.
+    pub(crate) fn of_rows(mut rows: Vec<AuditEntry>, limit: usize) -> AuditPage {
+        let next = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map_or(0, |last| last.id)
+        });
+        AuditPage { entries: rows, next }
+    }
+}
+
+/// The time an act is recorded at: now, in whole milliseconds, the precision RFC 3339 times
+/// are shown with, so a time read from the log selects exactly as `since` or `until`.
+pub(crate) fn audit_now() -> Timestamp {
+    Timestamp::from_micros(Timestamp::now().as_micros().div_euclid(1000) * 1000)
+}
+
+/// An entry's details as kept (JSON text) read back; text that is not JSON (written by
+/// hand into the table) is shown as the string it is rather than hiding the entry.
+pub(crate) fn audit_details(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}

@@ -141,6 +141,20 @@ pub const FAIL_FORWARDING: &str = "UPDATE forwarding_rules SET failures = failur
 pub const DEAD_LETTERS: &str = "SELECT d.seq, d.statement_id, d.error, d.at FROM forwarding_dead_letters d \
     JOIN forwarding_rules r ON r.id = d.rule_id WHERE r.store_id = $1 AND d.rule_id = $2 ORDER BY d.seq";
 
+// The audit log.
+
+/// A recorded act ($1…$6: at, store, actor, action, subject, details).
+pub const RECORD_AUDIT: &str = "INSERT INTO audit_log (at, store_id, actor, action, subject, details) \
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+/// A page of the log, newest first: each of $1…$5 (store, action, actor, since, until)
+/// filters when it is not null, $6 is the id the page starts below (null: from the
+/// newest), $7 the rows to read.
+pub const AUDIT_PAGE: &str = "SELECT id, at, store_id, actor, action, subject, details FROM audit_log \
+    WHERE (CAST($1 AS BIGINT) IS NULL OR store_id = $1) AND (CAST($2 AS TEXT) IS NULL OR action = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR actor = $3) AND (CAST($4 AS BIGINT) IS NULL OR at > $4) \
+    AND (CAST($5 AS BIGINT) IS NULL OR at <= $5) AND (CAST($6 AS BIGINT) IS NULL OR id < $6) \
+    ORDER BY id DESC LIMIT $7";
+
 // Insights: tickets, goals and rollups.
 
 pub const UPSERT_TICKET: &str = "INSERT INTO tickets (store_id, source, external_id, created, resolved, status, \

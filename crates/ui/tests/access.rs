@@ -19,6 +19,7 @@ const PAGES: &[&str] = &[
     "/ui/statements",
     "/ui/credentials",
     "/ui/forwarding",
+    "/ui/audit",
 ];
 
 /// A goal whose name only this test knows, to look for in answers.
@@ -83,9 +84,9 @@ backend_tests! {
         assert_eq!(reply.location(), "/ui/sign-in?error=scope");
         let expected = [
             // (scopes, pages answered 200, pages answered 403)
-            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding"]),
-            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding"]),
-            (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
+            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding", "/ui/audit"]),
+            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit"]),
+            (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
         ];
         for (scopes, allowed, refused) in expected {
             let (key, secret) = site.credential(&scopes);
@@ -126,6 +127,24 @@ backend_tests! {
             assert!(page.body.contains(shown), "{shown} is on the page: {}", page.body);
         }
         assert!(!page.body.contains("never-shown-secret"));
+    }
+
+    fn the_audit_page_shows_admin_acts_to_admins_but_never_a_secret(backend) {
+        let site = Site::start(backend);
+        let rule = json!({ "url": "http://127.0.0.1:9/xapi", "key": "target-key", "secret": "audit-page-secret" });
+        let made = site.api("POST", "/admin/stores/1/forwarding", "application/json", rule.to_string().as_bytes());
+        assert_eq!(made.status, 201, "{}", made.body);
+        let (key, secret) = site.credential(&["admin"]);
+        let session = site.sign_in(&key, &secret);
+        let page = site.page("/ui/audit", Some(&session));
+        assert_eq!(page.status, 200, "{}", page.body);
+        for shown in ["forwarding.create", "credential.create", &key, &site.key, "http://127.0.0.1:9/xapi"] {
+            assert!(page.body.contains(shown), "{shown} is on the page: {}", page.body);
+        }
+        for never in ["audit-page-secret", secret.as_str()] {
+            assert!(!page.body.contains(never), "{never} is on the page");
+        }
+        assert!(page.body.contains("href=\"/ui/audit\""), "the page is in the navigation");
     }
 
     fn forms_without_the_session_token_are_refused(backend) {

@@ -7,10 +7,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::forwarding::{ForwardingFilter, ForwardingRule, ForwardingStore, NewForwarding};
-use store::{CredentialReader, RollupReader, StoreId, TenantReader};
+use store::{AuditWriter, CredentialReader, RollupReader, StoreId, TenantReader};
 
 use super::{admin, administers};
-use crate::{ApiError, AppConfig};
+use crate::auth::Principal;
+use crate::{ApiError, AppConfig, audit};
 
 /// Failed attempts before a batch is given up on, unless a rule says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -42,16 +43,16 @@ pub struct Enabled {
     enabled: bool,
 }
 
-/// The store of the path, when the credential administers it and it exists.
+/// Who asks, when the credential administers the store of the path and it exists.
 async fn administered<S: TenantReader + CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
     id: StoreId,
-) -> Result<(), ApiError> {
+) -> Result<Principal, ApiError> {
     let principal = admin(req, store, config).await?;
     match store.store_info(id).await? {
-        Some(info) if administers(&principal, info.id) => Ok(()),
+        Some(info) if administers(&principal, info.id) => Ok(principal),
         _ => Err(ApiError::NotFound),
     }
 }
@@ -112,7 +113,9 @@ fn checked(body: NewRule, store: StoreId) -> Result<NewForwarding, ApiError> {
 
 /// `POST /admin/stores/{id}/forwarding {"url", "key", "secret", "filter"?, "max_attempts"?}`
 /// → 201 with the rule. It delivers every statement of the store, from the first.
-pub async fn create<S: TenantReader + CredentialReader + ForwardingStore + RollupReader + 'static>(
+pub async fn create<
+    S: TenantReader + CredentialReader + ForwardingStore + RollupReader + AuditWriter + 'static,
+>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: Json<NewRule>,
@@ -120,8 +123,10 @@ pub async fn create<S: TenantReader + CredentialReader + ForwardingStore + Rollu
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     let rule = store.create_forwarding(checked(body.into_inner(), id)?).await?;
+    let details = audit::forwarding_details(&rule);
+    audit::record(store.get_ref(), &principal, "forwarding.create", id, rule.id.to_string(), details).await;
     Ok(HttpResponse::Created().json(rule_json(store.get_ref(), &rule).await?))
 }
 
@@ -159,7 +164,9 @@ pub async fn get<S: TenantReader + CredentialReader + ForwardingStore + RollupRe
 }
 
 /// `PATCH /admin/stores/{id}/forwarding/{rule} {"enabled": bool}`: turns a rule on or off.
-pub async fn enable<S: TenantReader + CredentialReader + ForwardingStore + RollupReader + 'static>(
+pub async fn enable<
+    S: TenantReader + CredentialReader + ForwardingStore + RollupReader + AuditWriter + 'static,
+>(
     req: HttpRequest,
     path: Path<(StoreId, i64)>,
     body: Json<Enabled>,
@@ -167,25 +174,28 @@ pub async fn enable<S: TenantReader + CredentialReader + ForwardingStore + Rollu
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, rule) = path.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     if !store.enable_forwarding(id, rule, body.enabled).await? {
         return Err(ApiError::NotFound);
     }
+    let action = if body.enabled { "forwarding.enable" } else { "forwarding.disable" };
+    audit::record(store.get_ref(), &principal, action, id, rule.to_string(), json!({})).await;
     let rule = find(store.get_ref(), id, rule).await?;
     Ok(HttpResponse::Ok().json(rule_json(store.get_ref(), &rule).await?))
 }
 
-pub async fn delete<S: TenantReader + CredentialReader + ForwardingStore + 'static>(
+pub async fn delete<S: TenantReader + CredentialReader + ForwardingStore + AuditWriter + 'static>(
     req: HttpRequest,
     path: Path<(StoreId, i64)>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, rule) = path.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     if !store.delete_forwarding(id, rule).await? {
         return Err(ApiError::NotFound);
     }
+    audit::record(store.get_ref(), &principal, "forwarding.delete", id, rule.to_string(), json!({})).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

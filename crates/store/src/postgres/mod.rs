@@ -9,6 +9,7 @@
 //! read-only sessions; its schema must already hold this binary's migrations.
 
 mod attachments;
+mod audit;
 mod copy;
 mod credentials;
 mod documents;
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_pull_cursors.sql")),
     (12, include_str!("migrations/0012_forwarding.sql")),
+    (13, include_str!("migrations/0013_audit_log.sql")),
     (14, include_str!("migrations/0014_erasure_and_retention.sql")),
 ];
 

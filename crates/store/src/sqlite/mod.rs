@@ -12,6 +12,7 @@
 //! statements.
 
 mod attachments;
+mod audit;
 mod copy;
 mod credentials;
 mod documents;
@@ -74,6 +75,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
     (12, include_str!("migrations/0012_pull_cursors.sql")),
     (13, include_str!("migrations/0013_forwarding.sql")),
+    (14, include_str!("migrations/0014_audit_log.sql")),
     (15, include_str!("migrations/0015_erasure_and_retention.sql")),
 ];
 

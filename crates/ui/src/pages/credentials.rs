@@ -7,9 +7,9 @@ use actix_web::web::{Bytes, Path};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
-use server::credentials;
 use server::scopes::Scope;
-use store::{Credential, CredentialReader, CredentialWriter, StoreError, StoreId};
+use server::{audit, credentials};
+use store::{AuditWriter, Credential, CredentialReader, CredentialWriter, StoreError, StoreId};
 
 use super::{notice, see_other, store};
 use crate::layout::{self, Section};
@@ -178,7 +178,7 @@ impl NewCredential {
 }
 
 /// `POST /ui/credentials` (csrf, name, store, scope…).
-pub async fn create<S: CredentialWriter + CredentialReader + 'static>(
+pub async fn create<S: CredentialWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
@@ -200,6 +200,8 @@ pub async fn create<S: CredentialWriter + CredentialReader + 'static>(
         }
         Err(e) => return Err(e.into()),
     }
+    let details = audit::credential_details(&new.credential);
+    audit::record_by(store, &viewer.key, "credential.create", store_id, &new.credential.key, details).await;
     render(&viewer, store, Outcome::Created { key: new.credential.key, secret: new.secret }).await
 }
 
@@ -210,7 +212,7 @@ pub struct RevokeForm {
 }
 
 /// `POST /ui/credentials/{key}/revoke` (csrf).
-pub async fn revoke<S: CredentialWriter + CredentialReader + 'static>(
+pub async fn revoke<S: CredentialWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     form: web::Form<RevokeForm>,
@@ -222,5 +224,8 @@ pub async fn revoke<S: CredentialWriter + CredentialReader + 'static>(
     let credential =
         store.credential(&key).await?.filter(|c| administers(&viewer, c.store)).ok_or(PageError::NotFound)?;
     store.revoke_credential(&credential.key).await?;
+    let details = audit::credential_details(&credential);
+    audit::record_by(store, &viewer.key, "credential.revoke", credential.store, &credential.key, details)
+        .await;
     Ok(see_other(&format::with_query("/ui/credentials", &format::query(&[("revoked", &credential.key)]))))
 }

@@ -24,8 +24,8 @@ use insights::tickets::{
 };
 use maud::{Markup, html};
 use serde::Deserialize;
-use server::{ApiError, AppConfig};
-use store::{CredentialReader, TicketReader, TicketWriter};
+use server::{ApiError, AppConfig, audit};
+use store::{AuditWriter, CredentialReader, TicketReader, TicketWriter};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
@@ -311,7 +311,7 @@ pub struct ImportForm {
 }
 
 /// `POST /ui/tickets/import` (csrf, upload, strict): imports the previewed file.
-pub async fn import<S: TicketWriter + CredentialReader + 'static>(
+pub async fn import<S: TicketWriter + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     form: Form<ImportForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -328,6 +328,7 @@ pub async fn import<S: TicketWriter + CredentialReader + 'static>(
     };
     let store = store::<S>(&req)?.get_ref();
     let strict = form.strict.as_deref() == Some("true");
+    let subject = audit::tickets_import_subject(&pending.options);
     let outcome = import_file(
         store,
         viewer.store,
@@ -345,6 +346,8 @@ pub async fn import<S: TicketWriter + CredentialReader + 'static>(
             return Ok(page(html! { (notice("error", &other.to_string())) (import_form(&viewer)) }));
         }
     };
+    let details = audit::tickets_import_details(&summary);
+    audit::record_by(store, &viewer.key, "tickets.import", viewer.store, subject, details).await;
     Ok(page(import_report(&pending.file_name, &summary)))
 }
 
