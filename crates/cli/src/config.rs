@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// allowed.
     #[arg(long, env = "TALLY_ALLOW_ERASURE")]
     pub allow_erasure: bool,
+    /// How often the stores' retention policies are applied, in seconds (also once at
+    /// start-up).
+    #[arg(long, env = "TALLY_RETENTION_INTERVAL_S", default_value_t = 3_600)]
+    pub retention_interval_s: u64,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -301,6 +305,17 @@ pub enum StoresCommand {
     Rename { id: StoreId, name: String },
     /// Revokes a store: its data stays, its credentials stop working.
     Revoke { id: StoreId },
+    /// Sets how long a store keeps statements and tickets (a flag left out: for ever);
+    /// every `tally serve` purges what is older.
+    Retention {
+        id: StoreId,
+        /// Days a statement is kept after it was stored.
+        #[arg(long)]
+        statements_days: Option<u32>,
+        /// Days a ticket is kept after it was created.
+        #[arg(long)]
+        tickets_days: Option<u32>,
+    },
 }
 
 #[cfg(test)]

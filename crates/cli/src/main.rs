@@ -216,6 +216,7 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
         store.clone(),
         server::forwarding::ForwarderOptions { lease, ..Default::default() },
     );
+    server::retention::spawn(store.clone(), std::time::Duration::from_secs(args.retention_interval_s.max(1)));
     if args.no_insights {
         tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
         server::serve(store, config, listener)?.await?;
@@ -418,6 +419,23 @@ async fn manage_stores<S: TenantReader + TenantWriter + AuditWriter>(
             println!("id:   {}", created.id);
             println!("name: {}", created.name);
         }
+        StoresCommand::Retention { id, statements_days, tickets_days } => {
+            let policy = store::RetentionPolicy { statements_days, tickets_days };
+            if statements_days == Some(0) || tickets_days == Some(0) {
+                anyhow::bail!("a retention is at least 1 day; leave the flag out to keep for ever");
+            }
+            if !store.set_retention(id, policy).await? {
+                anyhow::bail!("no store {id}");
+            }
+            let details = serde_json::to_value(policy)?;
+            audit::record_by(store, CONSOLE, "store.retention", id, id.to_string(), details).await;
+            let days = |d: Option<u32>| d.map_or("for ever".to_string(), |d| format!("{d} days"));
+            println!(
+                "store {id} keeps statements {} and tickets {}",
+                days(statements_days),
+                days(tickets_days)
+            );
+        }
         StoresCommand::List => {
             for s in store.stores().await? {
                 let state = if s.revoked { "revoked" } else { "active" };
@@ -449,7 +467,7 @@ async fn manage_stores<S: TenantReader + TenantWriter + AuditWriter>(
 }
 
 /// `tally erase`: prints what was (or would be) removed and replaced, as JSON.
-async fn erase<S: store::PersonEraser + store::TenantReader>(
+async fn erase<S: store::PersonEraser + store::TenantReader + store::AuditWriter>(
     store: &S,
     args: config::EraseArgs,
 ) -> Result<()> {
@@ -458,6 +476,18 @@ async fn erase<S: store::PersonEraser + store::TenantReader>(
     }
     let person = store::erasure::Person::parse(&args.agent).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let report = store.erase_person(args.store, person, args.dry_run).await?;
+    if !args.dry_run {
+        let details = server::audit::erasure_details(&report);
+        server::audit::record_by(
+            store,
+            server::audit::CONSOLE,
+            server::audit::ERASE,
+            args.store,
+            "",
+            details,
+        )
+        .await;
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -231,6 +231,11 @@ backend_tests! {
         assert!(erased["replaced"]["tickets"].as_u64().unwrap() >= 1, "{erased}");
         assert_eq!(erased["replaced"]["credentials"], 1, "{erased}");
         assert!(mentions(&erased.to_string(), &identifiers).is_empty(), "the answer holds counts only");
+        let (status, audit) = serving.call("GET", "/admin/audit?action=person.erase", ADMIN, "");
+        assert_eq!(status, 200, "{audit}");
+        let audit: Value = serde_json::from_str(&audit).unwrap();
+        assert_eq!(audit["entries"].as_array().unwrap().len(), 1, "the erasure is recorded, the dry run is not: {audit}");
+        assert_eq!(audit["entries"][0]["details"]["removed"], erased["removed"], "with its counts: {audit}");
 
         let after = serving.report_when_caught_up(ADMIN);
         let reach = |report: &Value, measure: &str| report["reach"][measure].as_u64().unwrap();

@@ -18,6 +18,7 @@ use crate::auth::{Principal, authenticate};
 mod audit_log;
 mod erasure;
 mod forwarding;
+mod retention;
 
 use crate::bulk::{self, ImportError, ImportTarget};
 use crate::credentials;
@@ -35,6 +36,7 @@ pub fn service<
         + PersonEraser
         + AuditReader
         + AuditWriter
+        + store::retention::Purger
         + 'static,
 >() -> actix_web::Scope {
     web::scope("/admin")
@@ -54,6 +56,8 @@ pub fn service<
         .route("/stores/{id}/forwarding/{rule}", web::delete().to(forwarding::delete::<S>))
         .route("/stores/{id}/forwarding/{rule}/dead-letters", web::get().to(forwarding::dead_letters::<S>))
         .route("/agents", web::delete().to(erasure::erase::<S>))
+        .route("/statements", web::delete().to(retention::purge::<S>))
+        .route("/stores/{id}/retention", web::put().to(retention::put_policy::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
@@ -85,7 +89,8 @@ fn instance_admin(principal: &Principal) -> Result<(), ApiError> {
 }
 
 fn store_json(info: &StoreInfo) -> Value {
-    json!({ "id": info.id, "name": info.name, "created": info.created.to_rfc3339(), "revoked": info.revoked })
+    json!({ "id": info.id, "name": info.name, "created": info.created.to_rfc3339(), "revoked": info.revoked,
+            "retention": info.retention })
 }
 
 fn credential_json(credential: &Credential) -> Value {

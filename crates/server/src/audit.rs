@@ -62,6 +62,23 @@ pub async fn record_by<S: AuditWriter>(
 
 /// A credential: neither its secret (nor digest) nor the user it acts for, who is a person
 /// the store holds data about.
+/// The action of an erasure: recorded without the person, whose identifiers the log must
+/// never hold (it outlives the erasure).
+pub const ERASE: &str = "person.erase";
+
+/// The action of a purge of statements and tickets (an operator's, or the retention policy's).
+pub const PURGE: &str = "statements.purge";
+
+/// What a purge did, in counts.
+pub fn purge_details(report: &store::retention::PurgeReport) -> Value {
+    serde_json::to_value(report).unwrap_or_default()
+}
+
+/// What an erasure did, in counts.
+pub fn erasure_details(report: &store::erasure::ErasureReport) -> Value {
+    serde_json::to_value(report).unwrap_or_default()
+}
+
 pub fn credential_details(credential: &Credential) -> Value {
     json!({ "name": credential.name, "scopes": credential.scopes, "acts_for_a_user": credential.acts_for.is_some() })
 }

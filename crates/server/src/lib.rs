@@ -26,6 +26,7 @@ pub mod multipart;
 pub mod observability;
 pub mod params;
 pub mod query;
+pub mod retention;
 pub mod scopes;
 mod statements;
 mod version;

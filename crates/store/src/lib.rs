@@ -21,6 +21,7 @@ mod model;
 mod plan;
 pub mod postgres;
 mod query;
+pub mod retention;
 mod sql;
 pub mod sqlite;
 mod tx;
@@ -511,5 +512,6 @@ pub trait Store:
     + RollupWriter
     + AuditWriter
     + PersonEraser
+    + retention::Purger
 {
 }

@@ -5,16 +5,17 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use store::erasure::Person;
-use store::{CredentialReader, PersonEraser, StoreId, TenantReader};
+use store::{AuditWriter, CredentialReader, PersonEraser, StoreId, TenantReader};
 
 use super::{admin, administers};
+use crate::audit;
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
 
 /// `DELETE /admin/agents?agent=<Agent, Group or Person JSON>[&dry_run=true][&store=ID]`
 /// → 200 with what was (or, for a dry run, would be) removed and replaced. The store is
 /// the credential's, or `store` for an admin of every store.
-pub(super) async fn erase<S: PersonEraser + TenantReader + CredentialReader + 'static>(
+pub(super) async fn erase<S: PersonEraser + TenantReader + CredentialReader + AuditWriter + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
@@ -40,6 +41,17 @@ pub(super) async fn erase<S: PersonEraser + TenantReader + CredentialReader + 's
     }
     let person = Person::parse(params.require("agent")?)?;
     let report = store.erase_person(id, person, dry_run).await?;
-    tracing::info!(store = id.get(), dry_run, statements = report.removed.statements, "erased a person");
+    if !dry_run {
+        // Counts only: the audit log outlives the erasure and must not name the person.
+        crate::audit::record(
+            store.get_ref(),
+            &principal,
+            crate::audit::ERASE,
+            id,
+            "",
+            audit::erasure_details(&report),
+        )
+        .await;
+    }
     Ok(HttpResponse::Ok().json(report))
 }
