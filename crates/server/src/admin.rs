@@ -75,6 +75,26 @@ pub(crate) async fn admin<S: CredentialReader>(
     Ok(principal)
 }
 
+/// The store a request about a store's data is for: its `store` parameter (for an admin of
+/// every store) or the credential's own. 404 for a store it does not administer or that
+/// does not exist.
+pub(crate) async fn store_named<S: TenantReader>(
+    principal: &Principal,
+    params: &crate::query::QueryParams,
+    store: &S,
+) -> Result<StoreId, ApiError> {
+    let id = match params.get("store") {
+        Some(text) => text
+            .parse::<StoreId>()
+            .map_err(|_| ApiError::bad_request("store", "must be a store id (a number)"))?,
+        None => principal.store,
+    };
+    if !administers(principal, id) || store.store_info(id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(id)
+}
+
 /// Stores this principal administers: every store, or its own.
 pub(crate) fn administers(principal: &Principal, store: StoreId) -> bool {
     principal.is_instance_admin() || principal.store == store

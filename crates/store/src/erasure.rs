@@ -15,6 +15,7 @@ use crate::StoreError;
 use crate::copy::{Cell, Kind};
 use crate::keys::digest;
 use crate::model::StoreId;
+use crate::removal::{attachment_hashes, delete_statement, drop_unnamed_attachment};
 use crate::tx::{Transaction, int, text};
 
 /// The `homePage` of every pseudonym account: a reserved name (RFC 2606), so it cannot be
@@ -313,18 +314,6 @@ fn replace_appearances(
     }
 }
 
-/// The attachment hashes a statement's body names.
-pub(crate) fn attachment_hashes(body: &str) -> Vec<String> {
-    let Ok(value) = serde_json::from_str::<Value>(body) else { return Vec::new() };
-    value
-        .get("attachments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.get("sha2").and_then(Value::as_str).map(str::to_string))
-        .collect()
-}
-
 /// Erases the person from a store in the backend's open transaction (holding the store's
 /// write lock): the backend commits it, or rolls it back for a dry run, which answers the
 /// same counts.
@@ -357,18 +346,7 @@ pub(crate) async fn erase<T: Transaction>(
         let (seq, body) = (int(&row[0]), text(&row[1]));
         match fate(person, &pseudonym, body, &mut keys) {
             StatementFate::Removed => {
-                for (key, _) in crate::plan::stored_keys(body) {
-                    tx.execute(
-                        "DELETE FROM statement_index WHERE store_id = $1 AND key = $2 AND seq = $3",
-                        vec![store_cell(), Cell::Int(key), Cell::Int(seq)],
-                    )
-                    .await?;
-                }
-                tx.execute(
-                    "DELETE FROM statements WHERE store_id = $1 AND seq = $2",
-                    vec![store_cell(), Cell::Int(seq)],
-                )
-                .await?;
+                delete_statement(tx, store, seq, body).await?;
                 hashes.extend(attachment_hashes(body));
                 removed.insert(seq);
                 report.removed.statements += 1;
@@ -418,19 +396,7 @@ pub(crate) async fn erase<T: Transaction>(
 
     // Attachments no remaining statement names.
     for sha2 in hashes {
-        let still_named = tx
-            .query(
-                "SELECT seq FROM statements WHERE store_id = $1 AND body LIKE $2 LIMIT 1",
-                vec![store_cell(), Cell::Text(format!("%{sha2}%"))],
-                &[Kind::Int],
-            )
-            .await?;
-        if still_named.is_empty() {
-            let params = || vec![store_cell(), Cell::Text(sha2.clone())];
-            tx.execute("DELETE FROM attachment_chunks WHERE store_id = $1 AND sha2 = $2", params()).await?;
-            report.removed.attachments +=
-                tx.execute("DELETE FROM attachments WHERE store_id = $1 AND sha2 = $2", params()).await?;
-        }
+        report.removed.attachments += u64::from(drop_unnamed_attachment(tx, store, &sha2, 0, false).await?);
     }
 
     // State and agent-profile documents kept under one of the person's keys.

@@ -21,6 +21,7 @@ mod model;
 mod plan;
 pub mod postgres;
 mod query;
+mod removal;
 pub mod retention;
 mod sql;
 pub mod sqlite;

@@ -19,8 +19,8 @@ use xapi::Timestamp;
 
 use crate::StoreError;
 use crate::copy::{Cell, Kind};
-use crate::erasure::attachment_hashes;
 use crate::model::{Seq, StoreId};
+use crate::removal::{attachment_hashes, delete_statement, drop_unnamed_attachment};
 use crate::tx::{Transaction, int, text};
 
 /// Statements one purge batch removes at most.
@@ -105,18 +105,7 @@ pub(crate) async fn purge_batch<T: Transaction>(
             continue;
         }
         if !dry_run {
-            for (key, _) in crate::plan::stored_keys(body) {
-                tx.execute(
-                    "DELETE FROM statement_index WHERE store_id = $1 AND key = $2 AND seq = $3",
-                    vec![store_cell(), Cell::Int(key), Cell::Int(seq)],
-                )
-                .await?;
-            }
-            tx.execute(
-                "DELETE FROM statements WHERE store_id = $1 AND seq = $2",
-                vec![store_cell(), Cell::Int(seq)],
-            )
-            .await?;
+            delete_statement(tx, store, seq, body).await?;
         }
         hashes.extend(attachment_hashes(body));
         batch.statements += 1;
@@ -125,22 +114,8 @@ pub(crate) async fn purge_batch<T: Transaction>(
     // the cutoff names it.
     let named_after = if dry_run { cutoff } else { 0 };
     for sha2 in hashes {
-        let named = tx
-            .query(
-                "SELECT seq FROM statements WHERE store_id = $1 AND seq > $2 AND body LIKE $3 LIMIT 1",
-                vec![store_cell(), Cell::Int(named_after), Cell::Text(format!("%{sha2}%"))],
-                &[Kind::Int],
-            )
-            .await?;
-        if named.is_empty() {
-            if !dry_run {
-                let params = || vec![store_cell(), Cell::Text(sha2.clone())];
-                tx.execute("DELETE FROM attachment_chunks WHERE store_id = $1 AND sha2 = $2", params())
-                    .await?;
-                tx.execute("DELETE FROM attachments WHERE store_id = $1 AND sha2 = $2", params()).await?;
-            }
-            batch.attachments += 1;
-        }
+        batch.attachments +=
+            u64::from(drop_unnamed_attachment(tx, store, &sha2, named_after, dry_run).await?);
     }
     if !dry_run && batch.statements > 0 {
         tx.execute("UPDATE stores SET rollup_epoch = rollup_epoch + 1 WHERE id = $1", vec![store_cell()])

@@ -5,9 +5,9 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use store::erasure::Person;
-use store::{AuditWriter, CredentialReader, PersonEraser, StoreId, TenantReader};
+use store::{AuditWriter, CredentialReader, PersonEraser, TenantReader};
 
-use super::{admin, administers};
+use super::admin;
 use crate::audit;
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
@@ -30,15 +30,7 @@ pub(super) async fn erase<S: PersonEraser + TenantReader + CredentialReader + Au
                 .into(),
         ));
     }
-    let id = match params.get("store") {
-        Some(text) => text
-            .parse::<StoreId>()
-            .map_err(|_| ApiError::bad_request("store", "must be a store id (a number)"))?,
-        None => principal.store,
-    };
-    if !administers(&principal, id) || store.store_info(id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
+    let id = super::store_named(&principal, &params, store.get_ref()).await?;
     let person = Person::parse(params.require("agent")?)?;
     let report = store.erase_person(id, person, dry_run).await?;
     if !dry_run {

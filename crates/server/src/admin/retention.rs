@@ -61,15 +61,7 @@ pub(super) async fn purge<S: Purger + TenantReader + CredentialReader + AuditWri
     let until = params
         .timestamp("until")?
         .ok_or_else(|| ApiError::bad_request("until", "the until parameter is required"))?;
-    let id = match params.get("store") {
-        Some(text) => text
-            .parse::<StoreId>()
-            .map_err(|_| ApiError::bad_request("store", "must be a store id (a number)"))?,
-        None => principal.store,
-    };
-    if !administers(&principal, id) || store.store_info(id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
+    let id = super::store_named(&principal, &params, store.get_ref()).await?;
     let report = retention::purge(store.get_ref(), id, Some(until), None, dry_run).await?;
     if !dry_run {
         audit::record(store.get_ref(), &principal, audit::PURGE, id, "", audit::purge_details(&report)).await;
