@@ -86,7 +86,7 @@ const fn table(
 }
 
 /// Every table, in the order a copy fills them (stores before what belongs to them).
-pub static TABLES: [Table; 20] = [
+pub static TABLES: [Table; 21] = [
     table(
         "stores",
         1,
@@ -236,6 +236,29 @@ pub static TABLES: [Table; 20] = [
         "forwarding_dead_letters",
         2,
         &[("rule_id", Int), ("seq", Int), ("statement_id", Text), ("error", Text), ("at", Int)],
+        false,
+    ),
+    table(
+        "connectors",
+        1,
+        &[
+            ("id", Int),
+            ("store_id", Int),
+            ("kind", Text),
+            ("base_url", Text),
+            ("credentials", Bytes),
+            ("every_seconds", Int),
+            ("filter", Text),
+            ("created", Int),
+            ("cursor", Text),
+            ("last_run", Int),
+            ("next_run", Int),
+            ("last_error", Text),
+            ("tickets_fetched", Int),
+            ("known_through", Int),
+            ("lease_owner", Text),
+            ("lease_until", Int),
+        ],
         false,
     ),
     table("rollup_watermarks", 1, &[("store_id", Int), ("last_seq", Int)], true),

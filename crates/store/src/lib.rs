@@ -9,6 +9,7 @@
 //! so it cannot write; a server for a read-only replica binds on [`ReadStore`].
 
 mod commit;
+pub mod connectors;
 pub mod copy;
 mod documents;
 mod error;
@@ -38,6 +39,7 @@ pub use model::{
     Seq, StatementBatch, StatementFilter, StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
+pub use connectors::{ConnectorReader, ConnectorWriter};
 pub use forwarding::ForwardingStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -436,6 +438,7 @@ pub trait ReadStore:
     + TenantReader
     + DocumentReader
     + AttachmentReader
+    + ConnectorReader
     + Health
     + Clone
     + 'static
@@ -446,6 +449,7 @@ pub trait ReadStore:
 pub trait Store:
     ReadStore
     + ForwardingStore
+    + ConnectorWriter
     + StatementWriter
     + CredentialWriter
     + TenantWriter

@@ -9,6 +9,7 @@
 //! read-only sessions; its schema must already hold this binary's migrations.
 
 mod attachments;
+mod connectors;
 mod copy;
 mod credentials;
 mod documents;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_daily_actors_without_verb.sql")),
     (11, include_str!("migrations/0011_pull_cursors.sql")),
     (12, include_str!("migrations/0012_forwarding.sql")),
+    (15, include_str!("migrations/0015_connectors.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

@@ -12,6 +12,7 @@
 //! statements.
 
 mod attachments;
+mod connectors;
 mod copy;
 mod credentials;
 mod documents;
@@ -72,6 +73,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_rollups_in_their_own_file.sql")),
     (12, include_str!("migrations/0012_pull_cursors.sql")),
     (13, include_str!("migrations/0013_forwarding.sql")),
+    (16, include_str!("migrations/0016_connectors.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.
