@@ -206,6 +206,12 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
         store.clone(),
         server::forwarding::ForwarderOptions { lease, ..Default::default() },
     );
+    match &config.connector_key {
+        Some(key) => {
+            insights::connectors::spawn(store.clone(), key.clone(), Default::default());
+        }
+        None => tracing::info!("helpdesk connectors are off: set TALLY_SECRET_KEY to create and run them"),
+    }
     if args.no_insights {
         tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
         server::serve(store, config, listener)?.await?;

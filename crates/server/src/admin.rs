@@ -9,11 +9,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Credential, CredentialReader, CredentialWriter, ForwardingStore, RollupReader, StatementWriter, StoreId,
-    StoreInfo, TenantReader, TenantWriter,
+    ConnectorReader, ConnectorWriter, Credential, CredentialReader, CredentialWriter, ForwardingStore,
+    RollupReader, StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter, TicketWriter,
 };
 
 use crate::auth::{Principal, authenticate};
+mod connectors;
 mod forwarding;
 
 use crate::bulk::{self, ImportError, ImportTarget};
@@ -28,6 +29,9 @@ pub fn service<
         + CredentialWriter
         + StatementWriter
         + ForwardingStore
+        + ConnectorReader
+        + ConnectorWriter
+        + TicketWriter
         + RollupReader
         + 'static,
 >() -> actix_web::Scope {
@@ -47,6 +51,11 @@ pub fn service<
         .route("/stores/{id}/forwarding/{rule}", web::patch().to(forwarding::enable::<S>))
         .route("/stores/{id}/forwarding/{rule}", web::delete().to(forwarding::delete::<S>))
         .route("/stores/{id}/forwarding/{rule}/dead-letters", web::get().to(forwarding::dead_letters::<S>))
+        .route("/stores/{id}/connectors", web::post().to(connectors::create::<S>))
+        .route("/stores/{id}/connectors", web::get().to(connectors::list::<S>))
+        .route("/stores/{id}/connectors/{connector}", web::get().to(connectors::get::<S>))
+        .route("/stores/{id}/connectors/{connector}", web::delete().to(connectors::delete::<S>))
+        .route("/stores/{id}/connectors/{connector}/run", web::post().to(connectors::run::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
@@ -61,6 +70,20 @@ pub(crate) async fn admin<S: CredentialReader>(
     let principal = authenticate(req, store, config).await?;
     principal.require(crate::scopes::ADMIN)?;
     Ok(principal)
+}
+
+/// The store of the path, when the credential administers it and it exists.
+pub(crate) async fn administered<S: TenantReader + CredentialReader>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
+    id: StoreId,
+) -> Result<(), ApiError> {
+    let principal = admin(req, store, config).await?;
+    match store.store_info(id).await? {
+        Some(info) if administers(&principal, info.id) => Ok(()),
+        _ => Err(ApiError::NotFound),
+    }
 }
 
 /// Stores this principal administers: every store, or its own.

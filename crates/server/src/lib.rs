@@ -78,6 +78,9 @@ pub struct AppConfig {
     /// Origins whose web pages may call the xAPI (`https://lms.example.com`); empty allows
     /// every origin (see [`cors::policy`]).
     pub cors_allowed_origins: Vec<String>,
+    /// The key helpdesk connectors' credentials are sealed with (`TALLY_SECRET_KEY`);
+    /// without one, no connector can be created or run.
+    pub connector_key: Option<insights::connectors::SecretKey>,
 }
 
 impl Default for AppConfig {
@@ -98,6 +101,7 @@ impl Default for AppConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
+            connector_key: None,
         }
     }
 }

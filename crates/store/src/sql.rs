@@ -149,7 +149,7 @@ macro_rules! connector_columns {
 /// created); its first run is due one `every` after it was created.
 pub const CREATE_CONNECTOR: &str = "INSERT INTO connectors (store_id, kind, base_url, credentials, every_seconds, \
     filter, created, next_run, tickets_fetched, lease_until) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $7 + $5 * 1000000, 0, 0) RETURNING id";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($7 AS BIGINT) + CAST($5 AS BIGINT) * 1000000, 0, 0) RETURNING id";
 pub const CONNECTOR: &str = concat!("SELECT ", connector_columns!(), " FROM connectors WHERE id = $1");
 /// Every connector of store $1, or of every store when $1 is null.
 pub const CONNECTORS: &str = concat!(

@@ -21,17 +21,19 @@ pub enum Section {
     Statements,
     Credentials,
     Forwarding,
+    Connectors,
     None,
 }
 
 impl Section {
-    const ALL: [(Section, &'static str, &'static str, &'static [session::Scope]); 6] = [
+    const ALL: [(Section, &'static str, &'static str, &'static [session::Scope]); 7] = [
         (Section::Goals, "Goals", "/ui/goals", session::INSIGHTS_READ),
         (Section::Content, "Content", "/ui/content", session::INSIGHTS_READ),
         (Section::Tickets, "Tickets", "/ui/tickets", session::INSIGHTS_READ),
         (Section::Statements, "Statements", "/ui/statements", session::STATEMENTS_READ),
         (Section::Credentials, "Credentials", "/ui/credentials", session::ADMIN),
         (Section::Forwarding, "Forwarding", "/ui/forwarding", session::ADMIN),
+        (Section::Connectors, "Connectors", "/ui/connectors", session::ADMIN),
     ];
 
     /// The first section a credential with these scopes may open (where signing in leads).

@@ -51,6 +51,7 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, sessions: &Sessions) {
             .route("/credentials", web::post().to(pages::credentials::create::<S>))
             .route("/credentials/{key}/revoke", web::post().to(pages::credentials::revoke::<S>))
             .route("/forwarding", web::get().to(pages::forwarding::list::<S>))
+            .route("/connectors", web::get().to(pages::connectors::list::<S>))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(PageError::NotFound) })),
     );
 }

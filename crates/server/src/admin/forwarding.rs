@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use store::forwarding::{ForwardingFilter, ForwardingRule, ForwardingStore, NewForwarding};
 use store::{CredentialReader, RollupReader, StoreId, TenantReader};
 
-use super::{admin, administers};
+use super::administered;
 use crate::{ApiError, AppConfig};
 
 /// Failed attempts before a batch is given up on, unless a rule says otherwise.
@@ -40,20 +40,6 @@ struct Filter {
 #[serde(deny_unknown_fields)]
 pub struct Enabled {
     enabled: bool,
-}
-
-/// The store of the path, when the credential administers it and it exists.
-async fn administered<S: TenantReader + CredentialReader>(
-    req: &HttpRequest,
-    store: &S,
-    config: &AppConfig,
-    id: StoreId,
-) -> Result<(), ApiError> {
-    let principal = admin(req, store, config).await?;
-    match store.store_info(id).await? {
-        Some(info) if administers(&principal, info.id) => Ok(()),
-        _ => Err(ApiError::NotFound),
-    }
 }
 
 /// A rule as the API shows it: never its secret.

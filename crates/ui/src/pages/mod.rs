@@ -1,6 +1,7 @@
 //! One module per page. A handler: find the viewer (signed in, with the scope the page
 //! needs), read through the same functions the JSON API uses, render.
 
+pub mod connectors;
 pub mod content;
 pub mod credentials;
 pub mod forwarding;
