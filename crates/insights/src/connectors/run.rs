@@ -92,7 +92,7 @@ pub(crate) async fn run<S: ConnectorWriter + TicketWriter>(
         return Ok(());
     };
     let ended = Timestamp::now();
-    let (error, known_through, fetched) = match outcome {
+    let (error, known_through, fetched, outcome_label) = match outcome {
         Ok(pulled) => {
             let through = started.as_micros() - SETTLING.as_micros() as i64;
             let source = Kind::from_name(&connector.kind).map_or("", |k| k.preset().name()).to_string();
@@ -105,12 +105,10 @@ pub(crate) async fn run<S: ConnectorWriter + TicketWriter>(
                     pulled.refused.join("; ")
                 )
             });
-            (error, Some(known), pulled.fetched)
+            (error, Some(known), pulled.fetched, "ok")
         }
-        Err(error) => (Some(error), connector.known_through, 0),
+        Err(error) => (Some(error), connector.known_through, 0, "failed"),
     };
-    let outcome_label =
-        if known_through == connector.known_through && error.is_some() { "failed" } else { "ok" };
     let mut run_labels = labels.clone();
     run_labels.push(("outcome", outcome_label.to_string()));
     metrics::counter!(CONNECTOR_RUNS, &run_labels).increment(1);
