@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Secret of that credential.
     #[arg(long, env = "TALLY_ADMIN_SECRET", hide_env_values = true)]
     pub admin_secret: Option<String>,
+    /// The key helpdesk connectors' credentials are sealed with: 32 bytes in base64
+    /// (`openssl rand -base64 32`). Without it no connector can be created, and none runs.
+    #[arg(long, env = "TALLY_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// The xAPI version named in responses to requests that name none.
     #[arg(long, env = "TALLY_DEFAULT_XAPI_VERSION", default_value = "2.0.0")]
     pub default_xapi_version: String,
@@ -154,10 +158,17 @@ impl ServeArgs {
                     .map_err(|e| anyhow::anyhow!("--cors-allowed-origins: {e}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        let connector_key = self
+            .secret_key
+            .as_deref()
+            .map(insights::connectors::SecretKey::from_base64)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(AppConfig {
             default_version,
             cors_allowed_origins,
             allow_erasure: self.allow_erasure,
+            connector_key,
             ..self.http.app_config()?
         })
     }

@@ -217,6 +217,12 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
         server::forwarding::ForwarderOptions { lease, ..Default::default() },
     );
     server::retention::spawn(store.clone(), std::time::Duration::from_secs(args.retention_interval_s.max(1)));
+    match &config.connector_key {
+        Some(key) => {
+            insights::connectors::spawn(store.clone(), key.clone(), Default::default());
+        }
+        None => tracing::info!("helpdesk connectors are off: set TALLY_SECRET_KEY to create and run them"),
+    }
     if args.no_insights {
         tracing::info!(%address, "Tally is listening: xAPI at http://{address}/xapi");
         server::serve(store, config, listener)?.await?;

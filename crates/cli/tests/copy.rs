@@ -27,10 +27,15 @@ fn other(backend: Backend) -> Backend {
 }
 
 const ADMIN: (&str, &str) = ("ops", "copy-secret");
+/// The key the servers on both sides seal helpdesk credentials with.
+const SECRET_KEY: &str = "Y29weS10ZXN0LWtleS10aGF0LWlzLTMyLWJ5dGVzISE=";
 
 fn serving(db: &TestDatabase) -> Serving {
     let mut command = tally(db);
-    command.env("TALLY_ADMIN_KEY", ADMIN.0).env("TALLY_ADMIN_SECRET", ADMIN.1);
+    command
+        .env("TALLY_ADMIN_KEY", ADMIN.0)
+        .env("TALLY_ADMIN_SECRET", ADMIN.1)
+        .env("TALLY_SECRET_KEY", SECRET_KEY);
     Serving::start(command)
 }
 
@@ -44,7 +49,7 @@ fn verification(stdout: &str) -> Vec<String> {
 }
 
 /// A document, an attachment, a voided statement, a second store with its own credential,
-/// and the demo's statements, tickets and goal.
+/// a helpdesk connector, and the demo's statements, tickets and goal.
 fn fill(db: &TestDatabase) -> (String, String) {
     let serving = serving(db);
     let loaded = stdout_of(support::tally().args([
@@ -82,6 +87,10 @@ fn fill(db: &TestDatabase) -> (String, String) {
     let (status, body) = serving.request("POST", &key, &secret, &json!({ "actor": { "mbox": "mailto:pat@example.com" },
         "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced" }, "object": { "id": "http://example.com/partner" } }).to_string());
     assert_eq!(status, 200, "{body}");
+    let connector = json!({ "kind": "servicenow", "base_url": "https://acme.service-now.com", "every": "1h",
+                            "credentials": { "username": "svc", "password": "copied-sealed" } });
+    let (status, body) = serving.call("POST", "/admin/stores/1/connectors", ADMIN, &connector.to_string());
+    assert_eq!(status, 201, "{body}");
     serving.report_when_caught_up(ADMIN);
     (key, secret)
 }
@@ -107,7 +116,9 @@ fn answers(db: &TestDatabase, partner: (&str, &str)) -> Vec<Value> {
         "",
     );
     let (_, tickets) = serving.call("GET", "/exports/tickets.csv", ADMIN, "");
+    let (_, connectors) = serving.call("GET", "/admin/stores/1/connectors", ADMIN, "");
     vec![
+        json!(connectors),
         json!(serving.statements(ADMIN)),
         json!(serving.statements(partner)),
         json!([document.status, document.body, document.header("etag")]),
@@ -127,14 +138,14 @@ backend_tests! {
         assert!(copied.status.success(), "{stdout}{}", String::from_utf8_lossy(&copied.stderr));
         assert!(stdout.contains("copying into an empty target") && stdout.contains("verified"), "{stdout}");
         let checked = verification(&stdout);
-        assert_eq!(checked.len(), 21, "every table is compared, the rollups too: {stdout}");
+        assert_eq!(checked.len(), 22, "every table is compared, the rollups too: {stdout}");
         assert!(checked.iter().all(|l| l.ends_with(" same")), "{stdout}");
         // The store and credential made through the admin API were audited, and copied.
         let audited = checked.iter().find(|l| l.starts_with("audit_log ")).expect("the audit log is compared");
         let rows: Vec<&str> = audited.split_whitespace().skip(1).take(2).collect();
         assert!(rows[0] == rows[1] && rows[0].parse::<u64>().unwrap() >= 2, "{audited}");
         let (before, after) = (answers(&source, (&key, &secret)), answers(&target, (&key, &secret)));
-        for (what, (a, b)) in ["statements", "the other store's statements", "the document and its ETag", "the attachment", "the tickets", "the report"].iter().zip(before.iter().zip(&after)) {
+        for (what, (a, b)) in ["the connectors", "statements", "the other store's statements", "the document and its ETag", "the attachment", "the tickets", "the report"].iter().zip(before.iter().zip(&after)) {
             assert_eq!(a, b, "{what} differ");
         }
         // A store made on the copy takes a new id.

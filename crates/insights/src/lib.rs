@@ -19,6 +19,7 @@
 //! - [`simulate`]: seeded random scenarios that only write files (statements, a ticket
 //!   export, a goal), so a checker of their own can work out the right answer from them.
 
+pub mod connectors;
 pub mod days;
 pub mod demo;
 pub mod diagnosis;

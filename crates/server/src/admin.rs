@@ -9,13 +9,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    AuditReader, AuditWriter, Credential, CredentialReader, CredentialWriter, ForwardingStore, PersonEraser,
-    RollupReader, StatementWriter, StoreId, StoreInfo, TenantReader, TenantWriter,
+    AuditReader, AuditWriter, ConnectorReader, ConnectorWriter, Credential, CredentialReader,
+    CredentialWriter, ForwardingStore, PersonEraser, RollupReader, StatementWriter, StoreId, StoreInfo,
+    TenantReader, TenantWriter, TicketWriter,
 };
 
 use crate::audit;
 use crate::auth::{Principal, authenticate};
 mod audit_log;
+mod connectors;
 mod erasure;
 mod forwarding;
 mod retention;
@@ -32,6 +34,9 @@ pub fn service<
         + CredentialWriter
         + StatementWriter
         + ForwardingStore
+        + ConnectorReader
+        + ConnectorWriter
+        + TicketWriter
         + RollupReader
         + PersonEraser
         + AuditReader
@@ -58,6 +63,11 @@ pub fn service<
         .route("/agents", web::delete().to(erasure::erase::<S>))
         .route("/statements", web::delete().to(retention::purge::<S>))
         .route("/stores/{id}/retention", web::put().to(retention::put_policy::<S>))
+        .route("/stores/{id}/connectors", web::post().to(connectors::create::<S>))
+        .route("/stores/{id}/connectors", web::get().to(connectors::list::<S>))
+        .route("/stores/{id}/connectors/{connector}", web::get().to(connectors::get::<S>))
+        .route("/stores/{id}/connectors/{connector}", web::delete().to(connectors::delete::<S>))
+        .route("/stores/{id}/connectors/{connector}/run", web::post().to(connectors::run::<S>))
         .route("/credentials", web::post().to(create_credential::<S>))
         .route("/credentials", web::get().to(list_credentials::<S>))
         .route("/credentials/{key}", web::patch().to(rename_credential::<S>))
@@ -93,6 +103,20 @@ pub(crate) async fn store_named<S: TenantReader>(
         return Err(ApiError::NotFound);
     }
     Ok(id)
+}
+
+/// Who asks, when the credential administers the store of the path and it exists.
+pub(crate) async fn administered<S: TenantReader + CredentialReader>(
+    req: &HttpRequest,
+    store: &S,
+    config: &AppConfig,
+    id: StoreId,
+) -> Result<Principal, ApiError> {
+    let principal = admin(req, store, config).await?;
+    match store.store_info(id).await? {
+        Some(info) if administers(&principal, info.id) => Ok(principal),
+        _ => Err(ApiError::NotFound),
+    }
 }
 
 /// Stores this principal administers: every store, or its own.

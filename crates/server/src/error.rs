@@ -38,6 +38,10 @@ pub enum ApiError {
     /// Too many failed authentications from this address; retry after this many seconds.
     #[error("too many failed authentications from this address; try again later")]
     TooManyRequests(u64),
+    /// The server lacks configuration this request needs (503, without `Retry-After`:
+    /// retrying does not help until the operator sets it).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("the database is unavailable; try again shortly")]
     Unavailable(String),
     #[error("internal error")]
@@ -85,7 +89,7 @@ impl ResponseError for ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

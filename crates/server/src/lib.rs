@@ -83,6 +83,9 @@ pub struct AppConfig {
     /// Whether `DELETE /admin/agents` may erase a person (off unless the operator turns it
     /// on: an erasure cannot be undone).
     pub allow_erasure: bool,
+    /// The key helpdesk connectors' credentials are sealed with (`TALLY_SECRET_KEY`);
+    /// without one, no connector can be created or run.
+    pub connector_key: Option<insights::connectors::SecretKey>,
 }
 
 impl Default for AppConfig {
@@ -104,6 +107,7 @@ impl Default for AppConfig {
             default_version: xapi::Version::V2_0,
             cors_allowed_origins: Vec::new(),
             allow_erasure: false,
+            connector_key: None,
         }
     }
 }

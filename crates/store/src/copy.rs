@@ -86,7 +86,7 @@ const fn table(
 }
 
 /// Every table, in the order a copy fills them (stores before what belongs to them).
-pub static TABLES: [Table; 21] = [
+pub static TABLES: [Table; 22] = [
     table(
         "stores",
         1,
@@ -252,6 +252,29 @@ pub static TABLES: [Table; 21] = [
             ("action", Text),
             ("subject", Text),
             ("details", Text),
+        ],
+        false,
+    ),
+    table(
+        "connectors",
+        1,
+        &[
+            ("id", Int),
+            ("store_id", Int),
+            ("kind", Text),
+            ("base_url", Text),
+            ("credentials", Bytes),
+            ("every_seconds", Int),
+            ("filter", Text),
+            ("created", Int),
+            ("cursor", Text),
+            ("last_run", Int),
+            ("next_run", Int),
+            ("last_error", Text),
+            ("tickets_fetched", Int),
+            ("known_through", Int),
+            ("lease_owner", Text),
+            ("lease_until", Int),
         ],
         false,
     ),

@@ -9,6 +9,7 @@
 //! so it cannot write; a server for a read-only replica binds on [`ReadStore`].
 
 mod commit;
+pub mod connectors;
 pub mod copy;
 mod documents;
 pub mod erasure;
@@ -43,6 +44,7 @@ pub use model::{
     StatementPage, StatementQuery, StoreId, StoreInfo, StoredStatement,
 };
 
+pub use connectors::{ConnectorReader, ConnectorWriter};
 pub use forwarding::ForwardingStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -494,6 +496,7 @@ pub trait ReadStore:
     + DocumentReader
     + AttachmentReader
     + AuditReader
+    + ConnectorReader
     + Health
     + Clone
     + 'static
@@ -504,6 +507,7 @@ pub trait ReadStore:
 pub trait Store:
     ReadStore
     + ForwardingStore
+    + ConnectorWriter
     + StatementWriter
     + CredentialWriter
     + TenantWriter

@@ -154,6 +154,39 @@ pub const AUDIT_PAGE: &str = "SELECT id, at, store_id, actor, action, subject, d
     AND (CAST($3 AS TEXT) IS NULL OR actor = $3) AND (CAST($4 AS BIGINT) IS NULL OR at > $4) \
     AND (CAST($5 AS BIGINT) IS NULL OR at <= $5) AND (CAST($6 AS BIGINT) IS NULL OR id < $6) \
     ORDER BY id DESC LIMIT $7";
+// Helpdesk connectors. A connector's columns, in the order `Connector` reads them.
+
+macro_rules! connector_columns {
+    () => {
+        "id, store_id, kind, base_url, credentials, every_seconds, filter, created, cursor, last_run, \
+         next_run, last_error, tickets_fetched, known_through"
+    };
+}
+
+/// A new connector ($1…$7: store, kind, base URL, sealed credentials, every, filter,
+/// created); its first run is due one `every` after it was created.
+pub const CREATE_CONNECTOR: &str = "INSERT INTO connectors (store_id, kind, base_url, credentials, every_seconds, \
+    filter, created, next_run, tickets_fetched, lease_until) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($7 AS BIGINT) + CAST($5 AS BIGINT) * 1000000, 0, 0) RETURNING id";
+pub const CONNECTOR: &str = concat!("SELECT ", connector_columns!(), " FROM connectors WHERE id = $1");
+/// Every connector of store $1, or of every store when $1 is null.
+pub const CONNECTORS: &str = concat!(
+    "SELECT ",
+    connector_columns!(),
+    " FROM connectors WHERE CAST($1 AS BIGINT) IS NULL OR store_id = $1 ORDER BY id"
+);
+pub const DELETE_CONNECTOR: &str = "DELETE FROM connectors WHERE store_id = $1 AND id = $2";
+/// Takes the lease of connector $1 for owner $2 until $4, when no other owner's lease runs
+/// at $3 and, if $5, the connector is due at $3.
+pub const CLAIM_CONNECTOR: &str = "UPDATE connectors SET lease_owner = $2, lease_until = $4 WHERE id = $1 \
+    AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) AND (NOT $5 OR next_run <= $3)";
+/// Moves connector $1 of owner $2 to cursor $3, counting $4 more tickets, its lease renewed
+/// until $5.
+pub const ADVANCE_CONNECTOR: &str = "UPDATE connectors SET cursor = $3, tickets_fetched = tickets_fetched + $4, \
+    lease_until = $5 WHERE id = $1 AND lease_owner = $2";
+/// Ends a run of connector $1 by owner $2: at $3, next at $4, error $5, known through $6.
+pub const FINISH_CONNECTOR: &str = "UPDATE connectors SET last_run = $3, next_run = $4, last_error = $5, \
+    known_through = $6, lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2";
 
 // Insights: tickets, goals and rollups.
 

@@ -22,11 +22,12 @@ pub enum Section {
     Credentials,
     Forwarding,
     Audit,
+    Connectors,
     None,
 }
 
 impl Section {
-    const ALL: [(Section, &'static str, &'static str, &'static [session::Scope]); 7] = [
+    const ALL: [(Section, &'static str, &'static str, &'static [session::Scope]); 8] = [
         (Section::Goals, "Goals", "/ui/goals", session::INSIGHTS_READ),
         (Section::Content, "Content", "/ui/content", session::INSIGHTS_READ),
         (Section::Tickets, "Tickets", "/ui/tickets", session::INSIGHTS_READ),
@@ -34,6 +35,7 @@ impl Section {
         (Section::Credentials, "Credentials", "/ui/credentials", session::ADMIN),
         (Section::Forwarding, "Forwarding", "/ui/forwarding", session::ADMIN),
         (Section::Audit, "Audit log", "/ui/audit", session::ADMIN),
+        (Section::Connectors, "Connectors", "/ui/connectors", session::ADMIN),
     ];
 
     /// The first section a credential with these scopes may open (where signing in leads).

@@ -52,6 +52,7 @@ pub fn configure<S: Store>(cfg: &mut web::ServiceConfig, sessions: &Sessions) {
             .route("/credentials/{key}/revoke", web::post().to(pages::credentials::revoke::<S>))
             .route("/forwarding", web::get().to(pages::forwarding::list::<S>))
             .route("/audit", web::get().to(pages::audit::list::<S>))
+            .route("/connectors", web::get().to(pages::connectors::list::<S>))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(PageError::NotFound) })),
     );
 }

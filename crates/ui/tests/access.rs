@@ -20,6 +20,7 @@ const PAGES: &[&str] = &[
     "/ui/credentials",
     "/ui/forwarding",
     "/ui/audit",
+    "/ui/connectors",
 ];
 
 /// A goal whose name only this test knows, to look for in answers.
@@ -84,9 +85,9 @@ backend_tests! {
         assert_eq!(reply.location(), "/ui/sign-in?error=scope");
         let expected = [
             // (scopes, pages answered 200, pages answered 403)
-            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding", "/ui/audit"]),
-            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit"]),
-            (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
+            (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"]),
+            (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"]),
+            (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
         ];
         for (scopes, allowed, refused) in expected {
             let (key, secret) = site.credential(&scopes);
@@ -145,6 +146,23 @@ backend_tests! {
             assert!(!page.body.contains(never), "{never} is on the page");
         }
         assert!(page.body.contains("href=\"/ui/audit\""), "the page is in the navigation");
+    }
+
+    fn the_connectors_page_shows_each_connectors_state_but_never_its_credentials(backend) {
+        let site = Site::start(backend);
+        let connector = json!({ "kind": "jira", "base_url": "https://acme.atlassian.net", "every": "6h",
+                                "credentials": { "email": "ops@acme.example", "api_token": "never-shown-token" },
+                                "filter": "project = HELP" });
+        let made = site.api("POST", "/admin/stores/1/connectors", "application/json", connector.to_string().as_bytes());
+        assert_eq!(made.status, 201, "{}", made.body);
+        let (key, secret) = site.credential(&["admin"]);
+        let session = site.sign_in(&key, &secret);
+        let page = site.page("/ui/connectors", Some(&session));
+        assert_eq!(page.status, 200, "{}", page.body);
+        for shown in ["https://acme.atlassian.net", "project = HELP", "6h", "never", "Known through"] {
+            assert!(page.body.contains(shown), "{shown} is on the page: {}", page.body);
+        }
+        assert!(!page.body.contains("never-shown-token") && !page.body.contains("ops@acme.example"));
     }
 
     fn forms_without_the_session_token_are_refused(backend) {

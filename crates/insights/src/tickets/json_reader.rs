@@ -383,11 +383,16 @@ impl<R: Read> Iterator for NdjsonTickets<R> {
 fn object_ticket(plan: &Plan, row: u64, bytes: &[u8]) -> Result<Ticket, RowError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| RowError::new(row, None, format!("is not valid JSON: {e}")))?;
-    let Value::Object(_) = &value else {
+    value_ticket(plan, row, &value)
+}
+
+/// One parsed JSON value as a ticket.
+pub(super) fn value_ticket(plan: &Plan, row: u64, value: &Value) -> Result<Ticket, RowError> {
+    let Value::Object(_) = value else {
         return Err(RowError::new(row, None, "is not a JSON object"));
     };
     let mut cells = JsonCells::default();
-    cells.flatten("", &value);
+    cells.flatten("", value);
     let layout = plan.layout(&cells.headers);
     plan.ticket(&layout, &cells).map_err(|(column, reason)| RowError::new(row, column, reason))
 }
@@ -408,11 +413,13 @@ impl JsonCells {
                     self.flatten(&key, value);
                 }
             }
+            // Each item is the same column again; an object's keys are joined on as for a
+            // lone object (Jira's `components: [{"name": …}]` is `components.name`, repeated).
             Value::Array(items) => {
                 for item in items {
                     match item {
-                        Value::Object(_) | Value::Array(_) => self.push(key, item.to_string()),
-                        scalar => self.flatten(key, scalar),
+                        Value::Array(_) => self.push(key, item.to_string()),
+                        item => self.flatten(key, item),
                     }
                 }
             }

@@ -208,6 +208,29 @@ impl std::str::FromStr for InputFormat {
     }
 }
 
+/// Reads tickets from JSON objects one at a time, as a helpdesk's API answers them, with
+/// the layout of a JSON export of the same preset (see `json_reader`).
+#[derive(Clone, Debug)]
+pub struct ObjectTickets {
+    plan: plan::Plan,
+}
+
+impl ObjectTickets {
+    pub fn new(options: &ImportOptions) -> Result<ObjectTickets, ImportError> {
+        Ok(ObjectTickets { plan: plan::Plan::new(options)? })
+    }
+
+    /// `object` as a ticket, or why not (`row` is the object's position, from 1).
+    pub fn ticket(&self, row: u64, object: &serde_json::Value) -> Result<Ticket, RowError> {
+        json_reader::value_ticket(&self.plan, row, object)
+    }
+
+    /// The columns of `field` this layout reads, as the preset (or mapping) names them.
+    pub fn columns(&self, field: Field) -> impl Iterator<Item = &str> {
+        self.plan.wanted(field)
+    }
+}
+
 /// The tickets of an export in any [`InputFormat`].
 #[derive(Debug)]
 pub enum Tickets<R: Read> {

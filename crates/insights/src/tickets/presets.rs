@@ -145,18 +145,20 @@ impl Preset {
             (_, Field::Source) => Vec::new(),
 
             (Preset::Zendesk, Field::ExternalId) => plain(&["Id", "Ticket ID"]),
-            (Preset::Zendesk, Field::Created) => plain(&["Created at"]),
-            (Preset::Zendesk, Field::Resolved) => plain(&["Solved at"]),
+            (Preset::Zendesk, Field::Created) => plain(&["Created at", "created_at"]),
+            // The API has no solved time on a ticket; its sideloaded metric set has.
+            (Preset::Zendesk, Field::Resolved) => plain(&["Solved at", "metric_set.solved_at"]),
             (Preset::Zendesk, Field::Status) => plain(&["Status"]),
             (Preset::Zendesk, Field::Category) => plain(&["Ticket type", "Type"]),
             (Preset::Zendesk, Field::Tags) => plain(&["Tags"]),
             // Zendesk has no product field of its own; accounts that track one use a custom
             // field, exported under its title. Without one, the group the ticket was routed
             // to is the closest thing (teams are usually organised per product or module).
-            (Preset::Zendesk, Field::Product) => plain(&["Product", "Module", "Group"]),
-            (Preset::Zendesk, Field::Requester) => plain(&["Requester email"]),
+            (Preset::Zendesk, Field::Product) => plain(&["Product", "Module", "Group", "group.name"]),
+            // The API names the requester by id; the connector puts the sideloaded user in its place.
+            (Preset::Zendesk, Field::Requester) => plain(&["Requester email", "requester.email"]),
             (Preset::Zendesk, Field::Priority) => plain(&["Priority"]),
-            (Preset::Zendesk, Field::Channel) => plain(&["Via"]),
+            (Preset::Zendesk, Field::Channel) => plain(&["Via", "via.channel"]),
             (Preset::Zendesk, Field::Subject) => plain(&["Subject"]),
 
             (Preset::ServiceNow, Field::ExternalId) => plain(&["number"]),
@@ -178,19 +180,24 @@ impl Preset {
             (Preset::ServiceNow, Field::Channel) => plain(&["contact_type"]),
             (Preset::ServiceNow, Field::Subject) => plain(&["short_description"]),
 
-            (Preset::Jira, Field::ExternalId) => plain(&["Issue key"]),
-            (Preset::Jira, Field::Created) => plain(&["Created"]),
-            (Preset::Jira, Field::Resolved) => plain(&["Resolved"]),
-            (Preset::Jira, Field::Status) => plain(&["Status"]),
-            (Preset::Jira, Field::Category) => plain(&["Issue Type"]),
+            // Each field has the export's column, then where the REST API's issue JSON has it.
+            (Preset::Jira, Field::ExternalId) => plain(&["Issue key", "key"]),
+            (Preset::Jira, Field::Created) => plain(&["Created", "fields.created"]),
+            (Preset::Jira, Field::Resolved) => plain(&["Resolved", "fields.resolutiondate"]),
+            (Preset::Jira, Field::Status) => plain(&["Status", "fields.status.name"]),
+            (Preset::Jira, Field::Category) => plain(&["Issue Type", "fields.issuetype.name"]),
             // Jira repeats the `Labels` header once per label of the most-labelled issue.
-            (Preset::Jira, Field::Tags) => plain(&["Labels"]),
+            (Preset::Jira, Field::Tags) => plain(&["Labels", "fields.labels"]),
             // Likewise `Component/s`; the first non-empty one is the product.
-            (Preset::Jira, Field::Product) => plain(&["Component/s", "Components"]),
-            (Preset::Jira, Field::Requester) => plain(&["Reporter email", "Reporter"]),
-            (Preset::Jira, Field::Priority) => plain(&["Priority"]),
+            (Preset::Jira, Field::Product) => plain(&["Component/s", "Components", "fields.components.name"]),
+            // The API shows the reporter's address only where their privacy settings allow; their
+            // display name is no way to link them, so without an address there is no requester.
+            (Preset::Jira, Field::Requester) => {
+                plain(&["Reporter email", "Reporter", "fields.reporter.emailAddress"])
+            }
+            (Preset::Jira, Field::Priority) => plain(&["Priority", "fields.priority.name"]),
             (Preset::Jira, Field::Channel) => plain(&["Custom field (Request Type)", "Request Type"]),
-            (Preset::Jira, Field::Subject) => plain(&["Summary"]),
+            (Preset::Jira, Field::Subject) => plain(&["Summary", "fields.summary"]),
         }
     }
 }

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use store::forwarding::{ForwardingFilter, ForwardingRule, ForwardingStore, NewForwarding};
 use store::{AuditWriter, CredentialReader, RollupReader, StoreId, TenantReader};
 
-use super::{admin, administers};
-use crate::auth::Principal;
+use super::administered;
 use crate::{ApiError, AppConfig, audit};
 
 /// Failed attempts before a batch is given up on, unless a rule says otherwise.
@@ -41,20 +40,6 @@ struct Filter {
 #[serde(deny_unknown_fields)]
 pub struct Enabled {
     enabled: bool,
-}
-
-/// Who asks, when the credential administers the store of the path and it exists.
-async fn administered<S: TenantReader + CredentialReader>(
-    req: &HttpRequest,
-    store: &S,
-    config: &AppConfig,
-    id: StoreId,
-) -> Result<Principal, ApiError> {
-    let principal = admin(req, store, config).await?;
-    match store.store_info(id).await? {
-        Some(info) if administers(&principal, info.id) => Ok(principal),
-        _ => Err(ApiError::NotFound),
-    }
 }
 
 /// A rule as the API shows it: never its secret.

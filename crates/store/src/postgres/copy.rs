@@ -130,7 +130,7 @@ impl TableCopy for PgStore {
     async fn finish_copy(&self) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         // The next id after the largest copied one (or the first, in an empty table).
-        for table in ["stores", "forwarding_rules", "audit_log"] {
+        for table in ["stores", "forwarding_rules", "audit_log", "connectors"] {
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
             );

@@ -163,18 +163,11 @@ impl TicketWriter for PgStore {
         store: StoreId,
         tickets: Vec<TicketRow>,
     ) -> Result<(u64, u64), StoreError> {
-        let (tickets, repeats) = last_of_each(tickets);
-        let columns = TicketColumns::of(&tickets);
-        let now = Timestamp::now().as_micros();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let upsert = tx.prepare_cached(UPSERT_TICKETS).await?;
-        let mut params: Vec<Param<'_>> = vec![&store, &now];
-        params.extend(columns.params());
-        let rows = tx.query(&upsert, &params).await?;
+        let counts = upsert_ticket_rows(&tx, store, tickets).await?;
         tx.commit().await?;
-        let inserted = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
-        Ok((inserted, rows.len() as u64 - inserted + repeats))
+        Ok(counts)
     }
 
     async fn record_coverage(&self, store: StoreId, coverage: Vec<TicketCoverage>) -> Result<(), StoreError> {
@@ -187,6 +180,23 @@ impl TicketWriter for PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts or updates tickets inside `tx`, in one statement; answers (inserted, updated).
+pub(super) async fn upsert_ticket_rows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    store: StoreId,
+    tickets: Vec<TicketRow>,
+) -> Result<(u64, u64), StoreError> {
+    let (tickets, repeats) = last_of_each(tickets);
+    let columns = TicketColumns::of(&tickets);
+    let now = Timestamp::now().as_micros();
+    let upsert = tx.prepare_cached(UPSERT_TICKETS).await?;
+    let mut params: Vec<Param<'_>> = vec![&store, &now];
+    params.extend(columns.params());
+    let rows = tx.query(&upsert, &params).await?;
+    let inserted = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
+    Ok((inserted, rows.len() as u64 - inserted + repeats))
 }
 
 /// A rollup step's rows as the arrays `unnest` takes, one statement per table: the same

@@ -10,6 +10,7 @@
 
 mod attachments;
 mod audit;
+mod connectors;
 mod copy;
 mod credentials;
 mod documents;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_forwarding.sql")),
     (13, include_str!("migrations/0013_audit_log.sql")),
     (14, include_str!("migrations/0014_erasure_and_retention.sql")),
+    (15, include_str!("migrations/0015_connectors.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

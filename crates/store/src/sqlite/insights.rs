@@ -108,36 +108,9 @@ impl TicketWriter for SqliteStore {
     ) -> Result<(u64, u64), StoreError> {
         self.with_conn(move |conn| {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            let (mut inserted, mut updated) = (0, 0);
-            {
-                let mut exists = tx.prepare_cached(&for_sqlite(sql::TICKET_EXISTS))?;
-                let mut upsert = tx.prepare_cached(&for_sqlite(sql::UPSERT_TICKET))?;
-                let now = Timestamp::now().as_micros();
-                for t in &tickets {
-                    let existed =
-                        exists.query_row(params![store, t.source, t.external_id], |_| Ok(())).optional()?;
-                    upsert.execute(params![
-                        store,
-                        t.source,
-                        t.external_id,
-                        t.created,
-                        t.resolved,
-                        t.status,
-                        t.category,
-                        t.tags_column(),
-                        t.product,
-                        t.requester,
-                        t.requester_keys.join(" "),
-                        t.priority,
-                        t.channel,
-                        t.subject,
-                        now
-                    ])?;
-                    if existed.is_some() { updated += 1 } else { inserted += 1 }
-                }
-            }
+            let counts = upsert_ticket_rows(&tx, store, &tickets)?;
             tx.commit()?;
-            Ok((inserted, updated))
+            Ok(counts)
         })
         .await
     }
@@ -156,6 +129,40 @@ impl TicketWriter for SqliteStore {
         })
         .await
     }
+}
+
+/// Inserts or updates tickets inside `tx`; answers (inserted, updated).
+pub(super) fn upsert_ticket_rows(
+    tx: &rusqlite::Transaction<'_>,
+    store: StoreId,
+    tickets: &[TicketRow],
+) -> Result<(u64, u64), StoreError> {
+    let (mut inserted, mut updated) = (0, 0);
+    let mut exists = tx.prepare_cached(&for_sqlite(sql::TICKET_EXISTS))?;
+    let mut upsert = tx.prepare_cached(&for_sqlite(sql::UPSERT_TICKET))?;
+    let now = Timestamp::now().as_micros();
+    for t in tickets {
+        let existed = exists.query_row(params![store, t.source, t.external_id], |_| Ok(())).optional()?;
+        upsert.execute(params![
+            store,
+            t.source,
+            t.external_id,
+            t.created,
+            t.resolved,
+            t.status,
+            t.category,
+            t.tags_column(),
+            t.product,
+            t.requester,
+            t.requester_keys.join(" "),
+            t.priority,
+            t.channel,
+            t.subject,
+            now
+        ])?;
+        if existed.is_some() { updated += 1 } else { inserted += 1 }
+    }
+    Ok((inserted, updated))
 }
 
 fn goal_row(r: &Row<'_>) -> rusqlite::Result<GoalRow> {

@@ -13,6 +13,7 @@
 
 mod attachments;
 mod audit;
+mod connectors;
 mod copy;
 mod credentials;
 mod documents;
@@ -77,6 +78,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_forwarding.sql")),
     (14, include_str!("migrations/0014_audit_log.sql")),
     (15, include_str!("migrations/0015_erasure_and_retention.sql")),
+    (16, include_str!("migrations/0016_connectors.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.

@@ -2,6 +2,7 @@
 //! needs), read through the same functions the JSON API uses, render.
 
 pub mod audit;
+pub mod connectors;
 pub mod content;
 pub mod credentials;
 pub mod forwarding;

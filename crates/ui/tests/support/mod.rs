@@ -12,7 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use insights::demo::{DemoData, Scenario};
 use serde_json::{Value, json};
-use test_support::{Backend, TestServer};
+use server::AppConfig;
+use test_support::{Backend, TestDatabase, TestServer};
 
 /// A response, read whole.
 #[derive(Debug)]
@@ -111,7 +112,10 @@ pub fn multipart(fields: &[(&str, &str)], file: (&str, &str, &[u8])) -> (String,
 
 impl Site {
     pub fn start(backend: Backend) -> Site {
-        let server = TestServer::start(backend);
+        // Connectors can be created: the server has a key to seal their credentials with.
+        let key = insights::connectors::SecretKey::from_base64(&"A".repeat(43)).expect("a 32-byte key");
+        let config = AppConfig { workers: 2, connector_key: Some(key), ..AppConfig::default() };
+        let server = TestServer::start_with(TestDatabase::new(backend), config);
         let root = server.base_url.trim_end_matches("/xapi").to_string();
         // Redirects are the pages' answers: the tests look at them instead of following.
         let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
