@@ -1,5 +1,6 @@
-//! Who is asking: HTTP Basic authentication against the credentials in the store, the
-//! scopes a credential holds, and a brake on guessing secrets.
+//! Who is asking: HTTP Basic authentication against the credentials in the store (or a
+//! bearer token from the configured issuer, [`crate::bearer`]), the scopes a credential
+//! holds, and a brake on guessing secrets.
 //!
 //! Credentials are read from the store for every request (one primary-key lookup, shared
 //! by concurrent requests only when it started after they arrived: `lookups`), so a
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 use store::{Credential, CredentialReader, DEFAULT_STORE, StoreId};
 use xapi::AgentKey;
 
+use crate::bearer::BearerError;
 use crate::credentials::{parse_basic, verify};
 use crate::lookups::CredentialLookups;
 use crate::scopes::{self, Scope, StatementAccess};
@@ -38,14 +40,35 @@ pub struct Principal {
 }
 
 /// Checks the request's Basic credentials: 401 when missing, unknown, revoked or wrong;
-/// 429 while the caller's address has failed too often.
+/// 429 while the caller's address has failed too often. A bearer token instead is checked
+/// against the configured issuer (401 naming why it was refused).
 pub async fn authenticate<S: CredentialReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
 ) -> Result<Principal, ApiError> {
-    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
-    authenticate_secret(req, store, config, basic).await
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(token) = authorization.and_then(bearer_token) {
+        return authenticate_bearer(config, token).await;
+    }
+    authenticate_secret(req, store, config, authorization.and_then(parse_basic)).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// No brake here: a signed token cannot be guessed, and refusing one costs no lookup.
+async fn authenticate_bearer(config: &AppConfig, token: &str) -> Result<Principal, ApiError> {
+    let Some(bearer_tokens) = &config.bearer_tokens else {
+        return Err(ApiError::Unauthorized);
+    };
+    bearer_tokens.principal(token).await.map_err(|error| match error {
+        BearerError::Refused(reason) => ApiError::BearerRefused(reason),
+        BearerError::IssuerUnavailable(detail) => ApiError::IdentityProviderUnavailable(detail.to_string()),
+    })
 }
 
 /// The same check for a key and secret that arrived another way than Basic auth (the web
