@@ -16,9 +16,15 @@ const ADMIN: (&str, &str) = ("ops", "bearer-secret");
 const AUDIENCE: &str = "https://tally.test";
 
 fn serving(db: &TestDatabase, provider: &Provider) -> Serving {
+    serving_in(db, provider, "1")
+}
+
+/// A Tally whose token callers act in `store`.
+fn serving_in(db: &TestDatabase, provider: &Provider, store: &str) -> Serving {
     let mut command = tally(db);
     command.env("TALLY_ADMIN_KEY", ADMIN.0).env("TALLY_ADMIN_SECRET", ADMIN.1);
     command.env("TALLY_OIDC_ISSUER", &provider.issuer).env("TALLY_OIDC_AUDIENCE", AUDIENCE);
+    command.env("TALLY_OIDC_STORE", store);
     Serving::start(command)
 }
 
@@ -118,6 +124,31 @@ backend_tests! {
         assert_eq!(serving.status_with(ADMIN.0, "wrong"), 401);
         let log = serving.log.value.lock().unwrap().clone();
         assert!(!log.contains(&writer) && !log.contains(&reader), "the log holds a token");
+    }
+
+    fn tokens_act_in_the_configured_store_while_it_exists_and_is_not_revoked(backend) {
+        let db = TestDatabase::new(backend);
+        let provider = Provider::start(AUDIENCE);
+        let serving = serving_in(&db, &provider, "2");
+        let token = provider.token("service", "tally:statements/write tally:statements/read", None);
+        let (status, body, _) = with_token(&serving, "POST", "/xapi/statements", &token, &statement("early"));
+        assert_eq!(status, 401, "no store 2 yet: {body}");
+
+        let (status, body) = serving.call("POST", "/admin/stores", ADMIN, r#"{"name": "tokens"}"#);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["id"], 2, "{body}");
+        let (status, body, _) = with_token(&serving, "POST", "/xapi/statements", &token, &statement("in-two"));
+        assert_eq!(status, 200, "{body}");
+        let path = format!("/xapi/statements?statementId={}", body[0].as_str().unwrap());
+        let (status, body, _) = with_token(&serving, "GET", &path, &token, "");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = serving.call("GET", &path, ADMIN, "");
+        assert_eq!(status, 404, "the default store does not hold it: {body}");
+
+        let (status, body) = serving.call("DELETE", "/admin/stores/2", ADMIN, "");
+        assert!(status < 300, "{status} {body}");
+        let (status, body, _) = with_token(&serving, "GET", &path, &token, "");
+        assert_eq!(status, 401, "the store is revoked: {body}");
     }
 
     fn refused_tokens_get_401_naming_the_reason(backend) {
