@@ -198,6 +198,8 @@ pub struct HttpArgs {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub operations: OperationsArgs,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 impl HttpArgs {
@@ -210,8 +212,75 @@ impl HttpArgs {
             max_attachment_bytes: self.max_attachment_bytes,
             auth_failures_per_minute: self.auth_failures_per_minute,
             workers: self.workers.unwrap_or(defaults.workers),
+            bearer_tokens: self.oidc.bearer_tokens()?.map(std::sync::Arc::new),
             ..self.operations.apply(defaults)?
         })
+    }
+}
+
+/// Bearer access tokens (JWT) from an OpenID issuer, accepted beside Basic auth.
+#[derive(Debug, Args)]
+pub struct OidcArgs {
+    /// The issuer whose access tokens are accepted, exactly as its tokens' `iss` says
+    /// (https://id.example.com/realms/tally); its keys are found through
+    /// {issuer}/.well-known/openid-configuration.
+    #[arg(long, env = "TALLY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The `aud` an access token must carry to be accepted (required with --oidc-issuer).
+    #[arg(long, env = "TALLY_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// The claim holding a token's scopes: a space-separated string or an array.
+    #[arg(long, env = "TALLY_OIDC_SCOPES_CLAIM", default_value = "scope")]
+    pub oidc_scopes_claim: String,
+    /// A scope value `<prefix><scope>` grants that Tally scope (tally:statements/write,
+    /// tally:all, tally:admin); an empty prefix turns this off (then only --oidc-scope maps).
+    #[arg(long, env = "TALLY_OIDC_SCOPE_PREFIX", default_value = "tally:")]
+    pub oidc_scope_prefix: String,
+    /// VALUE=SCOPE[+SCOPE…]: a scope value spelled the identity provider's way grants these
+    /// Tally scopes (lrs.write=statements/write+state); repeatable.
+    #[arg(long = "oidc-scope", env = "TALLY_OIDC_SCOPES", value_delimiter = ',')]
+    pub oidc_scopes: Vec<String>,
+    /// The store a token's caller acts in.
+    #[arg(long, env = "TALLY_OIDC_STORE", default_value_t = store::DEFAULT_STORE)]
+    pub oidc_store: StoreId,
+    /// Least seconds between two fetches of the issuer's keys for tokens naming a key not
+    /// seen yet (rotation), so made-up key ids cannot flood the issuer.
+    #[arg(long, env = "TALLY_OIDC_JWKS_REFETCH_FLOOR_S", default_value_t = 30)]
+    pub oidc_jwks_refetch_floor_s: u64,
+}
+
+impl OidcArgs {
+    /// The bearer-token settings, or `None` when no issuer is configured.
+    fn bearer_tokens(&self) -> Result<Option<server::bearer::BearerTokens>> {
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
+        let audience = self.oidc_audience.clone().ok_or_else(|| {
+            anyhow::anyhow!("--oidc-issuer needs --oidc-audience (the `aud` tokens must carry)")
+        })?;
+        let mut named = std::collections::HashMap::new();
+        for mapping in self.oidc_scopes.iter().filter(|m| !m.trim().is_empty()) {
+            let (value, scopes) = mapping
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--oidc-scope {mapping:?}: expected VALUE=SCOPE"))?;
+            let scopes = scopes
+                .split('+')
+                .map(|scope| {
+                    server::scopes::Scope::parse(scope.trim()).ok_or_else(|| {
+                        anyhow::anyhow!("--oidc-scope {mapping:?}: unknown Tally scope {scope:?}")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            named.insert(value.trim().to_owned(), scopes);
+        }
+        Ok(Some(server::bearer::BearerTokens {
+            issuer: server::oidc::Issuer::new(
+                issuer.clone(),
+                std::time::Duration::from_secs(self.oidc_jwks_refetch_floor_s),
+            ),
+            audience,
+            scopes_claim: self.oidc_scopes_claim.clone(),
+            scope_map: server::bearer::ScopeMap { prefix: self.oidc_scope_prefix.clone(), named },
+            store: self.oidc_store,
+        }))
     }
 }
 

@@ -4,13 +4,13 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
-use store::{ActivityReader, CredentialReader};
+use store::{ActivityReader, CredentialReader, TenantReader};
 
 use crate::auth::authenticate;
 use crate::query::QueryParams;
 use crate::{ApiError, AppConfig};
 
-pub async fn get<S: ActivityReader + CredentialReader + 'static>(
+pub async fn get<S: ActivityReader + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,

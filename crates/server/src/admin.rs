@@ -75,7 +75,7 @@ pub fn service<
         .route("/audit", web::get().to(audit_log::list::<S>))
 }
 
-pub(crate) async fn admin<S: CredentialReader>(
+pub(crate) async fn admin<S: CredentialReader + TenantReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -160,7 +160,7 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /admin/stores {"name"}` → 201 `{"id", "name", …}`.
-async fn create_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
+async fn create_store<S: TenantWriter + CredentialReader + TenantReader + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<Name>,
     store: Data<S>,
@@ -222,7 +222,7 @@ async fn rename_store<S: TenantReader + TenantWriter + CredentialReader + AuditW
 
 /// `DELETE /admin/stores/{id}` revokes a store: its data stays, its credentials stop
 /// working on the next request.
-async fn revoke_store<S: TenantWriter + CredentialReader + AuditWriter + 'static>(
+async fn revoke_store<S: TenantWriter + CredentialReader + TenantReader + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     store: Data<S>,
@@ -304,7 +304,7 @@ struct NewCredential {
 
 /// `POST /admin/credentials {"store", "scopes", "name", "acts_for"?}` → 201 with the key
 /// and the secret, shown this once.
-async fn create_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
+async fn create_credential<S: CredentialReader + TenantReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     body: Json<NewCredential>,
     store: Data<S>,
@@ -351,7 +351,7 @@ struct CredentialFilter {
 }
 
 /// `GET /admin/credentials[?store=…]`: credentials without their secrets.
-async fn list_credentials<S: CredentialReader + 'static>(
+async fn list_credentials<S: CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     filter: web::Query<CredentialFilter>,
     store: Data<S>,
@@ -379,7 +379,7 @@ async fn administered_credential<S: CredentialReader>(
 }
 
 /// `PATCH /admin/credentials/{key} {"name"}` renames a credential.
-async fn rename_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
+async fn rename_credential<S: CredentialReader + TenantReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     body: Json<Name>,
@@ -397,7 +397,7 @@ async fn rename_credential<S: CredentialReader + CredentialWriter + AuditWriter 
 }
 
 /// `DELETE /admin/credentials/{key}` revokes a credential, from the next request on.
-async fn revoke_credential<S: CredentialReader + CredentialWriter + AuditWriter + 'static>(
+async fn revoke_credential<S: CredentialReader + TenantReader + CredentialWriter + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     store: Data<S>,

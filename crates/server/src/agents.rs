@@ -4,7 +4,7 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
-use store::{CredentialReader, StatementFilter, StatementQuery, StatementReader};
+use store::{CredentialReader, StatementFilter, StatementQuery, StatementReader, TenantReader};
 use xapi::AgentKey;
 
 use crate::auth::authenticate;
@@ -14,7 +14,7 @@ use crate::{ApiError, AppConfig};
 /// How many of the agent's most recent statements are read for its names.
 const NAME_SOURCES: usize = 50;
 
-pub async fn get<S: StatementReader + CredentialReader + 'static>(
+pub async fn get<S: StatementReader + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,

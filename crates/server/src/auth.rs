@@ -1,5 +1,6 @@
-//! Who is asking: HTTP Basic authentication against the credentials in the store, the
-//! scopes a credential holds, and a brake on guessing secrets.
+//! Who is asking: HTTP Basic authentication against the credentials in the store (or a
+//! bearer token from the configured issuer, [`crate::bearer`]), the scopes a credential
+//! holds, and a brake on guessing secrets.
 //!
 //! Credentials are read from the store for every request (one primary-key lookup, shared
 //! by concurrent requests only when it started after they arrived: `lookups`), so a
@@ -15,9 +16,10 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Data;
 use serde_json::{Value, json};
-use store::{Credential, CredentialReader, DEFAULT_STORE, StoreId};
+use store::{Credential, CredentialReader, DEFAULT_STORE, StoreId, TenantReader};
 use xapi::AgentKey;
 
+use crate::bearer::BearerError;
 use crate::credentials::{parse_basic, verify};
 use crate::lookups::CredentialLookups;
 use crate::scopes::{self, Scope, StatementAccess};
@@ -38,14 +40,45 @@ pub struct Principal {
 }
 
 /// Checks the request's Basic credentials: 401 when missing, unknown, revoked or wrong;
-/// 429 while the caller's address has failed too often.
-pub async fn authenticate<S: CredentialReader>(
+/// 429 while the caller's address has failed too often. A bearer token instead is checked
+/// against the configured issuer (401 naming why it was refused).
+pub async fn authenticate<S: CredentialReader + TenantReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
 ) -> Result<Principal, ApiError> {
-    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
-    authenticate_secret(req, store, config, basic).await
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(token) = authorization.and_then(bearer_token) {
+        return authenticate_bearer(store, config, token).await;
+    }
+    authenticate_secret(req, store, config, authorization.and_then(parse_basic)).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// No brake here: a signed token cannot be guessed, and refusing one costs no lookup.
+/// The token's store is read on every request, as a credential is, so revoking the store
+/// (or configuring one that does not exist) refuses tokens at once.
+async fn authenticate_bearer<S: TenantReader>(
+    store: &S,
+    config: &AppConfig,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let Some(bearer_tokens) = &config.bearer_tokens else {
+        return Err(ApiError::Unauthorized);
+    };
+    let principal = bearer_tokens.principal(token).await.map_err(|error| match error {
+        BearerError::Refused(reason) => ApiError::BearerRefused(reason),
+        BearerError::IssuerUnavailable(detail) => ApiError::IdentityProviderUnavailable(detail.to_string()),
+    })?;
+    match store.store_info(principal.store).await? {
+        Some(info) if !info.revoked => Ok(principal),
+        _ => Err(ApiError::Unauthorized),
+    }
 }
 
 /// The same check for a key and secret that arrived another way than Basic auth (the web

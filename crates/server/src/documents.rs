@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use store::{
     CredentialReader, Document, DocumentKind, DocumentReader, DocumentScope, DocumentWrite,
-    DocumentWriteMode, DocumentWriter, Preconditions,
+    DocumentWriteMode, DocumentWriter, Preconditions, TenantReader,
 };
 use xapi::{Timestamp, Version};
 
@@ -69,7 +69,7 @@ impl Resource {
 }
 
 /// Registers one document resource's methods.
-pub fn service<S: DocumentReader + DocumentWriter + CredentialReader + 'static>(
+pub fn service<S: DocumentReader + DocumentWriter + CredentialReader + TenantReader + 'static>(
     path: &str,
     resource: Resource,
 ) -> actix_web::Resource {
@@ -91,7 +91,7 @@ struct Target {
 
 /// Authenticates the request, checks that its credential has one of `scopes`, and reads
 /// what it names (in the credential's store).
-async fn authorized_target<S: CredentialReader>(
+async fn authorized_target<S: CredentialReader + TenantReader>(
     req: &HttpRequest,
     store: &S,
     config: &AppConfig,
@@ -142,7 +142,7 @@ fn required_id(target: &Target, resource: Resource) -> Result<String, ApiError> 
 
 /// `GET`/`HEAD`: one document (its bytes, Content-Type, ETag and Last-Modified), or the
 /// ids of the context's documents as a JSON array.
-pub async fn get<S: DocumentReader + CredentialReader + 'static>(
+pub async fn get<S: DocumentReader + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
@@ -165,7 +165,7 @@ pub async fn get<S: DocumentReader + CredentialReader + 'static>(
 }
 
 /// `PUT`: stores the body as the document, replacing any other.
-pub async fn put<S: DocumentWriter + CredentialReader + 'static>(
+pub async fn put<S: DocumentWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -177,7 +177,7 @@ pub async fn put<S: DocumentWriter + CredentialReader + 'static>(
 }
 
 /// `POST`: merges a JSON object into the document (or stores it when there is none).
-pub async fn post<S: DocumentWriter + CredentialReader + 'static>(
+pub async fn post<S: DocumentWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -188,7 +188,7 @@ pub async fn post<S: DocumentWriter + CredentialReader + 'static>(
     write(req, body, store, config, **resource, version, DocumentWriteMode::Merge).await
 }
 
-async fn write<S: DocumentWriter + CredentialReader + 'static>(
+async fn write<S: DocumentWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     body: Bytes,
     store: Data<S>,
@@ -222,7 +222,7 @@ async fn write<S: DocumentWriter + CredentialReader + 'static>(
 
 /// `DELETE`: one document, or (State only, without `stateId`) every document of the
 /// context.
-pub async fn delete<S: DocumentWriter + CredentialReader + 'static>(
+pub async fn delete<S: DocumentWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,

@@ -19,6 +19,12 @@ pub enum ApiError {
     BadRequest { path: Option<String>, message: String },
     #[error("authentication required")]
     Unauthorized,
+    /// A bearer token that does not verify (401 naming the reason, never the token).
+    #[error("bearer token refused: {0}")]
+    BearerRefused(crate::oidc::TokenError),
+    /// The bearer tokens' issuer cannot be reached for its keys (503, retry later).
+    #[error("the identity provider's keys cannot be fetched; try again shortly")]
+    IdentityProviderUnavailable(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("not found")]
@@ -80,7 +86,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BearerRefused(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -89,7 +95,9 @@ impl ResponseError for ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_)
+            | ApiError::NotConfigured(_)
+            | ApiError::IdentityProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,11 +107,17 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
             ApiError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            ApiError::IdentityProviderUnavailable(detail) => {
+                tracing::warn!(%detail, "identity provider unavailable")
+            }
             _ => {}
         }
         let mut error = json!({ "status": status.as_u16(), "message": self.to_string() });
         if let ApiError::BadRequest { path: Some(path), .. } = self {
             error["path"] = json!(path);
+        }
+        if let ApiError::BearerRefused(reason) = self {
+            error["reason"] = json!(reason.code());
         }
         let mut response = HttpResponse::build(status);
         match self {
@@ -113,7 +127,14 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Basic realm=\"Tally\""),
                 ));
             }
-            ApiError::Unavailable(_) => {
+            // RFC 6750 §3: the scheme, `invalid_token` and why (the message holds no token).
+            ApiError::BearerRefused(reason) => {
+                let challenge = format!(
+                    "Bearer realm=\"Tally\", error=\"invalid_token\", error_description=\"{reason}\""
+                );
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::Unavailable(_) | ApiError::IdentityProviderUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             ApiError::TooManyRequests(seconds) => {

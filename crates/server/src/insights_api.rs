@@ -22,7 +22,7 @@ use insights::tickets::{ImportOptions, InputFormat, Preset};
 use insights::{engine, export};
 use serde_json::{Value, json};
 use store::insights::{ActivitySelection, ChangeRow, DailyCursor, TicketCursor};
-use store::{CredentialReader, Cursor, ReadStore, StatementQuery, Store, StoreError, StoreId};
+use store::{CredentialReader, Cursor, ReadStore, StatementQuery, Store, StoreError, StoreId, TenantReader};
 
 use crate::auth::{Principal, authenticate};
 use crate::query::QueryParams;
@@ -132,7 +132,7 @@ fn register<S: ReadStore>(
 }
 
 /// A write on a read-only server: authenticated as the write would be, then refused.
-async fn refuse_write<S: CredentialReader + 'static>(
+async fn refuse_write<S: CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     allow: &'static str,
@@ -143,7 +143,7 @@ async fn refuse_write<S: CredentialReader + 'static>(
         .json(json!({ "error": { "status": 405, "message": READ_ONLY_REFUSAL } })))
 }
 
-async fn principal<S: CredentialReader>(
+async fn principal<S: CredentialReader + TenantReader>(
     req: &HttpRequest,
     store: &S,
     scopes: &[Scope],

@@ -10,6 +10,7 @@ mod alternate;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod bearer;
 pub mod bulk;
 pub mod client_addr;
 pub mod cors;
@@ -24,6 +25,7 @@ mod limits;
 pub mod lookups;
 pub mod multipart;
 pub mod observability;
+pub mod oidc;
 pub mod params;
 pub mod query;
 pub mod retention;
@@ -86,6 +88,9 @@ pub struct AppConfig {
     /// The key helpdesk connectors' credentials are sealed with (`TALLY_SECRET_KEY`);
     /// without one, no connector can be created or run.
     pub connector_key: Option<insights::connectors::SecretKey>,
+    /// Bearer access tokens from an OpenID issuer, accepted beside Basic auth when set;
+    /// shared by every worker, so the issuer's keys are fetched once per process.
+    pub bearer_tokens: Option<std::sync::Arc<bearer::BearerTokens>>,
 }
 
 impl Default for AppConfig {
@@ -108,6 +113,7 @@ impl Default for AppConfig {
             cors_allowed_origins: Vec::new(),
             allow_erasure: false,
             connector_key: None,
+            bearer_tokens: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use store::{
     ActivityReader, AttachmentReader, AttachmentUpload, CredentialReader, StatementBatch, StatementPage,
-    StatementReader, StatementWriter, StoredStatement,
+    StatementReader, StatementWriter, StoredStatement, TenantReader,
 };
 use uuid::Uuid;
 use xapi::{Format, LanguagePreferences, Statement, Timestamp, Version};
@@ -40,7 +40,7 @@ fn reads_only_own(principal: &Principal) -> bool {
 }
 
 /// `PUT /xapi/statements?statementId=…`: stores one statement under the given id → 204.
-pub async fn put<S: StatementWriter + CredentialReader + 'static>(
+pub async fn put<S: StatementWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     store: Data<S>,
@@ -73,7 +73,7 @@ pub async fn put<S: StatementWriter + CredentialReader + 'static>(
 
 /// `POST /xapi/statements`: stores one statement or an array of them, atomically → 200
 /// with their ids in order.
-pub async fn post<S: StatementWriter + CredentialReader + 'static>(
+pub async fn post<S: StatementWriter + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     store: Data<S>,
@@ -175,7 +175,7 @@ fn essence(content_type: &str) -> String {
 /// answer after authentication, errors included, carries Consistent-Through, which
 /// clients poll on.
 pub async fn get<
-    S: StatementReader + AttachmentReader + ActivityReader + CredentialReader + Clone + 'static,
+    S: StatementReader + AttachmentReader + ActivityReader + CredentialReader + TenantReader + Clone + 'static,
 >(
     req: HttpRequest,
     store: Data<S>,

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use store::{AuditEntry, AuditFilter, AuditReader, CredentialReader, StoreId};
+use store::{AuditEntry, AuditFilter, AuditReader, CredentialReader, StoreId, TenantReader};
 
 use super::{admin, administers};
 use crate::auth::Principal;
@@ -96,7 +96,7 @@ fn entry_json(entry: &AuditEntry) -> Value {
 
 /// `GET /admin/audit?store=&action=&actor=&since=&until=&limit=&more=` →
 /// `{"entries": [...], "more": "/admin/audit?more=…" or ""}`.
-pub async fn list<S: AuditReader + CredentialReader + 'static>(
+pub async fn list<S: AuditReader + CredentialReader + TenantReader + 'static>(
     req: HttpRequest,
     store: Data<S>,
     config: Data<AppConfig>,
