@@ -2,7 +2,8 @@
 //! `DELETE /admin/statements?until=`), written once over [`Transaction`] for both backends.
 //!
 //! Statements stored before the cutoff go in bounded batches, each its own transaction
-//! (holding the store's write lock for one batch only, so ingest goes on between them),
+//! (holding the store's write lock for one batch only, and then leaving it as long again,
+//! so ingest goes on between them),
 //! with their index rows, the attachments no remaining statement names, and their part of
 //! the rollups (each batch moves the store's rollup epoch; the engine rebuilds). A voided
 //! statement and its voiding statement go together: while one of the pair is still within
@@ -23,8 +24,10 @@ use crate::model::{Seq, StoreId};
 use crate::removal::{attachment_hashes, delete_statement, drop_unnamed_attachment};
 use crate::tx::{Transaction, int, text};
 
-/// Statements one purge batch removes at most.
-pub const PURGE_BATCH: usize = 500;
+/// Statements one purge batch removes at most: a batch holds the store's write lock for
+/// about 25 ms on the embedded store (200,000 statements in batches of 500 held it 60 ms at
+/// a time, back to back, and single-statement ingest waited seconds; benches/RESULTS.md).
+pub const PURGE_BATCH: usize = 200;
 
 /// One batch of a purge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,12 +200,16 @@ pub async fn purge<S: Purger>(
     if let Some(until) = until {
         let mut after = Seq::default();
         loop {
+            let started = std::time::Instant::now();
             let batch = store.purge_statements_batch(id, until, after, dry_run).await?;
             report.add(&batch);
             if batch.done {
                 break;
             }
             after = batch.after;
+            // As long again without the lock: ingest gets at least half the write time
+            // while a purge runs, however long the purge.
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
     if let Some(before) = tickets_before {
