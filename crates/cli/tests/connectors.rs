@@ -461,6 +461,12 @@ backend_tests! {
         let seen = helpdesk.requests();
         assert_eq!(seen[4].param("jql"), Some("(project = HELP) AND updated >= \"2024-03-03 10:00\" ORDER BY updated ASC"));
         assert_eq!(stored_tickets(&serving)["HELP-2"]["status"], "Done");
+        let (status, audit) = serving.call("GET", "/admin/audit?store=1", ADMIN, "");
+        assert_eq!(status, 200, "{audit}");
+        let audit: Value = serde_json::from_str(&audit).unwrap();
+        let acts: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+        assert_eq!(acts.into_iter().filter(|a| a.starts_with("connector.")).collect::<Vec<_>>(), ["connector.run", "connector.run", "connector.create"], "{audit}");
+        assert_eq!(audit["entries"][0]["details"]["tickets_fetched"], 5, "the run is recorded with its count: {audit}");
 
         drop(serving);
         let serving = serve(&db, &[]);

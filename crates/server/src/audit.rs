@@ -85,6 +85,11 @@ pub fn credential_details(credential: &Credential) -> Value {
 
 /// A forwarding rule: the target's URL and the filter; its key and secret are the target's
 /// credential.
+/// A helpdesk connector: where and how often, never its credentials.
+pub fn connector_details(connector: &store::connectors::Connector) -> Value {
+    json!({ "kind": connector.kind, "base_url": connector.base_url, "every_seconds": connector.every_seconds })
+}
+
 pub fn forwarding_details(rule: &ForwardingRule) -> Value {
     json!({
         "url": rule.url,

@@ -7,11 +7,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use insights::connectors::{self, ConnectorError, ConnectorRequest, RunNowError, SecretKey};
 use serde_json::{Value, json};
 use store::connectors::Connector;
-use store::{ConnectorReader, ConnectorWriter, CredentialReader, StoreId, TenantReader, TicketWriter};
+use store::{
+    AuditWriter, ConnectorReader, ConnectorWriter, CredentialReader, StoreId, TenantReader, TicketWriter,
+};
 use xapi::Timestamp;
 
 use super::administered;
-use crate::{ApiError, AppConfig};
+use crate::{ApiError, AppConfig, audit};
 
 /// A connector as the API shows it: never its credentials.
 pub(crate) fn connector_json(connector: &Connector) -> Value {
@@ -44,7 +46,7 @@ async fn find<S: ConnectorReader>(store: &S, id: StoreId, connector: i64) -> Res
 /// `POST /admin/stores/{id}/connectors {"kind", "base_url", "credentials", "every", "filter"?}`
 /// → 201 with the connector. Its first scheduled run is one `every` from now; `…/run`
 /// runs it at once.
-pub async fn create<S: TenantReader + CredentialReader + ConnectorWriter + 'static>(
+pub async fn create<S: TenantReader + CredentialReader + ConnectorWriter + AuditWriter + 'static>(
     req: HttpRequest,
     id: Path<StoreId>,
     body: Json<ConnectorRequest>,
@@ -52,13 +54,15 @@ pub async fn create<S: TenantReader + CredentialReader + ConnectorWriter + 'stat
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     let new =
         connectors::prepare(body.into_inner(), id, config.connector_key.as_ref()).map_err(|e| match e {
             ConnectorError::Invalid { property, .. } => ApiError::bad_request(property, e.to_string()),
             ConnectorError::NoKey => ApiError::NotConfigured(e.to_string()),
         })?;
     let connector = store.create_connector(new).await?;
+    let (subject, details) = (connector.id.to_string(), audit::connector_details(&connector));
+    audit::record(store.get_ref(), &principal, "connector.create", id, subject, details).await;
     Ok(HttpResponse::Created().json(connector_json(&connector)))
 }
 
@@ -87,24 +91,32 @@ pub async fn get<S: TenantReader + CredentialReader + ConnectorReader + 'static>
 }
 
 /// `DELETE /admin/stores/{id}/connectors/{connector}`: the tickets it fetched stay.
-pub async fn delete<S: TenantReader + CredentialReader + ConnectorWriter + 'static>(
+pub async fn delete<S: TenantReader + CredentialReader + ConnectorWriter + AuditWriter + 'static>(
     req: HttpRequest,
     path: Path<(StoreId, i64)>,
     store: Data<S>,
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, connector) = path.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     if !store.delete_connector(id, connector).await? {
         return Err(ApiError::NotFound);
     }
+    audit::record(store.get_ref(), &principal, "connector.delete", id, connector.to_string(), json!({}))
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /admin/stores/{id}/connectors/{connector}/run`: runs it now and answers it as the
 /// run left it (409 while another run of it is in progress).
 pub async fn run<
-    S: TenantReader + CredentialReader + ConnectorReader + ConnectorWriter + TicketWriter + 'static,
+    S: TenantReader
+        + CredentialReader
+        + ConnectorReader
+        + ConnectorWriter
+        + TicketWriter
+        + AuditWriter
+        + 'static,
 >(
     req: HttpRequest,
     path: Path<(StoreId, i64)>,
@@ -112,12 +124,14 @@ pub async fn run<
     config: Data<AppConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, connector) = path.into_inner();
-    administered(&req, store.get_ref(), &config, id).await?;
+    let principal = administered(&req, store.get_ref(), &config, id).await?;
     let ran =
         connectors::run_now(store.get_ref(), id, connector, key(&config)?).await.map_err(|e| match e {
             RunNowError::NotFound => ApiError::NotFound,
             RunNowError::Busy => ApiError::Conflict(e.to_string()),
             RunNowError::Store(e) => e.into(),
         })?;
+    let details = json!({ "tickets_fetched": ran.tickets_fetched, "failed": ran.last_error.is_some() });
+    audit::record(store.get_ref(), &principal, "connector.run", id, connector.to_string(), details).await;
     Ok(HttpResponse::Ok().json(connector_json(&ran)))
 }
