@@ -39,7 +39,7 @@ pub struct StorageArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the LRS.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Applies pending database migrations and exits.
     Migrate,
     /// Manages API credentials.
@@ -142,6 +142,8 @@ pub struct ServeArgs {
     pub retention_interval_s: u64,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub sign_in: crate::sign_in_config::SignInArgs,
 }
 
 impl ServeArgs {
@@ -169,7 +171,7 @@ impl ServeArgs {
             cors_allowed_origins,
             allow_erasure: self.allow_erasure,
             connector_key,
-            ..self.http.app_config()?
+            ..self.http.app_config_for(self.sign_in.oidc_client_id.is_some())?
         })
     }
 }
@@ -204,6 +206,12 @@ pub struct HttpArgs {
 
 impl HttpArgs {
     pub fn app_config(&self) -> Result<AppConfig> {
+        self.app_config_for(false)
+    }
+
+    /// The settings; `signs_in` when the issuer is also configured for the pages' sign-in,
+    /// where it needs no audience.
+    pub fn app_config_for(&self, signs_in: bool) -> Result<AppConfig> {
         let defaults = AppConfig::default();
         Ok(AppConfig {
             authority_home_page: self.authority_home_page.clone(),
@@ -212,7 +220,7 @@ impl HttpArgs {
             max_attachment_bytes: self.max_attachment_bytes,
             auth_failures_per_minute: self.auth_failures_per_minute,
             workers: self.workers.unwrap_or(defaults.workers),
-            bearer_tokens: self.oidc.bearer_tokens()?.map(std::sync::Arc::new),
+            bearer_tokens: self.oidc.bearer_tokens(signs_in)?.map(std::sync::Arc::new),
             ..self.operations.apply(defaults)?
         })
     }
@@ -250,12 +258,17 @@ pub struct OidcArgs {
 }
 
 impl OidcArgs {
-    /// The bearer-token settings, or `None` when no issuer is configured.
-    fn bearer_tokens(&self) -> Result<Option<server::bearer::BearerTokens>> {
+    /// The bearer-token settings, or `None` when no issuer (or, for an issuer the pages
+    /// sign in with, no audience) is configured.
+    fn bearer_tokens(&self, signs_in: bool) -> Result<Option<server::bearer::BearerTokens>> {
         let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
-        let audience = self.oidc_audience.clone().ok_or_else(|| {
-            anyhow::anyhow!("--oidc-issuer needs --oidc-audience (the `aud` tokens must carry)")
-        })?;
+        let audience = match (&self.oidc_audience, signs_in) {
+            (Some(audience), _) => audience.clone(),
+            (None, true) => return Ok(None),
+            (None, false) => {
+                anyhow::bail!("--oidc-issuer needs --oidc-audience (the `aud` tokens must carry)")
+            }
+        };
         let mut named = std::collections::HashMap::new();
         for mapping in self.oidc_scopes.iter().filter(|m| !m.trim().is_empty()) {
             let (value, scopes) = mapping
@@ -272,10 +285,10 @@ impl OidcArgs {
             named.insert(value.trim().to_owned(), scopes);
         }
         Ok(Some(server::bearer::BearerTokens {
-            issuer: server::oidc::Issuer::new(
+            issuer: std::sync::Arc::new(server::oidc::Issuer::new(
                 issuer.clone(),
                 std::time::Duration::from_secs(self.oidc_jwks_refetch_floor_s),
-            ),
+            )),
             audience,
             scopes_claim: self.oidc_scopes_claim.clone(),
             scope_map: server::bearer::ScopeMap { prefix: self.oidc_scope_prefix.clone(), named },
@@ -405,7 +418,7 @@ mod tests {
     fn serve_args(args: &[&str]) -> ServeArgs {
         let cli = Cli::try_parse_from(["tally", "serve"].iter().chain(args)).expect("valid flags");
         match cli.command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("not serve: {other:?}"),
         }
     }

@@ -7,6 +7,7 @@ mod insights_cmds;
 mod otlp;
 mod progress;
 mod pull_cmd;
+mod sign_in_config;
 mod telemetry;
 
 use std::net::TcpListener;
@@ -73,7 +74,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             let backend = open(&cli.storage, Purpose::Serve).await?;
             let embedded = backend.is_embedded();
-            with_store!(backend, |store| serve(store, args, embedded).await)
+            with_store!(backend, |store| serve(store, *args, embedded).await)
         }
         Command::Migrate => {
             open(&cli.storage, Purpose::Administer).await?;
@@ -235,9 +236,11 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
         );
         start_engine(&store, embedded)?;
         let sessions = ui::Sessions::default();
+        let bearer_issuer = config.bearer_tokens.as_ref().map(|tokens| tokens.issuer.clone());
+        let sign_in = actix_web::web::Data::new(args.sign_in.options(&args.http.oidc, bearer_issuer)?);
         let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
             server::insights_api::configure::<S>(cfg);
-            ui::configure::<S>(cfg, &sessions);
+            ui::configure::<S>(cfg, &sessions, &sign_in);
         };
         server::serve_with(store, config, listener, routes)?.await?;
     }

@@ -4,23 +4,24 @@
 //! provider's client credentials instead of a Tally secret.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use store::StoreId;
 use xapi::AgentKey;
 
 use crate::auth::Principal;
-use crate::oidc::{ClaimChecks, Issuer, IssuerUnavailable, TokenError, UnverifiedToken};
+use crate::oidc::{Issuer, TokenError, VerifyError};
 use crate::scopes::Scope;
 
-/// Seconds of clock difference with the issuer forgiven on `exp` and `nbf`.
-const LEEWAY_SECONDS: i64 = 30;
+/// Why a bearer token gave no principal.
+pub type BearerError = VerifyError;
 
 /// How bearer tokens are checked and what they grant.
 #[derive(Debug)]
 pub struct BearerTokens {
-    pub issuer: Issuer,
+    /// Shared with the web pages' sign-in when that uses the same issuer.
+    pub issuer: Arc<Issuer>,
     /// The `aud` a token must carry.
     pub audience: String,
     /// The claim holding the token's scopes: a space-separated string or an array.
@@ -58,32 +59,11 @@ impl ScopeMap {
     }
 }
 
-/// Why a bearer token gave no principal.
-#[derive(Debug, thiserror::Error)]
-pub enum BearerError {
-    #[error(transparent)]
-    Refused(#[from] TokenError),
-    #[error(transparent)]
-    IssuerUnavailable(#[from] IssuerUnavailable),
-}
-
 impl BearerTokens {
     /// The caller a token stands for, once it is verified: an account on the issuer,
     /// named by its `sub`, with the scopes its scopes claim grants.
     pub async fn principal(&self, token: &str) -> Result<Principal, BearerError> {
-        let token = UnverifiedToken::decode(token)?;
-        // Another issuer's token is refused before its key is looked up: a token cannot
-        // make Tally fetch keys for nothing.
-        if token.claimed_issuer() != Some(self.issuer.url()) {
-            return Err(TokenError::WrongIssuer.into());
-        }
-        let key = self.issuer.key(token.kid.as_deref(), token.alg).await?.ok_or(TokenError::UnknownKey)?;
-        let checks = ClaimChecks {
-            issuer: self.issuer.url().to_owned(),
-            audience: self.audience.clone(),
-            leeway: LEEWAY_SECONDS,
-        };
-        let claims = token.verify(&key, &checks, unix_now())?;
+        let claims = self.issuer.verify(token, &self.audience).await?;
         self.principal_of(&claims).ok_or(BearerError::Refused(TokenError::NoSubject))
     }
 
@@ -107,10 +87,6 @@ impl BearerTokens {
             authority,
         })
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -18,13 +18,15 @@ pub enum Scope {
     All,
     /// Tally's: goals, reports, tickets and exports.
     Insights,
+    /// Tally's: reading goals, reports, tickets and exports, changing none.
+    InsightsRead,
     /// Tally's: stores and credentials.
     Admin,
 }
 
 impl Scope {
     /// Every scope, in the order the pages and errors list them.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::StatementsWrite,
         Scope::StatementsRead,
         Scope::StatementsReadMine,
@@ -34,6 +36,7 @@ impl Scope {
         Scope::AllRead,
         Scope::All,
         Scope::Insights,
+        Scope::InsightsRead,
         Scope::Admin,
     ];
 
@@ -49,6 +52,7 @@ impl Scope {
             Scope::AllRead => "all/read",
             Scope::All => "all",
             Scope::Insights => "insights",
+            Scope::InsightsRead => "insights/read",
             Scope::Admin => "admin",
         }
     }
@@ -89,7 +93,7 @@ pub const PROFILE_WRITE: &[Scope] = &[Scope::Profile, Scope::All];
 /// Read activity and agent profiles.
 pub const PROFILE_READ: &[Scope] = &[Scope::Profile, Scope::All, Scope::AllRead];
 /// Read goals, reports, content, tickets and exports (`GET /insights/…`, `/exports/…`).
-pub const INSIGHTS_READ: &[Scope] = &[Scope::Insights, Scope::All, Scope::AllRead];
+pub const INSIGHTS_READ: &[Scope] = &[Scope::Insights, Scope::InsightsRead, Scope::All, Scope::AllRead];
 /// Import tickets and edit goals and changes.
 pub const INSIGHTS_WRITE: &[Scope] = &[Scope::Insights, Scope::All];
 /// Manage stores and credentials.

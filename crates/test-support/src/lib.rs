@@ -1,6 +1,7 @@
 //! Test fixtures shared by every crate's tests: a fresh database of either backend per
 //! test, a real server on a real socket, and statement builders.
 
+pub mod chromium;
 pub mod cluster;
 mod database;
 mod server;

@@ -126,9 +126,10 @@ async fn launch<S: Store>(
     // As `tally serve` runs it: the LRS with insights, its rollup engine and the web pages.
     insights::engine::spawn(store.clone());
     let sessions = ui::Sessions::default();
+    let sign_in = actix_web::web::Data::new(ui::SignInOptions::default());
     let routes = move |cfg: &mut actix_web::web::ServiceConfig| {
         server::insights_api::configure::<S>(cfg);
-        ui::configure::<S>(cfg, &sessions);
+        ui::configure::<S>(cfg, &sessions, &sign_in);
     };
     server::serve_with(store, config, listener, routes).map_err(|e| e.to_string())
 }

@@ -78,6 +78,20 @@ pub fn page(viewer: Option<&Viewer>, section: Section, title: &str, body: Markup
                                 }
                             }
                         }
+                        @if viewer.stores.len() > 1 {
+                            form.store method="post" action="/ui/store" {
+                                input type="hidden" name="csrf" value=(viewer.csrf);
+                                label for="store-choice" { "Store" }
+                                " "
+                                select #store-choice name="store" {
+                                    @for store in &viewer.stores {
+                                        option value=(store) selected[*store == viewer.store] { (store) }
+                                    }
+                                }
+                                " "
+                                button type="submit" { "Show" }
+                            }
+                        }
                         form.sign-out method="post" action="/ui/sign-out" {
                             input type="hidden" name="csrf" value=(viewer.csrf);
                             span { "Signed in as " strong { (viewer.name) } " (" (viewer.key) ")" }
@@ -89,6 +103,29 @@ pub fn page(viewer: Option<&Viewer>, section: Section, title: &str, body: Markup
                 main #main tabindex="-1" {
                     h1 { (title) }
                     (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page that moves on to `location` (a path of this site) by itself, with a link for a
+/// browser that does not. The navigation it starts is this site's own, which a redirect
+/// in a chain another site began would not be.
+pub fn moving_on(title: &str, location: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content=(format!("0; url={location}"));
+                title { (title) " · Tally" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                main #main {
+                    h1 { (title) }
+                    p { a href=(location) { "Continue" } }
                 }
             }
         }

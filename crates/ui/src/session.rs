@@ -1,7 +1,8 @@
-//! Who is looking: signing in with a credential, the session that follows, and the CSRF
-//! token of every form that changes data.
+//! Who is looking: signing in with a credential or through an OpenID provider
+//! ([`crate::sso`]), the session that follows, and the CSRF token of every form that
+//! changes data.
 //!
-//! - Signing in posts a credential's key and secret. They are checked by the API's own
+//! - Signing in with a credential posts its key and secret. They are checked by the API's own
 //!   Basic auth ([`server::auth::authenticate_secret`]): the same digest comparison, the
 //!   same brake on failed attempts per client address, the same refusal of revoked
 //!   credentials and stores.
@@ -9,8 +10,11 @@
 //!   this process's memory (by the id's SHA-256, so the table holds no usable id) to the
 //!   credential's key; never to its secret. Every request reads the credential again, so a
 //!   revoked credential (or store) loses its sessions on the next request, and its scopes
-//!   are always the current ones. Sessions end on sign-out, after two hours unused, and
-//!   twelve hours after signing in.
+//!   are always the current ones.
+//! - A person signed in through a provider is kept in the session as the provider named
+//!   them, with the roles their groups granted at sign-in; every request reads the store
+//!   they are looking at again, so a revoked store ends their session too.
+//! - Sessions end on sign-out, after two hours unused, and twelve hours after signing in.
 //! - Forms that change data carry the session's random token in a hidden field, compared
 //!   in constant time; the sign-in form, before any session, uses a token that is also in
 //!   a `SameSite=Strict` cookie, so another site cannot sign a browser in either.
@@ -29,15 +33,22 @@ use actix_web::web::Data;
 use serde::Deserialize;
 use server::AppConfig;
 use sha2::{Digest, Sha256};
-use store::{CredentialReader, DEFAULT_STORE, StoreId};
+use store::{CredentialReader, DEFAULT_STORE, StoreId, TenantReader};
 use subtle::ConstantTimeEq;
 use xapi::AgentKey;
 
 use crate::PageError;
 use crate::pages::tickets::PendingImport;
+use crate::sso::Grant;
+
+/// What the pages read to know who is looking: the credential behind a session, or the
+/// store a signed-in person looks at.
+pub trait SignedIn: CredentialReader + TenantReader {}
+impl<T: CredentialReader + TenantReader> SignedIn for T {}
 
 /// Scopes that may sign in to the pages.
-pub const SIGN_IN: &[Scope] = &[Scope::Insights, Scope::All, Scope::AllRead, Scope::Admin];
+pub const SIGN_IN: &[Scope] =
+    &[Scope::Insights, Scope::InsightsRead, Scope::All, Scope::AllRead, Scope::Admin];
 /// The scopes of the pages are the API's (goals and tickets as `/insights/…`, statements as
 /// `GET /xapi/statements`, credentials as `/admin/credentials`).
 pub use server::scopes::{ADMIN, INSIGHTS_READ, INSIGHTS_WRITE, STATEMENTS_READ, Scope, holds};
@@ -62,12 +73,34 @@ impl std::fmt::Debug for Sessions {
 }
 
 struct Session {
-    key: String,
+    who: Who,
     csrf: String,
     started: Instant,
     last_seen: Instant,
     /// A ticket file uploaded for preview, waiting for the import to be confirmed.
     pending_import: Option<PendingImport>,
+}
+
+/// Who a session is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// A credential, by its key: read again on every request.
+    Credential(String),
+    /// A person an OpenID provider vouched for.
+    Person(Person),
+}
+
+/// A person signed in through an OpenID provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Who the audit log says acted: `oidc:<provider>:<email, username or subject>`.
+    pub actor: String,
+    /// What the pages call them.
+    pub name: String,
+    /// What their groups granted, store by store (never empty).
+    pub grants: Vec<Grant>,
+    /// The store the pages show them now: one of the grants'.
+    pub store: StoreId,
 }
 
 impl Session {
@@ -99,8 +132,8 @@ impl Sessions {
         self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts a session for the credential `key`; answers its id and CSRF token.
-    fn start(&self, key: &str) -> Result<(String, String), PageError> {
+    /// Starts a session; answers its id and CSRF token.
+    fn start(&self, who: Who) -> Result<(String, String), PageError> {
         let (id, csrf) = (random_token()?, random_token()?);
         let now = Instant::now();
         let mut table = self.lock();
@@ -110,19 +143,13 @@ impl Sessions {
         {
             table.remove(&oldest);
         }
-        let session = Session {
-            key: key.to_string(),
-            csrf: csrf.clone(),
-            started: now,
-            last_seen: now,
-            pending_import: None,
-        };
+        let session = Session { who, csrf: csrf.clone(), started: now, last_seen: now, pending_import: None };
         table.insert(digest(&id), session);
         Ok((id, csrf))
     }
 
-    /// The credential key and CSRF token of a live session (and marks it used).
-    fn find(&self, id: &str) -> Option<(String, String)> {
+    /// Who a live session is for, and its CSRF token (and marks it used).
+    fn find(&self, id: &str) -> Option<(Who, String)> {
         let now = Instant::now();
         let mut table = self.lock();
         let digest = digest(id);
@@ -132,7 +159,20 @@ impl Sessions {
             return None;
         }
         session.last_seen = now;
-        Some((session.key.clone(), session.csrf.clone()))
+        Some((session.who.clone(), session.csrf.clone()))
+    }
+
+    /// Shows a signed-in person another store their groups give them a role in; `false`
+    /// when they have none there.
+    pub(crate) fn switch_store(&self, viewer: &Viewer, store: StoreId) -> bool {
+        let mut table = self.lock();
+        match table.get_mut(&digest(&viewer.session)).map(|session| &mut session.who) {
+            Some(Who::Person(person)) if person.grants.iter().any(|grant| grant.store == store) => {
+                person.store = store;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn end(&self, id: &str) {
@@ -163,8 +203,10 @@ pub struct Viewer {
     pub name: String,
     pub store: StoreId,
     pub scopes: Vec<Scope>,
-    /// The credential's own Agent (what `statements/read/mine` matches).
+    /// The credential's own Agent (what `statements/read/mine` matches); none for a person.
     pub agent: Option<AgentKey>,
+    /// The stores a person may switch between (their roles' stores); empty for a credential.
+    pub stores: Vec<StoreId>,
     /// The token every form that changes data must carry.
     pub csrf: String,
     session: String,
@@ -182,7 +224,7 @@ impl Viewer {
             Ok(())
         } else {
             Err(PageError::Forbidden(format!(
-                "This page needs a credential with the {} scope; {} has {}.",
+                "This page needs the {} scope; {} has {}.",
                 server::scopes::join(scopes, " or "),
                 self.key,
                 if self.scopes.is_empty() {
@@ -205,9 +247,8 @@ impl Viewer {
     }
 }
 
-/// Whether `held` includes one of `wanted`.
 /// The value of a cookie the request carries.
-fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
@@ -220,7 +261,20 @@ fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 /// A `Set-Cookie` value for this site's pages: HttpOnly, SameSite=Strict, and Secure when
 /// the page was asked for over HTTPS.
 fn set_cookie(req: &HttpRequest, name: &str, value: &str, path: &str, max_age: Option<u64>) -> String {
-    let mut cookie = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+    set_cookie_same_site(req, name, value, path, max_age, "Strict")
+}
+
+/// [`set_cookie`] with another `SameSite` (`Lax` for the cookie a provider's redirect
+/// back must carry).
+pub(crate) fn set_cookie_same_site(
+    req: &HttpRequest,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+    same_site: &str,
+) -> String {
+    let mut cookie = format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}");
     if let Some(seconds) = max_age {
         cookie.push_str(&format!("; Max-Age={seconds}"));
     }
@@ -239,9 +293,10 @@ pub(crate) fn app_data<T: 'static>(req: &HttpRequest) -> Result<&Data<T>, PageEr
     })
 }
 
-/// The signed-in viewer of a request, or [`PageError::SignIn`]. Reads the credential from
-/// the store on every request: a revoked credential ends its session here.
-pub async fn viewer<S: CredentialReader + 'static>(req: &HttpRequest) -> Result<Viewer, PageError> {
+/// The signed-in viewer of a request, or [`PageError::SignIn`]. Reads the credential (or
+/// the person's store) from the store on every request: a revoked credential or store ends
+/// its session here.
+pub async fn viewer<S: SignedIn + 'static>(req: &HttpRequest) -> Result<Viewer, PageError> {
     let sign_in = || PageError::SignIn {
         next: (req.method() == Method::GET).then(|| {
             req.uri().path_and_query().map_or_else(|| req.path().to_string(), |p| p.as_str().to_string())
@@ -249,8 +304,28 @@ pub async fn viewer<S: CredentialReader + 'static>(req: &HttpRequest) -> Result<
     };
     let sessions = app_data::<Sessions>(req)?;
     let id = cookie(req, SESSION_COOKIE).ok_or_else(sign_in)?;
-    let (key, csrf) = sessions.find(id).ok_or_else(sign_in)?;
+    let (who, csrf) = sessions.find(id).ok_or_else(sign_in)?;
     let store = app_data::<S>(req)?;
+    let key = match who {
+        Who::Credential(key) => key,
+        Who::Person(person) => {
+            if store.store_info(person.store).await?.is_none_or(|info| info.revoked) {
+                sessions.end(id);
+                return Err(sign_in());
+            }
+            let scopes = person.grants.iter().find(|g| g.store == person.store).map(|g| g.scopes.clone());
+            return Ok(Viewer {
+                key: person.actor,
+                name: person.name,
+                store: person.store,
+                scopes: scopes.unwrap_or_default(),
+                agent: None,
+                stores: person.grants.iter().map(|grant| grant.store).collect(),
+                csrf,
+                session: id.to_string(),
+            });
+        }
+    };
     let credential = match store.credential(&key).await? {
         Some(credential) if !credential.revoked => credential,
         _ => {
@@ -265,7 +340,16 @@ pub async fn viewer<S: CredentialReader + 'static>(req: &HttpRequest) -> Result<
     let principal = server::auth::principal_of(credential, &config);
     let (store, scopes) =
         principal.as_ref().map_or((DEFAULT_STORE, Vec::new()), |p| (p.store, p.scopes.clone()));
-    Ok(Viewer { agent: principal.map(|p| p.agent), key, name, store, scopes, csrf, session: id.to_string() })
+    Ok(Viewer {
+        agent: principal.map(|p| p.agent),
+        key,
+        name,
+        store,
+        scopes,
+        stores: Vec::new(),
+        csrf,
+        session: id.to_string(),
+    })
 }
 
 /// The sign-in form.
@@ -298,9 +382,10 @@ pub fn sign_in_token_matches(req: &HttpRequest, form: &SignInForm) -> bool {
     cookie(req, SIGN_IN_COOKIE).is_some_and(|token| same_token(token, &form.csrf))
 }
 
-/// Starts a session for a credential that signed in; answers the `Set-Cookie` value.
-pub fn start(req: &HttpRequest, key: &str) -> Result<String, PageError> {
-    let (id, _) = app_data::<Sessions>(req)?.start(key)?;
+/// Starts a session for a credential or person that signed in; answers the `Set-Cookie`
+/// value.
+pub fn start(req: &HttpRequest, who: Who) -> Result<String, PageError> {
+    let (id, _) = app_data::<Sessions>(req)?.start(who)?;
     Ok(set_cookie(req, SESSION_COOKIE, &id, "/ui", None))
 }
 
@@ -334,9 +419,9 @@ mod tests {
     #[test]
     fn a_session_finds_its_key_until_it_ends() {
         let sessions = Sessions::default();
-        let (id, csrf) = sessions.start("k1").unwrap();
+        let (id, csrf) = sessions.start(Who::Credential("k1".into())).unwrap();
         assert_eq!(id.len(), 64, "256 bits, hex");
-        assert_eq!(sessions.find(&id), Some(("k1".to_string(), csrf)));
+        assert_eq!(sessions.find(&id), Some((Who::Credential("k1".into()), csrf)));
         assert_eq!(sessions.find("0".repeat(64).as_str()), None);
         sessions.end(&id);
         assert_eq!(sessions.find(&id), None);
@@ -345,7 +430,7 @@ mod tests {
     #[test]
     fn the_table_keeps_digests_not_ids() {
         let sessions = Sessions::default();
-        let (id, _) = sessions.start("k1").unwrap();
+        let (id, _) = sessions.start(Who::Credential("k1".into())).unwrap();
         let table = sessions.lock();
         assert!(table.contains_key(&digest(&id)));
         assert!(table.keys().all(|k| k.as_slice() != id.as_bytes()));

@@ -86,6 +86,7 @@ backend_tests! {
         let expected = [
             // (scopes, pages answered 200, pages answered 403)
             (vec!["insights"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"]),
+            (vec!["insights/read"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets"], vec!["/ui/statements", "/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"]),
             (vec!["all/read"], vec!["/ui/goals", "/ui/tickets", "/ui/statements"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"]),
             (vec!["admin"], vec!["/ui/credentials", "/ui/forwarding", "/ui/audit", "/ui/connectors"], vec!["/ui/goals", "/ui/goals/install", "/ui/content", "/ui/tickets", "/ui/statements"]),
         ];
@@ -102,11 +103,21 @@ backend_tests! {
                 assert!(!reply.body.contains(SECRET_GOAL_NAME), "{scopes:?} {path} showed data");
             }
         }
-        // Reading is not importing: all/read may not upload tickets.
-        let (key, secret) = site.credential(&["all/read"]);
-        let reader = site.sign_in(&key, &secret);
-        let (content_type, body) = multipart(&[("csrf", &reader.csrf), ("preset", "generic")], ("file", "t.csv", b"external_id,created\n1,2025-01-01\n"));
-        let reply = site.request("POST", "/ui/tickets/preview", &[("Cookie", &reader.cookie), ("Content-Type", &content_type)], &body);
+        // Reading is not importing: all/read and insights/read may not upload tickets.
+        for scope in ["all/read", "insights/read"] {
+            let (key, secret) = site.credential(&[scope]);
+            let reader = site.sign_in(&key, &secret);
+            let (content_type, body) = multipart(&[("csrf", &reader.csrf), ("preset", "generic")], ("file", "t.csv", b"external_id,created\n1,2025-01-01\n"));
+            let reply = site.request("POST", "/ui/tickets/preview", &[("Cookie", &reader.cookie), ("Content-Type", &content_type)], &body);
+            assert_eq!(reply.status, 403, "{scope}: {}", reply.body);
+        }
+        // Nor, in the JSON API, editing goals.
+        let (key, secret) = site.credential(&["insights/read"]);
+        let basic = Site::basic(&key, &secret);
+        let reply = site.request("GET", "/insights/goals", &[("Authorization", &basic)], b"");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let goal = br#"{"name": "read only", "activities": ["https://example.com/a"]}"#;
+        let reply = site.request("PUT", "/insights/goals/read-only", &[("Authorization", &basic), ("Content-Type", "application/json")], goal);
         assert_eq!(reply.status, 403, "{}", reply.body);
         // The JSON API agrees: an insights credential may not list credentials.
         let (key, secret) = site.credential(&["insights"]);

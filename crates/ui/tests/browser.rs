@@ -13,7 +13,7 @@ use std::time::Instant;
 use insights::demo::MAIN_VIDEO;
 use serde_json::{Value, json};
 use support::Site;
-use support::chromium::Chromium;
+use test_support::chromium::Chromium;
 use test_support::{Backend, backend_tests};
 
 /// `target/ui-screenshots/<backend>/`.

@@ -3,6 +3,8 @@
 //! lock file into the test's target directory when it is not there yet. A failed install
 //! fails the test with npm's output: nothing is skipped.
 
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -102,6 +104,21 @@ impl Provider {
         let seen = self.lines.value.lock().unwrap().len();
         writeln!(self.stdin, "rotate").expect("the provider reads commands");
         printed_after(&self.lines, "rotated ", seen)
+    }
+
+    /// Registers an authorization-code client (`client_id`, `client_secret`,
+    /// `redirect_uris`, …, as OpenID Connect Dynamic Client Registration spells them).
+    pub fn register_client(&mut self, client: serde_json::Value) {
+        let seen = self.lines.value.lock().unwrap().len();
+        writeln!(self.stdin, "client {client}").expect("the provider reads commands");
+        printed_after(&self.lines, "client ", seen);
+    }
+
+    /// The claims the person signing in as `login` gets (`name`, `email`, `groups`).
+    pub fn account(&mut self, login: &str, claims: serde_json::Value) {
+        let seen = self.lines.value.lock().unwrap().len();
+        writeln!(self.stdin, "account {login} {claims}").expect("the provider reads commands");
+        printed_after(&self.lines, &format!("account {login}"), seen);
     }
 
     /// How many times the provider has served its JWKS so far.

@@ -1,13 +1,19 @@
-//! An OpenID issuer's signing keys: found through discovery (OpenID Connect Discovery 1.0
-//! §4), fetched from its `jwks_uri`, kept in memory, and fetched again when a token names
-//! a key not seen yet (the issuer rotated its keys), at most once per `refetch_floor`, so
-//! tokens with made-up key ids cannot make Tally hammer the issuer.
+//! An OpenID issuer: its discovery document (OpenID Connect Discovery 1.0 §4), read once
+//! and kept, and its signing keys, fetched from its `jwks_uri`, kept in memory, and fetched
+//! again when a token names a key not seen yet (the issuer rotated its keys), at most once
+//! per `refetch_floor`, so tokens with made-up key ids cannot make Tally hammer the issuer.
+//! Also the few HTTP calls a relying party makes to it (the token and userinfo endpoints).
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::jwt::{Algorithm, Jwk};
+use serde_json::Map;
+
+use super::jwt::{Algorithm, ClaimChecks, Jwk, TokenError, UnverifiedToken};
+
+/// Seconds of clock difference with the issuer forgiven on `exp` and `nbf`.
+const LEEWAY_SECONDS: i64 = 30;
 
 /// How long one discovery or JWKS request may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,7 +21,16 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The issuer's discovery document or keys could not be had (503: the token may be fine).
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct IssuerUnavailable(String);
+pub struct IssuerUnavailable(pub(crate) String);
+
+/// Why a token the issuer supposedly signed gave no claims.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Refused(#[from] TokenError),
+    #[error(transparent)]
+    IssuerUnavailable(#[from] IssuerUnavailable),
+}
 
 /// One configured issuer and the keys it publishes.
 #[derive(Debug)]
@@ -28,9 +43,20 @@ pub struct Issuer {
     keys: tokio::sync::Mutex<KeyCache>,
 }
 
+/// What the discovery document says of the issuer's endpoints.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: String,
+    /// How clients may authenticate at the token endpoint (empty: the default, Basic).
+    pub token_endpoint_auth_methods: Vec<String>,
+}
+
 #[derive(Debug, Default)]
 struct KeyCache {
-    jwks_uri: Option<String>,
+    metadata: Option<Metadata>,
     /// `None` until a fetch succeeds.
     keys: Option<Vec<Jwk>>,
     /// When keys were last fetched (or tried) because a token named an unknown key, or
@@ -51,6 +77,21 @@ impl Issuer {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The claims of a JWT this issuer signed for `audience`, valid now: its signature
+    /// against the published keys, `iss`, `aud`, `exp` and `nbf` checked.
+    pub async fn verify(&self, token: &str, audience: &str) -> Result<Map<String, Value>, VerifyError> {
+        let token = UnverifiedToken::decode(token)?;
+        // Another issuer's token is refused before its key is looked up: a token cannot
+        // make Tally fetch keys for nothing.
+        if token.claimed_issuer() != Some(self.url.as_str()) {
+            return Err(TokenError::WrongIssuer.into());
+        }
+        let key = self.key(token.kid.as_deref(), token.alg).await?.ok_or(TokenError::UnknownKey)?;
+        let checks =
+            ClaimChecks { issuer: self.url.clone(), audience: audience.to_owned(), leeway: LEEWAY_SECONDS };
+        Ok(token.verify(&key, &checks, unix_now())?)
     }
 
     /// The published key that verifies a token with this `kid` and `alg`, or `None` when
@@ -92,15 +133,23 @@ impl Issuer {
         }
     }
 
+    /// The issuer's endpoints, from its discovery document (read once, then kept).
+    pub async fn metadata(&self) -> Result<Metadata, IssuerUnavailable> {
+        let mut cache = self.keys.lock().await;
+        self.discovered(&mut cache).await
+    }
+
+    async fn discovered(&self, cache: &mut KeyCache) -> Result<Metadata, IssuerUnavailable> {
+        if let Some(metadata) = &cache.metadata {
+            return Ok(metadata.clone());
+        }
+        let metadata = self.discover().await?;
+        cache.metadata = Some(metadata.clone());
+        Ok(metadata)
+    }
+
     async fn fetch(&self, cache: &mut KeyCache) -> Result<Vec<Jwk>, IssuerUnavailable> {
-        let jwks_uri = match &cache.jwks_uri {
-            Some(uri) => uri.clone(),
-            None => {
-                let uri = self.discover().await?;
-                cache.jwks_uri = Some(uri.clone());
-                uri
-            }
-        };
+        let jwks_uri = self.discovered(cache).await?.jwks_uri;
         let jwks = self.get_json(jwks_uri).await?;
         let keys = jwks
             .get("keys")
@@ -109,9 +158,9 @@ impl Issuer {
         Ok(keys.iter().filter_map(Jwk::parse).collect())
     }
 
-    /// The `jwks_uri` of the issuer's discovery document, whose `issuer` must be the
-    /// configured URL exactly (OpenID Connect Discovery 1.0 §4.3).
-    async fn discover(&self) -> Result<String, IssuerUnavailable> {
+    /// The issuer's discovery document, whose `issuer` must be the configured URL exactly
+    /// (OpenID Connect Discovery 1.0 §4.3).
+    async fn discover(&self) -> Result<Metadata, IssuerUnavailable> {
         let url = format!("{}/.well-known/openid-configuration", self.url.trim_end_matches('/'));
         let document = self.get_json(url).await?;
         if document.get("issuer").and_then(Value::as_str) != Some(self.url.as_str()) {
@@ -121,27 +170,81 @@ impl Issuer {
                 document.get("issuer").unwrap_or(&Value::Null)
             )));
         }
-        document.get("jwks_uri").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+        let text = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
+        let jwks_uri = text("jwks_uri").ok_or_else(|| {
             IssuerUnavailable(format!("the discovery document of {} has no jwks_uri", self.url))
+        })?;
+        let methods = document.get("token_endpoint_auth_methods_supported").and_then(Value::as_array);
+        Ok(Metadata {
+            authorization_endpoint: text("authorization_endpoint"),
+            token_endpoint: text("token_endpoint"),
+            userinfo_endpoint: text("userinfo_endpoint"),
+            jwks_uri,
+            token_endpoint_auth_methods: methods
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
     async fn get_json(&self, url: String) -> Result<Value, IssuerUnavailable> {
+        let (status, body) = self.call(Request::Get { url: url.clone(), bearer: None }).await?;
+        if status != 200 {
+            return Err(IssuerUnavailable(format!("GET {url}: HTTP {status}")));
+        }
+        Ok(body)
+    }
+
+    /// Sends one request to the issuer and answers its status and JSON body (`null` when the
+    /// body is not JSON). Only a request that got no answer at all is an error.
+    pub async fn call(&self, request: Request) -> Result<(u16, Value), IssuerUnavailable> {
         let agent = self.agent.clone();
-        let fetched = tokio::task::spawn_blocking(move || -> Result<Value, String> {
-            let mut response = agent.get(&url).call().map_err(|e| format!("GET {url}: {e}"))?;
-            if response.status() != 200 {
-                return Err(format!("GET {url}: HTTP {}", response.status()));
-            }
-            response.body_mut().read_json::<Value>().map_err(|e| format!("GET {url}: {e}"))
+        let answered = tokio::task::spawn_blocking(move || -> Result<(u16, Value), String> {
+            let (label, response) = match request {
+                Request::Get { url, bearer } => {
+                    let mut get = agent.get(&url).header("Accept", "application/json");
+                    if let Some(token) = bearer {
+                        get = get.header("Authorization", format!("Bearer {token}"));
+                    }
+                    (format!("GET {url}"), get.call())
+                }
+                Request::PostForm { url, basic, form } => {
+                    let mut post = agent.post(&url).header("Accept", "application/json");
+                    if let Some(basic) = basic {
+                        post = post.header("Authorization", format!("Basic {basic}"));
+                    }
+                    let pairs = form.iter().map(|(name, value)| (name.as_str(), value.as_str()));
+                    (format!("POST {url}"), post.send_form(pairs))
+                }
+            };
+            let mut response = response.map_err(|e| format!("{label}: {e}"))?;
+            let status = response.status().as_u16();
+            Ok((status, response.body_mut().read_json::<Value>().unwrap_or(Value::Null)))
         })
         .await
         .map_err(|e| IssuerUnavailable(e.to_string()))?;
-        fetched.map_err(IssuerUnavailable)
+        answered.map_err(IssuerUnavailable)
     }
+}
+
+/// A request to one of the issuer's endpoints.
+#[derive(Debug)]
+pub enum Request {
+    /// With an access token, for the userinfo endpoint.
+    Get { url: String, bearer: Option<String> },
+    /// A form, with client authentication (`base64(id:secret)`) when it has one.
+    PostForm { url: String, basic: Option<String>, form: Vec<(String, String)> },
 }
 
 /// The key for `kid` (any key that fits `alg` when the token names none).
 fn find<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
     keys.iter().find(|key| key.allows(alg) && (kid.is_none() || key.kid.as_deref() == kid))
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64)
 }

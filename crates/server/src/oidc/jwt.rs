@@ -29,6 +29,12 @@ pub enum TokenError {
     NotYetValid,
     #[error("the token names no subject")]
     NoSubject,
+    /// An ID token whose `nonce` is not the one this sign-in sent: replayed or injected.
+    #[error("the ID token was not issued for this sign-in (its nonce differs)")]
+    WrongNonce,
+    /// An ID token for several audiences whose authorized party is another client.
+    #[error("the ID token was issued to another client (azp)")]
+    WrongParty,
 }
 
 impl TokenError {
@@ -44,6 +50,8 @@ impl TokenError {
             TokenError::Expired => "expired",
             TokenError::NotYetValid => "not_yet_valid",
             TokenError::NoSubject => "no_subject",
+            TokenError::WrongNonce => "wrong_nonce",
+            TokenError::WrongParty => "wrong_party",
         }
     }
 }

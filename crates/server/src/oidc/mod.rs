@@ -1,9 +1,12 @@
-//! OpenID Connect's building blocks: an issuer's published signing keys (discovery and
-//! JWKS, cached and re-fetched on rotation) and the checks of a JWT it signed. Bearer
-//! access tokens ([`crate::bearer`]) rest on them; a browser sign-in's ID tokens can too.
+//! OpenID Connect's building blocks: an issuer's discovery document and published signing
+//! keys (cached, re-fetched on rotation), the checks of a JWT it signed, and the relying
+//! party's side of a browser sign-in. Bearer access tokens ([`crate::bearer`]) and the web
+//! pages' sign-in rest on them.
 
 mod issuer;
 mod jwt;
+mod relying_party;
 
-pub use issuer::{Issuer, IssuerUnavailable};
+pub use issuer::{Issuer, IssuerUnavailable, Metadata, Request, VerifyError};
 pub use jwt::{Algorithm, ClaimChecks, Jwk, TokenError, UnverifiedToken};
+pub use relying_party::{Authorization, Identity, RelyingParty, SignInError};

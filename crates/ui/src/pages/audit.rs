@@ -4,19 +4,17 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
-use store::{AuditFilter, AuditReader, CredentialReader, StoreId};
+use store::{AuditFilter, AuditReader, StoreId};
 
 use super::store;
 use crate::PageError;
 use crate::layout::{self, Section};
-use crate::session::{self, ADMIN};
+use crate::session::{self, ADMIN, SignedIn};
 
 /// Acts the page shows.
 const SHOWN: usize = 200;
 
-pub async fn list<S: AuditReader + CredentialReader + 'static>(
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
+pub async fn list<S: AuditReader + SignedIn + 'static>(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     viewer.require(ADMIN)?;
     let asked = form_urlencoded::parse(req.query_string().as_bytes())

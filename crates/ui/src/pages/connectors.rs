@@ -5,15 +5,15 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
-use store::{ConnectorReader, CredentialReader};
+use store::ConnectorReader;
 use xapi::Timestamp;
 
 use super::store;
 use crate::PageError;
 use crate::layout::{self, Section};
-use crate::session::{self, ADMIN};
+use crate::session::{self, ADMIN, SignedIn};
 
-pub async fn list<S: ConnectorReader + CredentialReader + 'static>(
+pub async fn list<S: ConnectorReader + SignedIn + 'static>(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;

@@ -11,11 +11,11 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
 use store::insights::ActivitySelection;
-use store::{ActivityReader, CredentialReader, RollupReader};
+use store::{ActivityReader, RollupReader};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
-use crate::session::{self, INSIGHTS_READ};
+use crate::session::{self, INSIGHTS_READ, SignedIn};
 use crate::{PageError, chart, format};
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,7 +82,7 @@ fn parse_date(text: &str, name: &str) -> Result<Option<jiff::civil::Date>, Strin
     }
 }
 
-pub async fn show<S: RollupReader + ActivityReader + CredentialReader + 'static>(
+pub async fn show<S: RollupReader + ActivityReader + SignedIn + 'static>(
     req: HttpRequest,
     query: web::Query<ContentQuery>,
 ) -> Result<HttpResponse, PageError> {

@@ -13,7 +13,7 @@ use store::{AuditWriter, Credential, CredentialReader, CredentialWriter, StoreEr
 
 use super::{notice, see_other, store};
 use crate::layout::{self, Section};
-use crate::session::{self, ADMIN, Viewer};
+use crate::session::{self, ADMIN, SignedIn, Viewer};
 use crate::{PageError, format};
 
 /// Whether the viewer manages this store's credentials.
@@ -124,7 +124,7 @@ fn list_table(viewer: &Viewer, listed: &[Credential]) -> Markup {
     }
 }
 
-pub async fn list<S: CredentialReader + 'static>(
+pub async fn list<S: SignedIn + 'static>(
     req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -178,7 +178,7 @@ impl NewCredential {
 }
 
 /// `POST /ui/credentials` (csrf, name, store, scope…).
-pub async fn create<S: CredentialWriter + CredentialReader + AuditWriter + 'static>(
+pub async fn create<S: CredentialWriter + SignedIn + AuditWriter + 'static>(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
@@ -212,7 +212,7 @@ pub struct RevokeForm {
 }
 
 /// `POST /ui/credentials/{key}/revoke` (csrf).
-pub async fn revoke<S: CredentialWriter + CredentialReader + AuditWriter + 'static>(
+pub async fn revoke<S: CredentialWriter + SignedIn + AuditWriter + 'static>(
     req: HttpRequest,
     key: Path<String>,
     form: web::Form<RevokeForm>,

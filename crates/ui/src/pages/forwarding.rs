@@ -4,15 +4,15 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
+use store::RollupReader;
 use store::forwarding::ForwardingStore;
-use store::{CredentialReader, RollupReader};
 
 use super::store;
 use crate::PageError;
 use crate::layout::{self, Section};
-use crate::session::{self, ADMIN};
+use crate::session::{self, ADMIN, SignedIn};
 
-pub async fn list<S: ForwardingStore + RollupReader + CredentialReader + 'static>(
+pub async fn list<S: ForwardingStore + RollupReader + SignedIn + 'static>(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;

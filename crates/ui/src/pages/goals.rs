@@ -4,11 +4,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use insights::report::Interval;
 use insights::service::{self, ServiceError};
 use maud::{Markup, html};
-use store::{CredentialReader, InsightsReader};
+use store::InsightsReader;
 
 use super::store;
 use crate::layout::{self, Section};
-use crate::session::{self, INSIGHTS_READ};
+use crate::session::{self, INSIGHTS_READ, SignedIn};
 use crate::{PageError, format};
 
 /// A goal's status in words, as a badge.
@@ -29,7 +29,7 @@ pub fn goal_href(id: &str) -> String {
     format!("/ui/goals/{}", format::path_segment(id))
 }
 
-pub async fn list<S: InsightsReader + CredentialReader + 'static>(
+pub async fn list<S: InsightsReader + SignedIn + 'static>(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;

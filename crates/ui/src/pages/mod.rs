@@ -16,13 +16,13 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{Markup, html};
-use store::CredentialReader;
 
 use crate::layout::{self, Section};
+use crate::session::SignedIn;
 use crate::{PageError, session};
 
 /// `GET /ui`: the first page the viewer may open.
-pub async fn home<S: CredentialReader + 'static>(req: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn home<S: SignedIn + 'static>(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let viewer = session::viewer::<S>(&req).await?;
     Ok(see_other(Section::first_for(&viewer.scopes)))
 }

@@ -11,13 +11,13 @@ use insights::report::{Interval, Report, Verdict};
 use insights::service::{self, ServiceError};
 use maud::{Markup, html};
 use serde::Deserialize;
-use store::{CredentialReader, InsightsReader};
+use store::InsightsReader;
 
 use super::goals::{goal_href, status_badge};
 use super::{notice, store};
 use crate::chart::{self, Bar};
 use crate::layout::{self, Section};
-use crate::session::{self, INSIGHTS_READ, Viewer};
+use crate::session::{self, INSIGHTS_READ, SignedIn, Viewer};
 use crate::{PageError, format};
 
 /// The report's options, as `GET /insights/goals/{id}/report` takes them.
@@ -47,7 +47,7 @@ impl ReportQuery {
     }
 }
 
-async fn report_for<S: InsightsReader + CredentialReader + 'static>(
+async fn report_for<S: InsightsReader + SignedIn + 'static>(
     req: &HttpRequest,
     id: &str,
     options: Result<(Option<jiff::civil::Date>, Interval), String>,
@@ -68,7 +68,7 @@ async fn report_for<S: InsightsReader + CredentialReader + 'static>(
     }
 }
 
-pub async fn show<S: InsightsReader + CredentialReader + 'static>(
+pub async fn show<S: InsightsReader + SignedIn + 'static>(
     req: HttpRequest,
     id: Path<String>,
     query: web::Query<ReportQuery>,
@@ -85,7 +85,7 @@ pub async fn show<S: InsightsReader + CredentialReader + 'static>(
 }
 
 /// `GET /ui/goals/{id}/report.csv`: the goal's CSV for whoever is signed in.
-pub async fn csv<S: InsightsReader + CredentialReader + 'static>(
+pub async fn csv<S: InsightsReader + SignedIn + 'static>(
     req: HttpRequest,
     id: Path<String>,
     query: web::Query<ReportQuery>,

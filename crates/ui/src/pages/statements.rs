@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use server::params::{self, StatementsGet};
 use server::scopes::StatementAccess;
 use server::{ApiError, AppConfig};
-use store::{CredentialReader, StatementPage, StatementReader, StoredStatement};
+use store::{StatementPage, StatementReader, StoredStatement};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
-use crate::session::{self, STATEMENTS_READ};
+use crate::session::{self, STATEMENTS_READ, SignedIn};
 use crate::{PageError, format};
 
 /// Statements per page.
@@ -142,7 +142,7 @@ fn text_input(id: &str, label: &str, hint: &str, value: &str) -> Markup {
     }
 }
 
-pub async fn show<S: StatementReader + CredentialReader + 'static>(
+pub async fn show<S: StatementReader + SignedIn + 'static>(
     req: HttpRequest,
     query: web::Query<StatementsQuery>,
     config: Data<AppConfig>,

@@ -25,11 +25,11 @@ use insights::tickets::{
 use maud::{Markup, html};
 use serde::Deserialize;
 use server::{ApiError, AppConfig, audit};
-use store::{AuditWriter, CredentialReader, TicketReader, TicketWriter};
+use store::{AuditWriter, TicketReader, TicketWriter};
 
 use super::{notice, store};
 use crate::layout::{self, Section};
-use crate::session::{self, INSIGHTS_READ, INSIGHTS_WRITE, Viewer};
+use crate::session::{self, INSIGHTS_READ, INSIGHTS_WRITE, SignedIn, Viewer};
 use crate::{PageError, chart, format};
 
 /// Rows shown in a preview.
@@ -89,7 +89,7 @@ fn import_form(viewer: &Viewer) -> Markup {
     }
 }
 
-pub async fn show<S: TicketReader + CredentialReader + 'static>(
+pub async fn show<S: TicketReader + SignedIn + 'static>(
     req: HttpRequest,
     query: web::Query<SummaryQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -241,7 +241,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> Result<Upload, Page
 }
 
 /// `POST /ui/tickets/preview` (multipart: csrf, file, preset, source, timezone).
-pub async fn preview<S: CredentialReader + 'static>(
+pub async fn preview<S: SignedIn + 'static>(
     req: HttpRequest,
     payload: web::Payload,
     config: Data<AppConfig>,
@@ -311,7 +311,7 @@ pub struct ImportForm {
 }
 
 /// `POST /ui/tickets/import` (csrf, upload, strict): imports the previewed file.
-pub async fn import<S: TicketWriter + CredentialReader + AuditWriter + 'static>(
+pub async fn import<S: TicketWriter + SignedIn + AuditWriter + 'static>(
     req: HttpRequest,
     form: Form<ImportForm>,
 ) -> Result<HttpResponse, PageError> {

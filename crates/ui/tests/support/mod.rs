@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod chromium;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine;

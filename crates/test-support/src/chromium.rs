@@ -236,6 +236,32 @@ impl Chromium {
         serde_json::from_value(value).unwrap_or_default()
     }
 
+    /// Waits until the page's address contains `part` and that page has loaded (after a
+    /// redirect the page itself starts, say).
+    pub fn wait_for_url(&mut self, part: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let state = self.try_eval("[location.href, document.readyState]");
+            if let Ok(Value::Array(pair)) = &state
+                && pair[0].as_str().is_some_and(|url| url.contains(part))
+                && pair[1] == json!("complete")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page never reached {part} within {TIMEOUT:?} ({state:?})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The HTTP status the page was answered with.
+    pub fn status(&mut self) -> u16 {
+        let status = self.eval("performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0");
+        status.as_u64().unwrap_or(0) as u16
+    }
+
     /// The page's address.
     pub fn url(&mut self) -> String {
         self.eval("location.href").as_str().unwrap_or_default().to_string()
