@@ -83,6 +83,12 @@ fn sign_in_at(browser: &mut Chromium, serving: &Serving, provider: &Provider, cl
     }
 }
 
+/// `target/ui-screenshots/sign-in/<backend>/`.
+fn screenshots(backend: test_support::Backend) -> std::path::PathBuf {
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("ui-screenshots/sign-in").join(format!("{backend:?}").to_lowercase())
+}
+
 /// The audit entries of `action`, newest first.
 fn audited(serving: &Serving, action: &str) -> Vec<Value> {
     let (status, body) = serving.call("GET", &format!("/admin/audit?action={action}"), ADMIN, "");
@@ -109,6 +115,8 @@ backend_tests! {
         browser.goto(&format!("{}/ui/sign-in", pages(&serving)));
         assert_eq!(browser.texts("ul.providers a"), ["Sign in with Acme", "Sign in with Tampered", "Sign in with Stale"]);
         assert_eq!(browser.eval("document.querySelectorAll('#key, #secret').length"), json!(0));
+        let shots = screenshots(backend);
+        browser.screenshot(&shots, "01-providers");
 
         // Ada, in tally-admins and trainers: admin of the default store, editor of store 2.
         sign_in_at(&mut browser, &serving, &provider, "acme", "ada");
@@ -126,7 +134,8 @@ backend_tests! {
         assert_eq!(created[0]["actor"], "oidc:acme:ada@example.com", "{created:?}");
 
         // She looks at store 2, where she is an editor: no credentials page there.
-        assert_eq!(browser.texts("#store-choice option"), ["1", "2"]);
+        assert_eq!(browser.texts("#store-choice option"), ["default (1)", "training (2)"]);
+        browser.screenshot(&shots, "02-signed-in-with-two-stores");
         browser.fill("#store-choice", "2");
         browser.click_and_wait("form[action='/ui/store'] button[type=submit]");
         browser.wait_for_url("/ui/goals");
@@ -166,6 +175,7 @@ backend_tests! {
         assert_eq!(browser.status(), 401);
         let said = browser.text("p.error").unwrap_or_default();
         assert!(said.contains("signature does not verify"), "{said}");
+        browser.screenshot(&shots, "03-tampered-id-token-refused");
         sign_in_at(&mut browser, &serving, &provider, "stale", "eve");
         browser.wait_for_url("/callback");
         assert_eq!(browser.status(), 401);

@@ -84,8 +84,8 @@ pub fn page(viewer: Option<&Viewer>, section: Section, title: &str, body: Markup
                                 label for="store-choice" { "Store" }
                                 " "
                                 select #store-choice name="store" {
-                                    @for store in &viewer.stores {
-                                        option value=(store) selected[*store == viewer.store] { (store) }
+                                    @for (store, name) in &viewer.stores {
+                                        option value=(store) selected[*store == viewer.store] { (name) " (" (store) ")" }
                                     }
                                 }
                                 " "

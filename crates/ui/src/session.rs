@@ -205,8 +205,9 @@ pub struct Viewer {
     pub scopes: Vec<Scope>,
     /// The credential's own Agent (what `statements/read/mine` matches); none for a person.
     pub agent: Option<AgentKey>,
-    /// The stores a person may switch between (their roles' stores); empty for a credential.
-    pub stores: Vec<StoreId>,
+    /// The stores a person may switch between (their roles' stores), with their names;
+    /// empty for a credential.
+    pub stores: Vec<(StoreId, String)>,
     /// The token every form that changes data must carry.
     pub csrf: String,
     session: String,
@@ -320,7 +321,7 @@ pub async fn viewer<S: SignedIn + 'static>(req: &HttpRequest) -> Result<Viewer, 
                 store: person.store,
                 scopes: scopes.unwrap_or_default(),
                 agent: None,
-                stores: person.grants.iter().map(|grant| grant.store).collect(),
+                stores: person.grants.iter().map(|grant| (grant.store, grant.store_name.clone())).collect(),
                 csrf,
                 session: id.to_string(),
             });

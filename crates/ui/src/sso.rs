@@ -86,6 +86,8 @@ impl RoleGrant {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     pub store: StoreId,
+    /// The store's name, as it was at sign-in (empty until the store is looked up).
+    pub store_name: String,
     pub scopes: Vec<Scope>,
 }
 
@@ -108,7 +110,11 @@ impl Provider {
             let at = match grants.iter().position(|grant| grant.store == mapping.store) {
                 Some(at) => at,
                 None => {
-                    grants.push(Grant { store: mapping.store, scopes: Vec::new() });
+                    grants.push(Grant {
+                        store: mapping.store,
+                        store_name: String::new(),
+                        scopes: Vec::new(),
+                    });
                     grants.len() - 1
                 }
             };
@@ -234,8 +240,16 @@ mod tests {
         assert_eq!(
             provider.grants(&groups(&["staff", "trainers", "sales"])),
             [
-                Grant { store: StoreId::new(2), scopes: vec![Scope::InsightsRead, Scope::Insights] },
-                Grant { store: StoreId::new(3), scopes: vec![Scope::InsightsRead] },
+                Grant {
+                    store: StoreId::new(2),
+                    store_name: String::new(),
+                    scopes: vec![Scope::InsightsRead, Scope::Insights]
+                },
+                Grant {
+                    store: StoreId::new(3),
+                    store_name: String::new(),
+                    scopes: vec![Scope::InsightsRead]
+                },
             ]
         );
         assert!(provider.grants(&groups(&["sales"])).is_empty());

@@ -264,8 +264,9 @@ pub async fn callback<S: TenantReader + 'static>(
         }
     };
     let mut grants = Vec::new();
-    for grant in provider.grants(&identity.groups) {
-        if store.store_info(grant.store).await?.is_some_and(|info| !info.revoked) {
+    for mut grant in provider.grants(&identity.groups) {
+        if let Some(info) = store.store_info(grant.store).await?.filter(|info| !info.revoked) {
+            grant.store_name = info.name;
             grants.push(grant);
         }
     }
