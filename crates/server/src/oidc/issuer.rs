@@ -133,10 +133,23 @@ impl Issuer {
         }
     }
 
-    /// The issuer's endpoints, from its discovery document (read once, then kept).
+    /// The issuer's endpoints, from its discovery document (read once, then kept). After a
+    /// failure the issuer is not asked again before the floor has passed: a sign-in page
+    /// reloaded during an outage cannot make Tally hammer the issuer either.
     pub async fn metadata(&self) -> Result<Metadata, IssuerUnavailable> {
         let mut cache = self.keys.lock().await;
-        self.discovered(&mut cache).await
+        if cache.metadata.is_none()
+            && let (Some(failure), Some(at)) = (&cache.last_failure, cache.last_refetch)
+            && at.elapsed() < self.refetch_floor
+        {
+            return Err(failure.clone());
+        }
+        let discovered = self.discovered(&mut cache).await;
+        if let Err(failure) = &discovered {
+            cache.last_failure = Some(failure.clone());
+            cache.last_refetch = Some(Instant::now());
+        }
+        discovered
     }
 
     async fn discovered(&self, cache: &mut KeyCache) -> Result<Metadata, IssuerUnavailable> {
@@ -247,4 +260,29 @@ pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_discovery_is_not_tried_again_before_the_floor() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
+        // Answers every connection with something that is not HTTP, and counts them.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        let issuer = Issuer::new(url, Duration::from_secs(3600));
+        assert!(issuer.metadata().await.is_err());
+        assert!(issuer.metadata().await.is_err());
+        assert!(issuer.key(None, Algorithm::RS256).await.is_err());
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "one attempt within the floor");
+    }
 }
