@@ -116,6 +116,14 @@ backend_tests! {
         assert_eq!(browser.texts("ul.providers a"), ["Sign in with Acme", "Sign in with Tampered", "Sign in with Stale"]);
         assert_eq!(browser.eval("document.querySelectorAll('#key, #secret').length"), json!(0));
         let shots = screenshots(backend);
+        // Nor does the form's address take a key and secret.
+        let mut reply = agent()
+            .post(format!("{}/ui/sign-in", serving.root()))
+            .send_form([("key", ADMIN.0), ("secret", ADMIN.1), ("csrf", "")])
+            .expect("the server answers");
+        assert_eq!(reply.status(), 303, "{:?}", reply.body_mut().read_to_string());
+        let location = reply.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(location.contains("error=keys-off") && !reply.headers().contains_key("set-cookie"), "{location}");
         browser.screenshot(&shots, "01-providers");
 
         // Ada, in tally-admins and trainers: admin of the default store, editor of store 2.
