@@ -2,8 +2,8 @@
 //! ([`crate::sso`]), the session that follows, and the CSRF token of every form that
 //! changes data.
 //!
-//! - Signing in with a credential posts its key and secret. They are checked by the API's own
-//!   Basic auth ([`server::auth::authenticate_secret`]): the same digest comparison, the
+//! - Signing in with a credential posts its key and secret. They are checked by the API's
+//!   own Basic auth ([`server::auth::authenticate_secret`]): the same digest comparison, the
 //!   same brake on failed attempts per client address, the same refusal of revoked
 //!   credentials and stores.
 //! - A session is a random 256-bit id in an `HttpOnly`, `SameSite=Strict` cookie, mapped in
@@ -426,6 +426,40 @@ mod tests {
         assert_eq!(sessions.find("0".repeat(64).as_str()), None);
         sessions.end(&id);
         assert_eq!(sessions.find(&id), None);
+    }
+
+    #[test]
+    fn a_person_switches_only_to_stores_their_roles_are_in() {
+        let sessions = Sessions::default();
+        let grant = |store: i64| Grant {
+            store: StoreId::new(store),
+            store_name: format!("store {store}"),
+            scopes: vec![Scope::InsightsRead],
+        };
+        let person = Person {
+            actor: "oidc:acme:ada@example.com".into(),
+            name: "Ada".into(),
+            grants: vec![grant(1), grant(3)],
+            store: StoreId::new(1),
+        };
+        let (id, csrf) = sessions.start(Who::Person(person)).unwrap();
+        let viewer = Viewer {
+            key: String::new(),
+            name: String::new(),
+            store: StoreId::new(1),
+            scopes: Vec::new(),
+            agent: None,
+            stores: Vec::new(),
+            csrf,
+            session: id.clone(),
+        };
+        assert!(!sessions.switch_store(&viewer, StoreId::new(2)), "no role in store 2");
+        assert!(sessions.switch_store(&viewer, StoreId::new(3)));
+        let Some((Who::Person(person), _)) = sessions.find(&id) else { panic!("the session is a person's") };
+        assert_eq!(person.store, StoreId::new(3));
+        let (credential, csrf) = sessions.start(Who::Credential("k1".into())).unwrap();
+        let viewer = Viewer { session: credential, csrf, ..viewer };
+        assert!(!sessions.switch_store(&viewer, StoreId::new(3)), "a credential stays in its store");
     }
 
     #[test]
