@@ -519,6 +519,10 @@ pub enum ForwardCommand {
         key: String,
         #[arg(long, env = "TALLY_FORWARD_SECRET", hide_env_values = true)]
         secret: String,
+        /// The key the secret is sealed with at rest (as `tally serve` has it); without it,
+        /// the secret is stored as given.
+        #[arg(long, env = "TALLY_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
         #[arg(long, default_value_t = store::DEFAULT_STORE)]
         store: StoreId,
         /// Only statements with this verb (repeatable).

@@ -14,7 +14,16 @@ pub async fn forward<S: ForwardingStore + TenantReader + RollupReader + AuditWri
     command: ForwardCommand,
 ) -> Result<()> {
     match command {
-        ForwardCommand::Add { url, key, secret, store: id, verbs, activity_prefix, max_attempts } => {
+        ForwardCommand::Add {
+            url,
+            key,
+            secret,
+            secret_key,
+            store: id,
+            verbs,
+            activity_prefix,
+            max_attempts,
+        } => {
             if store.store_info(id).await?.is_none_or(|info| info.revoked) {
                 bail!("there is no live store {id}");
             }
@@ -27,6 +36,12 @@ pub async fn forward<S: ForwardingStore + TenantReader + RollupReader + AuditWri
             let filter =
                 ForwardingFilter { verbs, activity_prefix: activity_prefix.filter(|p| !p.is_empty()) };
             let url = url.trim_end_matches('/').to_string();
+            let secret_key = secret_key
+                .as_deref()
+                .map(insights::connectors::SecretKey::from_base64)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let secret = server::forwarding_secret::stored(secret_key.as_ref(), id, &url, &secret);
             let rule = store
                 .create_forwarding(NewForwarding {
                     store: id,

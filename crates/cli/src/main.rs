@@ -215,7 +215,11 @@ async fn serve<S: Store>(store: S, args: ServeArgs, embedded: bool) -> Result<()
     let lease = std::time::Duration::from_millis(args.forward_lease_ms);
     server::forwarding::spawn(
         store.clone(),
-        server::forwarding::ForwarderOptions { lease, ..Default::default() },
+        server::forwarding::ForwarderOptions {
+            lease,
+            secret_key: config.connector_key.clone(),
+            ..Default::default()
+        },
     );
     server::retention::spawn(store.clone(), std::time::Duration::from_secs(args.retention_interval_s.max(1)));
     match &config.connector_key {

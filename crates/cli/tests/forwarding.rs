@@ -100,7 +100,69 @@ fn rule(source: &Serving, id: &Value) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// The secrets of the database's forwarding rules as stored, by rule id.
+fn stored_secrets(db: &TestDatabase) -> Vec<String> {
+    use store::forwarding::ForwardingStore;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let rules = runtime.block_on(async {
+        match db.backend() {
+            Backend::Sqlite => {
+                store::sqlite::SqliteStore::open_for_admin(db.data_dir())
+                    .unwrap()
+                    .forwarding_rules(None)
+                    .await
+            }
+            Backend::Postgres => {
+                let url = db.database_url().unwrap();
+                store::postgres::PgStore::connect(url).await.unwrap().forwarding_rules(None).await
+            }
+        }
+    });
+    rules.unwrap().into_iter().map(|rule| rule.secret).collect()
+}
+
 backend_tests! {
+    fn a_rules_secret_is_sealed_at_rest_and_without_the_key_delivery_waits_and_loses_nothing(backend) {
+        let key = "A".repeat(43);
+        let (source_db, target_db) = (TestDatabase::new(backend), TestDatabase::new(backend));
+        let target = serve(&target_db, TARGET, None, &[]);
+        let source = serve(&source_db, SOURCE, None, &["--secret-key", &key]);
+        let made = add_rule(&source, &target.base_url, json!({}));
+        let first = post(&source, SOURCE, &json!((0..3).map(|i| statement(i, "completed")).collect::<Vec<_>>()));
+        until("the first statements arrive", &source.log, || ids(&target, TARGET).len() == 3);
+        drop(source);
+        let secrets = stored_secrets(&source_db);
+        assert!(secrets[0].starts_with("sealed:") && !secrets[0].contains(TARGET.1), "{secrets:?}");
+
+        // Without the key the rule cannot authenticate: it says so, and waits.
+        let source = serve(&source_db, SOURCE, None, &[]);
+        let later = post(&source, SOURCE, &json!((3..5).map(|i| statement(i, "completed")).collect::<Vec<_>>()));
+        source.log_when("the rule is held", |log| log.contains("cannot authenticate to its target"));
+        let held = rule(&source, &made["id"]);
+        assert!(held["last_error"].as_str().unwrap_or_default().contains("TALLY_SECRET_KEY is not set"), "{held}");
+        assert_eq!((held["dead_letters"].clone(), held["lag"].clone()), (json!(0), json!(2)), "{held}");
+        drop(source);
+
+        // With the key back, delivery goes on from where it was: nothing lost, nothing twice.
+        let source = serve(&source_db, SOURCE, None, &["--secret-key", &key]);
+        until("the later statements arrive", &source.log, || ids(&target, TARGET).len() == 5);
+        assert_eq!(ids(&target, TARGET), [first, later].concat());
+        until("the rule's error clears", &source.log, || rule(&source, &made["id"])["last_error"].is_null());
+        drop(source);
+
+        // The console seals with the same key; without one it keeps the secret as given.
+        let add = |extra: &[&str]| {
+            let mut args = vec!["forward", "add", "--url", "http://127.0.0.1:9/xapi", "--key", "k", "--secret", "console-secret"];
+            args.extend_from_slice(extra);
+            support::stdout_of(tally(&source_db).args(args))
+        };
+        add(&["--secret-key", &key]);
+        add(&[]);
+        let secrets = stored_secrets(&source_db);
+        assert!(secrets[1].starts_with("sealed:") && !secrets[1].contains("console-secret"), "{secrets:?}");
+        assert_eq!(secrets[2], "plain:console-secret");
+    }
+
     fn rules_are_managed_from_the_command_line(backend) {
         let db = TestDatabase::new(backend);
         let run = |args: &[&str]| support::stdout_of(tally(&db).args(args));

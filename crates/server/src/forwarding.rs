@@ -19,6 +19,8 @@ use store::insights::TailedStatement;
 use store::{AttachmentReader, RollupReader, Seq, StatementTail, StoreError, StoreId};
 use xapi::Timestamp;
 
+use crate::forwarding_secret::{self, SecretUnavailable};
+
 /// Statements behind each rule's place, by `store` and `rule` (a Prometheus gauge).
 pub const FORWARD_LAG: &str = "tally_forward_lag_statements";
 /// Failed deliveries, by `store` and `rule` (a Prometheus counter).
@@ -35,6 +37,8 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// The first retry's delay; each failure doubles it, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a rule whose secret cannot be opened looks again (the key may have come).
+const HOLD_RETRY: Duration = Duration::from_secs(5);
 /// How long one delivery may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -46,6 +50,8 @@ pub struct ForwarderOptions {
     /// How long a lease lasts without renewal: how soon another process takes over a rule
     /// whose forwarder died.
     pub lease: Duration,
+    /// What the rules' sealed secrets open with (`TALLY_SECRET_KEY`).
+    pub secret_key: Option<insights::connectors::SecretKey>,
 }
 
 impl Default for ForwarderOptions {
@@ -53,6 +59,7 @@ impl Default for ForwarderOptions {
         ForwarderOptions {
             owner: format!("tally-{}-{}", std::process::id(), uuid::Uuid::new_v4()),
             lease: Duration::from_secs(15),
+            secret_key: None,
         }
     }
 }
@@ -101,7 +108,7 @@ where
         let Some(rule) = store.claim_forwarding(listed.id, &options.owner, now, until).await? else {
             continue;
         };
-        if !step(store, &rule, &options.owner, agent).await? {
+        if !step(store, &rule, options, agent).await? {
             continue;
         }
         moved = true;
@@ -127,12 +134,18 @@ enum Outcome {
 async fn step<S>(
     store: &S,
     rule: &ForwardingRule,
-    owner: &str,
+    options: &ForwarderOptions,
     agent: &ureq::Agent,
 ) -> Result<bool, StoreError>
 where
     S: ForwardingStore + StatementTail + AttachmentReader,
 {
+    let owner = options.owner.as_str();
+    let secret = match forwarding_secret::opened(options.secret_key.as_ref(), rule) {
+        Ok(secret) => secret,
+        Err(unavailable) => return held(store, rule, owner, unavailable).await,
+    };
+    let rule = &ForwardingRule { secret, ..rule.clone() };
     let tail = store.statements_after(rule.store, rule.delivered, TAIL_PAGE).await?;
     let Some(last) = tail.last() else { return Ok(false) };
     let (batch, to) = batch_of(rule, &tail, last.seq);
@@ -213,6 +226,21 @@ fn version_header(statement: &Value) -> &'static str {
         Some(v) if v.starts_with("2.") => "2.0.0",
         _ => "1.0.3",
     }
+}
+
+/// A rule whose secret cannot be had: the error is shown on the rule and it waits, but no
+/// failure is counted and nothing is dead-lettered, since no statement is at fault;
+/// delivery resumes where it was once the key is there.
+async fn held<S: ForwardingStore>(
+    store: &S,
+    rule: &ForwardingRule,
+    owner: &str,
+    unavailable: SecretUnavailable,
+) -> Result<bool, StoreError> {
+    let next = Timestamp::from_micros(Timestamp::now().as_micros() + HOLD_RETRY.as_micros() as i64);
+    store.hold_forwarding(rule.id, owner, &unavailable.to_string(), next).await?;
+    tracing::warn!(rule = rule.id, error = %unavailable, "a forwarding rule cannot authenticate to its target");
+    Ok(false)
 }
 
 /// Records a failure: backs off, and after `max_attempts` failures in a row gives the batch

@@ -18,6 +18,7 @@ pub mod credentials;
 mod documents;
 mod error;
 pub mod forwarding;
+pub mod forwarding_secret;
 pub mod fuzzing;
 mod health;
 pub mod insights_api;

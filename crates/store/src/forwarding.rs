@@ -144,6 +144,17 @@ pub trait ForwardingStore: Send + Sync {
         next_attempt: Timestamp,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
+    /// Holds a rule that cannot deliver for a reason no statement is at fault for (its
+    /// secret cannot be opened): shows `error` and waits until `next_attempt`, without
+    /// counting a failure.
+    fn hold_forwarding(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next_attempt: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn dead_letters(
         &self,
         store: StoreId,

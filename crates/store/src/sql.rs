@@ -138,6 +138,8 @@ pub const ADD_DEAD_LETTER: &str = "INSERT INTO forwarding_dead_letters (rule_id,
 /// A failed delivery of rule $1 by owner $2: error $3, next try at $4.
 pub const FAIL_FORWARDING: &str = "UPDATE forwarding_rules SET failures = failures + 1, last_error = $3, \
     next_attempt = $4 WHERE id = $1 AND lease_owner = $2 RETURNING failures";
+pub const HOLD_FORWARDING: &str = "UPDATE forwarding_rules SET last_error = $3, next_attempt = $4 \
+    WHERE id = $1 AND lease_owner = $2";
 pub const DEAD_LETTERS: &str = "SELECT d.seq, d.statement_id, d.error, d.at FROM forwarding_dead_letters d \
     JOIN forwarding_rules r ON r.id = d.rule_id WHERE r.store_id = $1 AND d.rule_id = $2 ORDER BY d.seq";
 

@@ -3,6 +3,9 @@
 //! `version ‖ nonce ‖ ciphertext ‖ tag`; the associated data binds it to its store, helpdesk
 //! and address, so sealed credentials copied into another connector's row (one pointing
 //! elsewhere, say) do not open.
+//!
+//! Forwarding rules' secrets are sealed the same way (`server::forwarding_secret`), bound
+//! to their store, the kind `forwarding` and their target's URL.
 
 use base64::Engine;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};

@@ -10,7 +10,7 @@ use store::forwarding::{ForwardingFilter, ForwardingRule, ForwardingStore, NewFo
 use store::{AuditWriter, CredentialReader, RollupReader, StoreId, TenantReader};
 
 use super::administered;
-use crate::{ApiError, AppConfig, audit};
+use crate::{ApiError, AppConfig, audit, forwarding_secret};
 
 /// Failed attempts before a batch is given up on, unless a rule says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -109,7 +109,9 @@ pub async fn create<
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let principal = administered(&req, store.get_ref(), &config, id).await?;
-    let rule = store.create_forwarding(checked(body.into_inner(), id)?).await?;
+    let mut new = checked(body.into_inner(), id)?;
+    new.secret = forwarding_secret::stored(config.connector_key.as_ref(), id, &new.url, &new.secret);
+    let rule = store.create_forwarding(new).await?;
     let details = audit::forwarding_details(&rule);
     audit::record(store.get_ref(), &principal, "forwarding.create", id, rule.id.to_string(), details).await;
     Ok(HttpResponse::Created().json(rule_json(store.get_ref(), &rule).await?))

@@ -133,6 +133,18 @@ impl ForwardingStore for PgStore {
         Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u32))
     }
 
+    async fn hold_forwarding(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.execute(sql::HOLD_FORWARDING, &[&id, &owner, &error, &next.as_micros()]).await?;
+        Ok(())
+    }
+
     async fn dead_letters(&self, store: StoreId, id: i64) -> Result<Vec<DeadLetter>, StoreError> {
         let client = self.pool.get().await?;
         let rows = client.query(sql::DEAD_LETTERS, &[&store, &id]).await?;

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_audit_log.sql")),
     (14, include_str!("migrations/0014_erasure_and_retention.sql")),
     (15, include_str!("migrations/0015_connectors.sql")),
+    (16, include_str!("migrations/0016_forwarding_secrets.sql")),
 ];
 
 /// How often a group transaction is retried after a serialization failure or deadlock.

@@ -151,6 +151,21 @@ impl ForwardingStore for SqliteStore {
         .await
     }
 
+    async fn hold_forwarding(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (owner, error) = (owner.to_string(), error.to_string());
+        self.with_conn(move |conn| {
+            conn.execute(&for_sqlite(sql::HOLD_FORWARDING), params![id, owner, error, next.as_micros()])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn dead_letters(&self, store: StoreId, id: i64) -> Result<Vec<DeadLetter>, StoreError> {
         self.with_conn(move |conn| {
             let mut select = conn.prepare_cached(&for_sqlite(sql::DEAD_LETTERS))?;

@@ -79,6 +79,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/0014_audit_log.sql")),
     (15, include_str!("migrations/0015_erasure_and_retention.sql")),
     (16, include_str!("migrations/0016_connectors.sql")),
+    (17, include_str!("migrations/0017_forwarding_secrets.sql")),
 ];
 
 /// Forward-only migrations of the rollups' file, applied before the database file's.
