@@ -145,7 +145,6 @@ where
         Ok(secret) => secret,
         Err(unavailable) => return held(store, rule, owner, unavailable).await,
     };
-    let rule = &ForwardingRule { secret, ..rule.clone() };
     let tail = store.statements_after(rule.store, rule.delivered, TAIL_PAGE).await?;
     let Some(last) = tail.last() else { return Ok(false) };
     let (batch, to) = batch_of(rule, &tail, last.seq);
@@ -153,7 +152,7 @@ where
         return store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await;
     }
     let labels = [("store", rule.store.to_string()), ("rule", rule.id.to_string())];
-    match deliver(store, agent, rule, &batch).await? {
+    match deliver(store, agent, rule, &secret, &batch).await? {
         Outcome::Accepted => {
             metrics::counter!(FORWARD_DELIVERED, &labels).increment(batch.len() as u64);
             store.advance_forwarding(rule.id, owner, rule.delivered, to, Vec::new()).await
@@ -164,7 +163,7 @@ where
             let mut from = rule.delivered;
             for statement in &batch {
                 let one = std::slice::from_ref(statement);
-                match deliver(store, agent, rule, one).await? {
+                match deliver(store, agent, rule, &secret, one).await? {
                     Outcome::Accepted => metrics::counter!(FORWARD_DELIVERED, &labels).increment(1),
                     Outcome::Refused(error) => {
                         let dead = vec![dead_letter(statement, &error)];
@@ -275,11 +274,12 @@ fn dead_letter(statement: &TailedStatement, error: &str) -> DeadLetter {
 
 /// Sends statements to the rule's target, with the content of their attachments that have
 /// no `fileUrl` (multipart, as xAPI 1.0.3 Communication §1.5 asks), off the async threads
-/// (the client blocks).
+/// (the client blocks). `secret` is the rule's, opened.
 async fn deliver<S: AttachmentReader>(
     store: &S,
     agent: &ureq::Agent,
     rule: &ForwardingRule,
+    secret: &str,
     batch: &[&TailedStatement],
 ) -> Result<Outcome, StoreError> {
     let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
@@ -290,7 +290,7 @@ async fn deliver<S: AttachmentReader>(
         use base64::Engine;
         format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rule.key, rule.secret))
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", rule.key))
         )
     };
     let (content_type, body) = match attachment_parts(store, rule.store, batch).await? {
