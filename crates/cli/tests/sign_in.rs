@@ -240,6 +240,12 @@ fn the_sign_in_leaves_with_pkce_state_and_nonce_and_a_callback_is_taken_once_fro
     command.args(["serve", "--bind", "127.0.0.1:0", "--oidc-issuer", &provider.issuer]);
     command.args(["--oidc-client-id", "acme", "--oidc-client-secret", "s", "--oidc-label", "Acme"]);
     command.args(["--oidc-role", "staff=1:viewer", "--public-url", "https://lrs.example.com/"]);
+    // A second provider, to finish a sign-in the first one started.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let other =
+        json!({"id": "other", "issuer": provider.issuer, "client_id": "other", "roles": ["staff=1:admin"]});
+    write!(file, "{}", json!({ "providers": [other] })).unwrap();
+    command.env("TALLY_OIDC_PROVIDERS", file.path());
     let serving = Serving::start_as(command, &[], "xAPI at ");
 
     // The sign-in page keeps the key-and-secret form beside the provider.
@@ -287,6 +293,17 @@ fn the_sign_in_leaves_with_pkce_state_and_nonce_and_a_callback_is_taken_once_fro
     // A state is good once.
     let (status, _, _, _) = get(&format!("{callback}?state={state}&code=x"), Some(&with_cookie));
     assert_eq!(status, 400);
+
+    // A sign-in started with one provider is not finished by another's callback.
+    let (_, location, _, _) = get(&format!("{}/ui/sign-in/oidc", serving.root()), None);
+    let state = query_of(&location).into_iter().find(|(name, _)| name == "state").map(|(_, v)| v).unwrap();
+    let with_cookie = format!("tally_oidc_state={state}");
+    let (status, _, _, page) = get(
+        &format!("{}/ui/sign-in/other/callback?state={state}&code=x", serving.root()),
+        Some(&with_cookie),
+    );
+    assert_eq!(status, 400);
+    assert!(page.contains("not started in this browser"), "{page}");
 }
 
 #[test]

@@ -141,13 +141,7 @@ impl RelyingParty {
             let info = info.as_object().filter(|_| status == 200).ok_or_else(|| {
                 SignInError::Refused(format!("the userinfo endpoint answered HTTP {status} and no claims"))
             })?;
-            // §5.3.2: the answer must be about the person the ID token names.
-            if info.get("sub").and_then(Value::as_str) != Some(identity.subject.as_str()) {
-                return Err(SignInError::Refused("the userinfo endpoint answered for another person".into()));
-            }
-            if let Some(more) = identity_of(info, &self.groups_claim) {
-                identity.merge(more);
-            }
+            identity.merge_userinfo(info, &self.groups_claim)?;
         }
         Ok(identity)
     }
@@ -181,7 +175,18 @@ impl RelyingParty {
 }
 
 impl Identity {
-    /// Fills what this identity lacks from `other` (the userinfo answer).
+    /// Fills what this identity lacks from the userinfo endpoint's answer, which must be
+    /// about the same person (OpenID Connect Core 1.0 §5.3.2).
+    fn merge_userinfo(&mut self, info: &Map<String, Value>, groups_claim: &str) -> Result<(), SignInError> {
+        match identity_of(info, groups_claim) {
+            Some(other) if other.subject == self.subject => {
+                self.merge(other);
+                Ok(())
+            }
+            _ => Err(SignInError::Refused("the userinfo endpoint answered for another person".into())),
+        }
+    }
+
     fn merge(&mut self, other: Identity) {
         self.name = self.name.take().or(other.name);
         self.email = self.email.take().or(other.email);
@@ -294,10 +299,16 @@ mod tests {
         let info = claims(
             json!({"sub": "u1", "name": "Ada", "email": "other@example.com", "groups": ["a", 7, "b"]}),
         );
-        identity.merge(identity_of(&info, "groups").unwrap());
+        identity.merge_userinfo(&info, "groups").unwrap();
         assert_eq!(identity.name.as_deref(), Some("Ada"));
         assert_eq!(identity.email.as_deref(), Some("ada@example.com"), "the ID token's own claims stand");
         assert_eq!(identity.groups, ["a", "b"]);
+        for someone_else in [json!({"sub": "u9", "groups": ["admins"]}), json!({"groups": ["admins"]})] {
+            let mut identity = identity_of(&token, "groups").unwrap();
+            let refused = identity.merge_userinfo(&claims(someone_else), "groups");
+            assert!(matches!(refused, Err(SignInError::Refused(_))), "{refused:?}");
+            assert!(identity.groups.is_empty(), "nothing of another person's answer is taken");
+        }
         let google = claims(json!({"sub": "u2", "hd": "example.com"}));
         assert_eq!(identity_of(&google, "hd").unwrap().groups, ["example.com"]);
         assert_eq!(identity_of(&claims(json!({"sub": ""})), "groups"), None);
