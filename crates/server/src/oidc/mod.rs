@@ -8,5 +8,5 @@ mod jwt;
 mod relying_party;
 
 pub use issuer::{Issuer, IssuerUnavailable, Metadata, Request, VerifyError};
-pub use jwt::{Algorithm, ClaimChecks, Jwk, TokenError, UnverifiedToken};
+pub use jwt::{Algorithm, Jwk, TokenError};
 pub use relying_party::{Authorization, Identity, RelyingParty, SignInError};
